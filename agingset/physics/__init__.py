@@ -1,0 +1,1 @@
+"""PyBaMM physics: model construction, aging experiments and impedance."""

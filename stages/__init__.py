@@ -1,0 +1,1 @@
+"""Thin DVC stage entry points: read params and inputs, call agingset, write outputs atomically."""

@@ -1,0 +1,14 @@
+"""design: the sampled cell designs and protocols (data/design/samples.parquet)."""
+
+from agingset.design import build_design
+from stages._io import run_stage, write_parquet
+
+OUTPUT = "data/design/samples.parquet"
+
+
+def main(params):
+    write_parquet(build_design(params.design, params.samples, params.seed), OUTPUT)
+
+
+if __name__ == "__main__":
+    run_stage(main)
