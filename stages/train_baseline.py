@@ -3,12 +3,13 @@
 import pandas as pd
 
 from agingset.train import feature_columns, train_baselines
-from stages._io import run_stage, write_json, write_parquet
+from stages._io import run_stage, write_json, write_parquet, write_text
 
 FEATURES = "data/labels/features.parquet"
 LABELS = "data/labels/labels.parquet"
 SPLIT = "data/split/split.parquet"
 PREDICTIONS = "data/train/predictions.parquet"
+PREDICTIONS_CSV = "data/train/predictions.csv"  # what `dvc plots` reads
 METRICS = "metrics/train.json"
 
 
@@ -20,6 +21,7 @@ def main(params):
     table = split.merge(features, on=keys).merge(labels, on=keys, suffixes=("", "_label"))
     scores, predictions = train_baselines(table, feature_columns(features), params.train, params.seed)
     write_parquet(predictions, PREDICTIONS)
+    write_text(predictions.to_csv(index=False), PREDICTIONS_CSV)
     write_json(scores, METRICS)
 
 

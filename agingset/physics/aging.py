@@ -29,8 +29,11 @@ _HANDOFF_ALIASES = {
     for electrode in ("negative", "positive")
 }
 
+LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
+# LLI is computed from LITHIUM_IN_PARTICLES against the sample's own initial state:
+# PyBaMM's "Loss of lithium inventory [%]" keeps the reference of the first input set a
+# reused simulation was solved with, which would make labels depend on solve order.
 DEGRADATION_VARIABLES = {
-    "lli_pct": "Loss of lithium inventory [%]",
     "lam_ne_pct": "Loss of active material in negative electrode [%]",
     "lam_pe_pct": "Loss of active material in positive electrode [%]",
     "li_lost_plating_mol": "Loss of lithium to negative lithium plating [mol]",
@@ -143,13 +146,14 @@ class AgingSimulator:
             message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
 
         snapshots, curves, states = [], [], []
+        lithium_initial = float(cycles[0].steps[0][LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
         for snapshot, index in enumerate(range(0, len(cycles), self.aging.rpt_every + 1)):
             steps = cycles[index].steps
             if len(steps) < len(self.aging.rpt) or any(
                 isinstance(steps[i], pybamm.EmptySolution) for i in self.roles.values()
             ):
                 break
-            record, curve, state = self._read_rpt(steps)
+            record, curve, state = self._read_rpt(steps, lithium_initial)
             snapshots.append(
                 {"sample_id": sample_id, "snapshot": snapshot, "cycle": snapshot * self.aging.rpt_every, **record}
             )
@@ -175,7 +179,7 @@ class AgingSimulator:
             "states": pd.DataFrame(states),
         }
 
-    def _read_rpt(self, steps: list[pybamm.Solution]):
+    def _read_rpt(self, steps: list[pybamm.Solution], lithium_initial: float):
         capacity_step = steps[self.roles["capacity"]]
         discharged = np.asarray(capacity_step["Discharge capacity [A.h]"].entries)
         capacity_ah = float(discharged[-1] - discharged[0])
@@ -194,6 +198,7 @@ class AgingSimulator:
             "eis_soc": (discharged[-1] - eis_discharged) / capacity_ah,
             "eis_voltage_v": float(_last(eis_step, "Voltage [V]")[0]),
             "pulse_resistance_ohm": np.nan,
+            "lli_pct": 100.0 * (1.0 - float(_last(eis_step, LITHIUM_IN_PARTICLES)[0]) / lithium_initial),
             **{label: float(_last(eis_step, name)[0]) for label, name in DEGRADATION_VARIABLES.items()},
         }
         if "pulse" in self.roles:

@@ -1,0 +1,74 @@
+"""params.yaml is validated once: bad keys and values fail with one line naming them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agingset.params import ParamsError, parse_params
+from tests.conftest import ROOT
+
+
+def test_default_params_are_valid():
+    params = parse_params(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert params.samples > 0
+    assert len(params.eis.frequencies_hz) >= 10
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda p: p.update(sampels=3), "sampels: unknown key"),
+        (lambda p: p.pop("seed"), "seed: missing key"),
+        (lambda p: p.update(samples="many"), "samples:"),
+        (lambda p: p.update(samples=0), "samples:"),
+        (lambda p: p["solver"].update(rtol=-1e-6), "solver.rtol:"),
+        (lambda p: p["solver"].update(atol=float("nan")), "solver.atol:"),
+        (
+            lambda p: p["design"]["cell_parameters"].update(
+                {"Negative electrode active material volume fraction": {"low": 0.8, "high": 0.7}}
+            ),
+            "low (0.8) must be < high (0.7)",
+        ),
+        (lambda p: p["eis"].update(f_min_hz=10, f_max_hz=1), "f_min_hz (10.0) must be < f_max_hz (1.0)"),
+        (lambda p: p["model"].update(family="P4D"), "model.family:"),
+        (lambda p: p["model"]["options"].update(SEI="bogus"), "'bogus' is not recognized in option 'SEI'"),
+        (lambda p: p["model"].update(parameter_set="Nope2099"), "unknown parameter set 'Nope2099'"),
+        (
+            lambda p: p["design"]["cell_parameters"].update({"Flux capacitance [F]": {"low": 1, "high": 2}}),
+            "'Flux capacitance [F]' is not a parameter of OKane2022",
+        ),
+        (lambda p: p["aging"]["cycle"].append("Dance at 1C until 4 V"), "bad experiment step 'Dance at 1C until 4 V'"),
+        (lambda p: p["aging"]["cycle"].append("Charge at {speed}C until 4.2 V"), "unknown placeholder ['speed']"),
+        (lambda p: p["aging"].update(cycles=25, rpt_every=10), "must be a multiple of rpt_every"),
+        (lambda p: p["train"].update(targets=["colour"]), "train.targets.0:"),
+    ],
+)
+def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):
+    mutate(tiny_params_raw)
+    with pytest.raises(ParamsError) as caught:
+        parse_params(tiny_params_raw)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_stage_exits_nonzero_with_one_line_and_writes_nothing(tmp_path: Path, tiny_params_raw):
+    tiny_params_raw["design"]["cell_parameters"]["Negative electrode active material volume fraction"] = {
+        "low": 0.9,
+        "high": 0.1,
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params_raw))
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.design"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYBAMM_DISABLE_TELEMETRY": "true"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "design.cell_parameters.Negative electrode active material volume fraction" in result.stderr
+    assert not (tmp_path / "data").exists()

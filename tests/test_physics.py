@@ -1,0 +1,105 @@
+"""Physics sanity on a tiny design, solved in-process with the real PyBaMM models."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agingset.design import build_design, cell_parameter_columns
+from agingset.features import build_features, impedance_features
+from agingset.labels import build_labels
+from agingset.physics.aging import AgingTask, solve_sample
+from agingset.physics.eis import SpectrumTask, eis_model, solve_spectra
+from agingset.physics.model import state_variable_names
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tiny_params):
+    p = tiny_params
+    design = build_design(p.design, p.samples, p.seed)
+    names = tuple(cell_parameter_columns(design))
+    handoff = tuple(state_variable_names(eis_model(p.model, p.eis)))
+    results = [
+        solve_sample(AgingTask(p.model, p.solver, p.aging, names, handoff, sample))
+        for sample in design.to_dict("records")
+    ]
+    tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in results[0]}
+    spectra = []
+    for sample in design.to_dict("records"):
+        sid = sample["sample_id"]
+        states = tables["states"][tables["states"]["sample_id"] == sid]
+        snaps = tables["snapshots"][tables["snapshots"]["sample_id"] == sid]
+        snapshots = tuple(
+            (
+                int(row.snapshot),
+                float(row.eis_soc),
+                {s.variable: np.asarray(s.values) for s in states[states["snapshot"] == row.snapshot].itertuples()},
+            )
+            for row in snaps.itertuples()
+        )
+        task = SpectrumTask(p.model, p.eis, names, sid, {n: sample[n] for n in names}, sample["ambient_temperature_c"], snapshots)
+        spectra.append(solve_spectra(task))
+    tables["spectra"] = pd.concat(spectra, ignore_index=True)
+    tables["design"] = design
+    tables["labels"] = build_labels(tables["snapshots"], p.labels.eol_soh)
+    return tables
+
+
+def test_every_sample_solves_with_all_snapshots(tiny_dataset, tiny_params):
+    status = tiny_dataset["status"]
+    assert (status["status"] == "ok").all(), status.to_dict("records")
+    expected = tiny_params.aging.cycles // tiny_params.aging.rpt_every + 1
+    assert (status["snapshots"] == expected).all()
+
+
+def test_soh_starts_at_one_and_falls(tiny_dataset):
+    for _, trajectory in tiny_dataset["labels"].groupby("sample_id"):
+        soh = trajectory.sort_values("snapshot")["soh"].to_numpy()
+        assert soh[0] == pytest.approx(1.0)
+        assert np.all(soh <= 1.0 + 1e-9)
+        assert np.all(np.diff(soh) < 0), soh
+        assert soh[-1] < 0.995  # the sampled SEI range ages the cell visibly in 20 cycles
+
+
+def test_measured_capacity_is_coulomb_counted_not_theoretical(tiny_dataset):
+    curves = tiny_dataset["curves"]
+    for (sid, snap), curve in curves.groupby(["sample_id", "snapshot"]):
+        integral = np.trapezoid(curve["current_a"], curve["time_s"]) / 3600
+        row = tiny_dataset["snapshots"].query("sample_id == @sid and snapshot == @snap").iloc[0]
+        assert integral == pytest.approx(row["rpt_capacity_ah"], rel=2e-3)
+
+
+def test_degradation_modes_are_physical(tiny_dataset):
+    labels = tiny_dataset["labels"]
+    assert (labels[["lli_pct", "lam_ne_pct", "lam_pe_pct"]] >= -1e-6).all().all()
+    last = labels.sort_values("snapshot").groupby("sample_id").tail(1)
+    assert (last["lli_pct"] > 0).all()
+    assert (labels["resistance_ohm"] > 0).all()
+    # More lithium lost, less capacity: SOH and LLI move in opposite directions.
+    assert np.corrcoef(labels["soh"], labels["lli_pct"])[0, 1] < 0
+
+
+def test_spectra_have_positive_real_part_and_capacitive_arc(tiny_dataset):
+    spectra = tiny_dataset["spectra"]
+    assert (spectra["solver_status"] == "ok").all()
+    assert (spectra["z_re_ohm"] > 0).all()
+    for _, spectrum in spectra.groupby(["sample_id", "snapshot"]):
+        assert spectrum["z_abs_ohm"].std() > 1e-4  # not a constant
+        assert (spectrum["z_im_ohm"] < 0).any()  # capacitive behaviour somewhere
+
+
+def test_aged_cell_has_larger_impedance_than_fresh(tiny_dataset):
+    features = impedance_features(tiny_dataset["spectra"])
+    for _, per_sample in features.groupby("sample_id"):
+        per_sample = per_sample.sort_values("snapshot")
+        low_f = [c for c in per_sample.columns if c.startswith("z_re_ohm_at_")][0]
+        assert per_sample[low_f].iloc[-1] > per_sample[low_f].iloc[0]
+
+
+def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
+    features = build_features(
+        tiny_dataset["design"], tiny_dataset["curves"], tiny_dataset["spectra"], tiny_params.labels.voltage_grid
+    )
+    assert len(features) == len(tiny_dataset["labels"])
+    curve_columns = [c for c in features.columns if c.startswith("rpt_q_ah_at_")]
+    assert len(curve_columns) == tiny_params.labels.voltage_grid.points
+    assert features[["eis_r0_ohm", "eis_rct_ohm"]].notna().all().all()
