@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
-from agingset.params import Params, ParamsError, load_params  # noqa: E402
+from agingset.params import Params, ParamsError, load_params
 
 PARAMS_FILE = "params.yaml"
 
