@@ -146,22 +146,26 @@ class AgingSimulator:
             message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
 
         snapshots, curves, states = [], [], []
-        lithium_initial = float(cycles[0].steps[0][LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
-        for snapshot, index in enumerate(range(0, len(cycles), self.aging.rpt_every + 1)):
-            steps = cycles[index].steps
-            if len(steps) < len(self.aging.rpt) or any(
-                isinstance(steps[i], pybamm.EmptySolution) for i in self.roles.values()
-            ):
-                break
-            record, curve, state = self._read_rpt(steps, lithium_initial)
-            snapshots.append(
-                {"sample_id": sample_id, "snapshot": snapshot, "cycle": snapshot * self.aging.rpt_every, **record}
-            )
-            curves.append(pd.DataFrame({"sample_id": sample_id, "snapshot": snapshot, **curve}))
-            states.extend(
-                {"sample_id": sample_id, "snapshot": snapshot, "variable": name, "values": values.tolist()}
-                for name, values in state.items()
-            )
+        try:
+            lithium_initial = float(cycles[0].steps[0][LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
+            for snapshot, index in enumerate(range(0, len(cycles), self.aging.rpt_every + 1)):
+                steps = cycles[index].steps
+                if len(steps) < len(self.aging.rpt) or any(
+                    isinstance(steps[i], pybamm.EmptySolution) for i in self.roles.values()
+                ):
+                    break
+                record, curve, state = self._read_rpt(steps, lithium_initial)
+                snapshots.append(
+                    {"sample_id": sample_id, "snapshot": snapshot, "cycle": snapshot * self.aging.rpt_every, **record}
+                )
+                curves.append(pd.DataFrame({"sample_id": sample_id, "snapshot": snapshot, **curve}))
+                states.extend(
+                    {"sample_id": sample_id, "snapshot": snapshot, "variable": name, "values": values.tolist()}
+                    for name, values in state.items()
+                )
+        except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
+            status, message = STATUS_FAILED, f"reading RPT: {type(err).__name__}: {' '.join(str(err).split())}"
+            snapshots, curves, states = [], [], []
         return {
             "status": pd.DataFrame(
                 [
