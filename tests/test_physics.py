@@ -103,3 +103,27 @@ def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
     curve_columns = [c for c in features.columns if c.startswith("rpt_q_ah_at_")]
     assert len(curve_columns) == tiny_params.labels.voltage_grid.points
     assert features[["eis_r0_ohm", "eis_rct_ohm"]].notna().all().all()
+
+
+def _one_sample_task(params, **changes):
+    design = build_design(params.design, 1, params.seed)
+    sample = design.to_dict("records")[0]
+    sample.update(changes)
+    names = tuple(cell_parameter_columns(design))
+    handoff = tuple(state_variable_names(eis_model(params.model, params.eis)))
+    return AgingTask(params.model, params.solver, params.aging, names, handoff, sample)
+
+
+def test_solver_failure_is_recorded_not_raised(tiny_params):
+    # An electrode with almost no active material cannot carry the cycling current.
+    task = _one_sample_task(tiny_params, **{"Negative electrode active material volume fraction": 0.02})
+    status = solve_sample(task)["status"].iloc[0]
+    assert status["status"] == "failed"
+    assert status["message"]
+
+
+def test_sample_timeout_is_recorded(tiny_params):
+    slow = tiny_params.model_copy(update={"solver": tiny_params.solver.model_copy(update={"timeout_s": 1e-3})})
+    status = solve_sample(_one_sample_task(slow))["status"].iloc[0]
+    assert status["status"] == "timeout"
+    assert "wall-clock" in status["message"]
