@@ -34,6 +34,7 @@ def test_default_params_are_valid():
         ),
         (lambda p: p["eis"].update(f_min_hz=10, f_max_hz=1), "f_min_hz (10.0) must be < f_max_hz (1.0)"),
         (lambda p: p["model"].update(family="P4D"), "model.family:"),
+        (lambda p: p["model"].update(family="DFN"), "model.family: 'DFN' cannot hand its aged state"),
         (lambda p: p["model"]["options"].update(SEI="bogus"), "'bogus' is not recognized in option 'SEI'"),
         (lambda p: p["model"].update(parameter_set="Nope2099"), "unknown parameter set 'Nope2099'"),
         (
