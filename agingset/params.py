@@ -133,8 +133,16 @@ def _check_experiment_string(text: str) -> str:
 class AgingConfig(Strict):
     cycles: int = Field(ge=1, le=5000)
     rpt_every: int = Field(ge=1)
+    conditioning: list[str] = Field(min_length=1)
     cycle: list[str] = Field(min_length=1)
     rpt: list[RptStep] = Field(min_length=1)
+
+    @field_validator("conditioning")
+    @classmethod
+    def _conditioning_steps_parse(cls, steps):
+        for text in steps:
+            _check_experiment_string(text)
+        return steps
 
     @field_validator("cycle")
     @classmethod

@@ -127,3 +127,23 @@ def test_sample_timeout_is_recorded(tiny_params):
     status = solve_sample(_one_sample_task(slow))["status"].iloc[0]
     assert status["status"] == "timeout"
     assert "wall-clock" in status["message"]
+
+
+def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
+    """Build-once reuse must not leak one sample's solve into the next (byte-identical outputs)."""
+    from agingset.physics.aging import AgingSimulator, Protocol
+
+    design = build_design(tiny_params.design, 4, tiny_params.seed)
+    names = cell_parameter_columns(design)
+    handoff = state_variable_names(eis_model(tiny_params.model, tiny_params.eis))
+    rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
+    protocol = Protocol(25.0, 1.0, 1.0)
+
+    def solve(order):
+        simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, protocol, names, handoff)
+        return {index: simulator.run(str(index), rows[index]) for index in order}
+
+    forward, backward = solve([0, 1, 2, 3]), solve([3, 2, 1, 0])
+    for index in range(4):
+        for table in ("snapshots", "curves", "states"):
+            pd.testing.assert_frame_equal(forward[index][table], backward[index][table], check_exact=True)

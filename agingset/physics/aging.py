@@ -77,7 +77,13 @@ class _Watch(pybamm.callbacks.Callback):
 
 
 def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
-    """[RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every), at the protocol temperature."""
+    """[conditioning] + [RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every).
+
+    Every step runs at the protocol temperature. The conditioning charge starts from the
+    parameter set's initial state: PyBaMM's ``initial_soc`` root-finds the starting
+    stoichiometry from the previous solve's guess, which would make results depend on the
+    order in which a worker solves its samples.
+    """
     temperature = f"{protocol.ambient_temperature_c} oC"
     values = protocol.__dict__
     cycle = tuple(
@@ -92,8 +98,9 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
         )
         for step in aging.rpt
     )
+    conditioning = tuple(pybamm.step.string(text, temperature=temperature) for text in aging.conditioning)
     blocks = aging.cycles // aging.rpt_every
-    return pybamm.Experiment([rpt] + ([cycle] * aging.rpt_every + [rpt]) * blocks)
+    return pybamm.Experiment([conditioning, rpt] + ([cycle] * aging.rpt_every + [rpt]) * blocks)
 
 
 def _last(solution: pybamm.Solution, name: str) -> np.ndarray:
@@ -133,22 +140,22 @@ class AgingSimulator:
         watch = _Watch(self.solver_config.timeout_s)
         status, message, solution = STATUS_OK, "", None
         try:
-            solution = self.simulation.solve(inputs=inputs, initial_soc=1.0, callbacks=[watch])
+            solution = self.simulation.solve(inputs=inputs, callbacks=[watch])
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except Exception as err:  # any solver/model failure belongs to this sample only
             status, message = STATUS_FAILED, f"{type(err).__name__}: {' '.join(str(err).split())}"
 
         cycles = [] if solution is None else solution.cycles
-        expected = 1 + self.aging.cycles // self.aging.rpt_every * (self.aging.rpt_every + 1)
+        expected = 2 + self.aging.cycles // self.aging.rpt_every * (self.aging.rpt_every + 1)
         if status == STATUS_OK and (len(cycles) < expected or watch.errors):
             status = STATUS_FAILED
             message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
 
         snapshots, curves, states = [], [], []
         try:
-            lithium_initial = float(cycles[0].steps[0][LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
-            for snapshot, index in enumerate(range(0, len(cycles), self.aging.rpt_every + 1)):
+            lithium_initial = float(solution.first_state[LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
+            for snapshot, index in enumerate(range(1, len(cycles), self.aging.rpt_every + 1)):
                 steps = cycles[index].steps
                 if len(steps) < len(self.aging.rpt) or any(
                     isinstance(steps[i], pybamm.EmptySolution) for i in self.roles.values()
