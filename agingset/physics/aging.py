@@ -50,6 +50,11 @@ class Protocol:
     discharge_c_rate: float
 
 
+def describe(error: BaseException) -> str:
+    """An exception as one line, for the per-sample status message."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
 class SampleTimeout(Exception):
     """Raised between experiment steps once a sample exceeds its wall-clock budget."""
 
@@ -144,7 +149,7 @@ class AgingSimulator:
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except Exception as err:  # any solver/model failure belongs to this sample only
-            status, message = STATUS_FAILED, f"{type(err).__name__}: {' '.join(str(err).split())}"
+            status, message = STATUS_FAILED, describe(err)
 
         cycles = [] if solution is None else solution.cycles
         expected = 2 + self.aging.cycles // self.aging.rpt_every * (self.aging.rpt_every + 1)
@@ -171,7 +176,7 @@ class AgingSimulator:
                     for name, values in state.items()
                 )
         except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
-            status, message = STATUS_FAILED, f"reading RPT: {type(err).__name__}: {' '.join(str(err).split())}"
+            status, message = STATUS_FAILED, f"reading RPT: {describe(err)}"
             snapshots, curves, states = [], [], []
         return {
             "status": pd.DataFrame(

@@ -15,6 +15,7 @@ import pybamm
 
 from ..params import EisConfig, ModelConfig
 from . import model as model_building
+from .aging import describe
 
 BACKEND = "pybamm.EISSimulation"
 _CURRENT_STATE = "Current variable [A]"
@@ -78,7 +79,7 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
                 status = "failed: non-finite impedance"
         except Exception as err:  # one failed spectrum never stops the others
             impedance = np.full(frequencies.shape, np.nan + 1j * np.nan)
-            status = f"failed: {type(err).__name__}: {' '.join(str(err).split())}"
+            status = f"failed: {describe(err)}"
         frames.append(
             pd.DataFrame(
                 {
