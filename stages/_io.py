@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-
 from agingset.params import Params, ParamsError, load_params
 
 PARAMS_FILE = "params.yaml"

@@ -4,9 +4,8 @@ import importlib.metadata
 
 import pandas as pd
 
-from agingset.design import cell_parameter_columns
 from agingset.executor import default_workers, map_ordered
-from agingset.physics.aging import AgingTask, solve_sample
+from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.eis import eis_model
 from agingset.params import PROTOCOL_FIELDS
 from agingset.physics.model import state_variable_names
@@ -31,12 +30,8 @@ def provenance(params) -> dict:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    input_names = tuple(cell_parameter_columns(design))
-    handoff_names = tuple(state_variable_names(eis_model(params.model, params.eis)))
-    tasks = [
-        AgingTask(params.model, params.solver, params.aging, input_names, handoff_names, sample)
-        for sample in design.to_dict("records")
-    ]
+    handoff_names = state_variable_names(eis_model(params.model, params.eis))
+    tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # Workers reuse one built model per protocol: hand them protocol-sorted tasks.
     order = sorted(range(len(tasks)), key=lambda i: (*(tasks[i].sample[f] for f in PROTOCOL_FIELDS), i))
     solved = map_ordered(solve_sample, [tasks[i] for i in order], default_workers(), "solve_aging")

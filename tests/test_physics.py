@@ -7,38 +7,23 @@ import pytest
 from agingset.design import build_design, cell_parameter_columns
 from agingset.features import build_features, impedance_features
 from agingset.labels import build_labels
-from agingset.physics.aging import AgingTask, solve_sample
-from agingset.physics.eis import SpectrumTask, eis_model, solve_spectra
+from agingset.physics.aging import aging_tasks, solve_sample
+from agingset.physics.eis import eis_model, solve_spectra, spectrum_tasks
 from agingset.physics.model import state_variable_names
+
+
+def _handoff(params):
+    return state_variable_names(eis_model(params.model, params.eis))
 
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tiny_params):
     p = tiny_params
     design = build_design(p.design, p.samples, p.seed)
-    names = tuple(cell_parameter_columns(design))
-    handoff = tuple(state_variable_names(eis_model(p.model, p.eis)))
-    results = [
-        solve_sample(AgingTask(p.model, p.solver, p.aging, names, handoff, sample))
-        for sample in design.to_dict("records")
-    ]
+    results = [solve_sample(task) for task in aging_tasks(p.model, p.solver, p.aging, _handoff(p), design)]
     tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in results[0]}
-    spectra = []
-    for sample in design.to_dict("records"):
-        sid = sample["sample_id"]
-        states = tables["states"][tables["states"]["sample_id"] == sid]
-        snaps = tables["snapshots"][tables["snapshots"]["sample_id"] == sid]
-        snapshots = tuple(
-            (
-                int(row.snapshot),
-                float(row.eis_soc),
-                {s.variable: np.asarray(s.values) for s in states[states["snapshot"] == row.snapshot].itertuples()},
-            )
-            for row in snaps.itertuples()
-        )
-        task = SpectrumTask(p.model, p.eis, names, sid, {n: sample[n] for n in names}, sample["ambient_temperature_c"], snapshots)
-        spectra.append(solve_spectra(task))
-    tables["spectra"] = pd.concat(spectra, ignore_index=True)
+    tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"])
+    tables["spectra"] = pd.concat([solve_spectra(task) for task in tasks], ignore_index=True)
     tables["design"] = design
     tables["labels"] = build_labels(tables["snapshots"], p.labels.eol_soh)
     return tables
@@ -106,12 +91,8 @@ def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
 
 
 def _one_sample_task(params, **changes):
-    design = build_design(params.design, 1, params.seed)
-    sample = design.to_dict("records")[0]
-    sample.update(changes)
-    names = tuple(cell_parameter_columns(design))
-    handoff = tuple(state_variable_names(eis_model(params.model, params.eis)))
-    return AgingTask(params.model, params.solver, params.aging, names, handoff, sample)
+    design = build_design(params.design, 1, params.seed).assign(**changes)
+    return aging_tasks(params.model, params.solver, params.aging, _handoff(params), design)[0]
 
 
 def test_solver_failure_is_recorded_not_raised(tiny_params):
@@ -135,7 +116,7 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
 
     design = build_design(tiny_params.design, 4, tiny_params.seed)
     names = cell_parameter_columns(design)
-    handoff = state_variable_names(eis_model(tiny_params.model, tiny_params.eis))
+    handoff = _handoff(tiny_params)
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
     protocol = Protocol(25.0, 1.0, 1.0)
 

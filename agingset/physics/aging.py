@@ -248,6 +248,19 @@ class AgingTask:
         return ("aging", *(c.model_dump_json() for c in configs), self.input_names, self.handoff_names, protocol)
 
 
+def aging_tasks(
+    model: ModelConfig, solver: SolverConfig, aging: AgingConfig, handoff_names: list[str], design: pd.DataFrame
+) -> list[AgingTask]:
+    """One task per design row, in design order; the sampled cell parameters are the inputs."""
+    from ..design import cell_parameter_columns
+
+    input_names = tuple(cell_parameter_columns(design))
+    return [
+        AgingTask(model, solver, aging, input_names, tuple(handoff_names), sample)
+        for sample in design.to_dict("records")
+    ]
+
+
 def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
     from ..executor import cached
 

@@ -64,6 +64,38 @@ class SpectrumTask:
     snapshots: tuple  # (snapshot, soc, {state name: values})
 
 
+def spectrum_tasks(
+    model: ModelConfig, eis: EisConfig, design: pd.DataFrame, snapshots: pd.DataFrame, states: pd.DataFrame
+) -> list[SpectrumTask]:
+    """One task per solved sample (sorted by sample_id), carrying its snapshot states by name."""
+    from ..design import cell_parameter_columns
+
+    input_names = tuple(cell_parameter_columns(design))
+    design = design.set_index("sample_id")
+    states_by_snapshot = {
+        key: {row.variable: np.asarray(row.values) for row in group.itertuples()}
+        for key, group in states.groupby(["sample_id", "snapshot"], sort=False)
+    }
+    tasks = []
+    for sample_id, sample_snapshots in snapshots.groupby("sample_id", sort=True):
+        sample = design.loc[sample_id]
+        tasks.append(
+            SpectrumTask(
+                model,
+                eis,
+                input_names,
+                sample_id,
+                {name: float(sample[name]) for name in input_names},
+                float(sample["ambient_temperature_c"]),
+                tuple(
+                    (int(row.snapshot), float(row.eis_soc), states_by_snapshot[(sample_id, row.snapshot)])
+                    for row in sample_snapshots.sort_values("snapshot").itertuples()
+                ),
+            )
+        )
+    return tasks
+
+
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
     from ..executor import cached
 
