@@ -1,31 +1,47 @@
-"""Run one function over many samples, in-process or on a local process pool.
+"""Run one function over many samples: cached, in-process, on a local process pool or on Dask.
 
-Execution settings change how fast results arrive, never what they are: results come
-back in task order whatever the worker count, and each worker keeps its built models
-(see ``cached``) for the tasks it receives.
+Execution settings change how fast results arrive, never what they are. Results come
+back in task order whatever the executor or worker count; every result, fresh or cached,
+takes the same parquet round trip, so outputs are byte-identical either way. Each worker
+is a long-lived process that keeps its built models (see ``cached``) for the tasks it
+receives.
+
+A task is any picklable object with
+  ``cache_token() -> str``           everything its result depends on, as text;
+  ``failure(status, message)``       the result to record when it cannot be computed;
+  ``cacheable(result) -> bool``      optional: False for results that depend on the machine
+                                     (a sample that hit its wall-clock limit is retried next run).
+A worker that hangs past the hard deadline is killed and its sample recorded as ``timeout``;
+a worker that dies is replaced and its sample retried once, then recorded as ``failed``.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 
 from tqdm import tqdm
 
+from .cache import ResultCache, decode, encode, entry_key
+
+log = logging.getLogger(__name__)
+
 WORKERS_ENV = "AGINGSET_WORKERS"
+EXECUTOR_ENV = "AGINGSET_EXECUTOR"
+SCHEDULER_ENV = "AGINGSET_SCHEDULER"
+QUIET_ENV = "AGINGSET_QUIET"
+EXECUTORS = ("local", "dask")
+STATUS_TIMEOUT, STATUS_FAILED = "timeout", "failed"
+_CRASH_ATTEMPTS = 2
+_POLL_S = 0.5
 
 _CACHE: dict[Hashable, object] = {}
-
-
-def default_workers() -> int:
-    value = os.environ.get(WORKERS_ENV, "")
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {value!r}")
-        return int(value)
-    return os.cpu_count() or 1
 
 
 def cached(key: Hashable, build: Callable[[], object]) -> object:
@@ -35,27 +51,243 @@ def cached(key: Hashable, build: Callable[[], object]) -> object:
     return _CACHE[key]
 
 
-def _init_worker() -> None:
+@dataclass(frozen=True)
+class Settings:
+    """How to execute, from the environment: never part of params, never changes results."""
+
+    executor: str = "local"
+    workers: int = 1
+    scheduler: str | None = None
+    quiet: bool = False
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        executor = os.environ.get(EXECUTOR_ENV, "local")
+        if executor not in EXECUTORS:
+            raise ValueError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        workers = os.environ.get(WORKERS_ENV, "")
+        if workers and (not workers.isdigit() or int(workers) < 1):
+            raise ValueError(f"{WORKERS_ENV} must be a positive integer, got {workers!r}")
+        return cls(
+            executor=executor,
+            workers=int(workers) if workers else (os.cpu_count() or 1),
+            scheduler=os.environ.get(SCHEDULER_ENV) or None,
+            quiet=os.environ.get(QUIET_ENV) == "1",
+        )
+
+
+@dataclass
+class RunReport:
+    computed: int = 0
+    from_cache: int = 0
+    timed_out: int = 0
+    crashed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.computed} computed, {self.from_cache} from cache, "
+            f"{self.timed_out} killed at the hard timeout, {self.crashed} worker crashes"
+        )
+
+
+def _call(function: Callable, task) -> tuple[str, object]:
+    """Run in a worker: the encoded result, or the error as one line."""
+    try:
+        return "ok", encode(function(task))
+    except Exception as err:  # the task's own failure, recorded for this sample only
+        return "error", f"{type(err).__name__}: {' '.join(str(err).split())}"
+
+
+def _worker_main(connection) -> None:
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message is None:
+            return
+        index, function, task = message
+        connection.send((index, _call(function, task)))
 
 
-def map_ordered(function: Callable, tasks: Sequence, workers: int, description: str) -> list:
-    """``[function(task) for task in tasks]``, on ``workers`` processes, with progress."""
-    quiet = os.environ.get("AGINGSET_QUIET") == "1"
-    progress = tqdm(total=len(tasks), desc=description, unit="sample", disable=quiet)
-    if workers <= 1 or len(tasks) <= 1:
-        results = []
-        for task in tasks:
-            results.append(function(task))
-            progress.update()
-        progress.close()
-        return results
+class _Slot:
+    """One worker process and the task it is running."""
+
+    def __init__(self, context):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.index: int | None = None
+        self.task = None
+        self.started = 0.0
+
+    def submit(self, index: int, function: Callable, task) -> None:
+        self.index, self.task, self.started = index, task, time.monotonic()
+        self.connection.send((index, function, task))
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+def _run_local(function, pending: deque, workers: int, hard_timeout_s, finish, report: RunReport) -> None:
+    """Hand tasks to long-lived spawned workers one at a time, in order."""
     context = multiprocessing.get_context("spawn")
+    slots = [_Slot(context) for _ in range(min(workers, len(pending)))]
+    attempts: dict[int, int] = {}
+    try:
+        while pending or any(slot.index is not None for slot in slots):
+            for slot in slots:
+                if slot.index is None and pending:
+                    index, task = pending.popleft()
+                    slot.submit(index, function, task)
+            busy = [slot for slot in slots if slot.index is not None]
+            ready = wait([slot.connection for slot in busy], timeout=_POLL_S)
+            for position, slot in enumerate(slots):
+                if slot.index is None:
+                    continue
+                index, task = slot.index, slot.task
+                if slot.connection in ready:
+                    try:
+                        _, outcome = slot.connection.recv()
+                    except (EOFError, OSError):
+                        outcome = None
+                    if outcome is not None:
+                        slot.index = None
+                        finish(index, outcome)
+                        continue
+                    exit_code = slot.process.exitcode
+                    slot.stop(kill=True)
+                    slots[position] = _Slot(context)
+                    report.crashed += 1
+                    attempts[index] = attempts.get(index, 0) + 1
+                    if attempts[index] < _CRASH_ATTEMPTS:
+                        pending.appendleft((index, task))
+                    else:
+                        finish(index, ("crash", f"worker process died (exit code {exit_code}), twice"))
+                elif hard_timeout_s and time.monotonic() - slot.started > hard_timeout_s:
+                    slot.stop(kill=True)
+                    slots[position] = _Slot(context)
+                    report.timed_out += 1
+                    finish(index, ("timeout", f"no result after {hard_timeout_s:g} s; worker stopped"))
+    finally:
+        for slot in slots:
+            slot.stop(kill=slot.index is not None)
+
+
+def _run_dask(function, pending: deque, settings: Settings, hard_timeout_s, finish, report: RunReport) -> None:
+    """The same loop on Dask: at most one task per worker in flight, so built models are reused."""
+    from distributed import Client, LocalCluster
+    from distributed import wait as dask_wait
+
+    if settings.scheduler:
+        client, cluster = Client(settings.scheduler), None
+    else:
+        # Loopback only: a scheduler reachable from the network would run anyone's code.
+        cluster = LocalCluster(
+            n_workers=settings.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        )
+        client = Client(cluster)
+    try:
+        capacity = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+        in_flight: dict = {}
+        while pending or in_flight:
+            while pending and len(in_flight) < capacity:
+                index, task = pending.popleft()
+                future = client.submit(_call, function, task, pure=False)
+                in_flight[future] = (index, time.monotonic())
+            try:
+                done, _ = dask_wait(list(in_flight), timeout=_POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # dask's wait raises where concurrent.futures' returns
+                done = set()
+            for future in done:
+                index, _ = in_flight.pop(future)
+                try:
+                    finish(index, future.result())
+                except Exception as err:  # the worker died under the task
+                    report.crashed += 1
+                    finish(index, ("crash", f"dask worker lost: {type(err).__name__}: {err}"))
+            now = time.monotonic()
+            for future, (index, started) in list(in_flight.items()):
+                if hard_timeout_s and now - started > hard_timeout_s:
+                    in_flight.pop(future)
+                    holders = [w for w, keys in client.processing().items() if future.key in keys]
+                    future.cancel()
+                    if holders:
+                        client.restart_workers(holders)
+                    report.timed_out += 1
+                    finish(index, ("timeout", f"no result after {hard_timeout_s:g} s; worker restarted"))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_tasks(
+    function: Callable,
+    tasks: Sequence,
+    description: str,
+    cache: ResultCache | None = None,
+    fingerprint: str = "",
+    hard_timeout_s: float | None = None,
+    settings: Settings | None = None,
+) -> tuple[list, RunReport]:
+    """``[function(task) for task in tasks]``: cached results reused, the rest computed in parallel."""
+    settings = settings or Settings.from_env()
+    report = RunReport()
     results: list = [None] * len(tasks)
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context, initializer=_init_worker) as pool:
-        futures = {pool.submit(function, task): index for index, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
+    keys = [entry_key(description, task.cache_token(), fingerprint) for task in tasks] if cache else None
+    progress = tqdm(total=len(tasks), desc=description, unit="sample", disable=settings.quiet, smoothing=0.1)
+
+    def finish(index: int, outcome: tuple[str, object]) -> None:
+        kind, payload = outcome
+        task = tasks[index]
+        if kind == "ok":
+            result = decode(payload)
+            cacheable = getattr(task, "cacheable", lambda _: True)(result)
+            if cache is not None and cacheable:
+                cache.store(keys[index], payload)
+            report.computed += 1
+        else:
+            status = STATUS_TIMEOUT if kind == "timeout" else STATUS_FAILED
+            result = decode(encode(task.failure(status, payload)))
+        results[index] = result
+        progress.update()
+
+    pending: deque = deque()
+    for index, task in enumerate(tasks):
+        stored = cache.load(keys[index]) if cache is not None else None
+        if stored is None:
+            pending.append((index, task))
+        else:
+            results[index] = decode(stored)
+            report.from_cache += 1
             progress.update()
+
+    if settings.executor == "dask" and pending:
+        _run_dask(function, pending, settings, hard_timeout_s, finish, report)
+    elif settings.workers <= 1 and not hard_timeout_s:
+        while pending:
+            index, task = pending.popleft()
+            finish(index, _call(function, task))
+    elif pending:
+        _run_local(function, pending, settings.workers, hard_timeout_s, finish, report)
     progress.close()
-    return results
+    log.info("%s: %s", description, report)
+    return results, report

@@ -183,6 +183,7 @@ class EisConfig(Strict):
     f_max_hz: PositiveFloat = 1e4
     points_per_decade: int = Field(8, ge=1, le=100)
     surface_form: Literal["differential"] = "differential"
+    timeout_s: PositiveFloat = 300.0  # per sample, all its spectra
 
     @model_validator(mode="after")
     def _ordered(self):

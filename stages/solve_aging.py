@@ -4,12 +4,13 @@ import importlib.metadata
 
 import pandas as pd
 
-from agingset.executor import default_workers, map_ordered
+from agingset.params import PROTOCOL_FIELDS
+from agingset.physics import aging, eis, model
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.eis import eis_model
-from agingset.params import PROTOCOL_FIELDS
 from agingset.physics.model import state_variable_names
 from stages._io import atomic_path, run_stage, write_json
+from stages._solve import solve_all
 
 DESIGN = "data/design/samples.parquet"
 OUTPUT = "data/aging"
@@ -34,7 +35,10 @@ def main(params):
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # Workers reuse one built model per protocol: hand them protocol-sorted tasks.
     order = sorted(range(len(tasks)), key=lambda i: (*(tasks[i].sample[f] for f in PROTOCOL_FIELDS), i))
-    solved = map_ordered(solve_sample, [tasks[i] for i in order], default_workers(), "solve_aging")
+    # A worker stuck inside one solver step never reaches the per-step timeout check.
+    hard_timeout_s = 2 * params.solver.timeout_s + 30
+    code = (aging.__file__, eis.__file__, model.__file__)
+    solved = solve_all(solve_sample, [tasks[i] for i in order], "solve_aging", code, hard_timeout_s)
     results = [None] * len(tasks)
     for position, index in enumerate(order):
         results[index] = solved[position]

@@ -2,9 +2,10 @@
 
 import pandas as pd
 
-from agingset.executor import default_workers, map_ordered
+from agingset.physics import eis, model
 from agingset.physics.eis import solve_spectra, spectrum_tasks
 from stages._io import run_stage, write_parquet
+from stages._solve import solve_all
 
 DESIGN = "data/design/samples.parquet"
 AGING = "data/aging"
@@ -19,7 +20,7 @@ def main(params):
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
-    spectra = map_ordered(solve_spectra, tasks, default_workers(), "solve_eis")
+    spectra = solve_all(solve_spectra, tasks, "solve_eis", (eis.__file__, model.__file__), params.eis.timeout_s)
     write_parquet(pd.concat(spectra, ignore_index=True), OUTPUT)
 
 

@@ -17,17 +17,19 @@ from tests.conftest import ROOT, tiny_params_dict
 PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore"]
 
 
-def _env(workers: str = "2") -> dict:
+def _env(workers: str = "2", executor: str = "local") -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(PYBAMM_DISABLE_TELEMETRY="true", AGINGSET_QUIET="1", AGINGSET_WORKERS=workers)
+    env.update(
+        PYBAMM_DISABLE_TELEMETRY="true", AGINGSET_QUIET="1", AGINGSET_WORKERS=workers, AGINGSET_EXECUTOR=executor
+    )
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "agingset tests"
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "tests@agingset.invalid"
     return env
 
 
-def _run(repo: Path, *command: str, workers: str = "2") -> str:
-    result = subprocess.run(command, cwd=repo, env=_env(workers), capture_output=True, text=True)
+def _run(repo: Path, *command: str, workers: str = "2", executor: str = "local") -> str:
+    result = subprocess.run(command, cwd=repo, env=_env(workers, executor), capture_output=True, text=True)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
@@ -47,7 +49,7 @@ def _copy_project(target: Path, params: dict) -> None:
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target / name)
-    (target / ".gitignore").write_text("/data/\n__pycache__/\n")
+    (target / ".gitignore").write_text("/data/\n__pycache__/\n/.agingset-cache/\n")
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -108,26 +110,30 @@ def test_train_change_reruns_only_training(repo):
 
 
 def test_exp_run_grows_the_dataset_and_metrics_diff_shows_it(repo):
-    _dvc(repo, "exp", "run", "-S", "samples=6")
+    output = _dvc(repo, "exp", "run", "-S", "samples=6")
+    # The design is nested and samples are cached: only the two new trajectories are solved.
+    assert "solve_aging: 2 computed, 4 from cache" in output, output
     design = pd.read_parquet(repo / "data/design/samples.parquet")
     assert len(design) == 6
     diff = _dvc(repo, "metrics", "diff")
     assert re.search(r"metrics/quality\.json\s+samples\s+4\s+6", diff), diff
 
 
-def test_outputs_do_not_depend_on_worker_count(tmp_path):
+def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
     outputs = {}
-    for workers in ("1", "2"):
-        repo = tmp_path / f"workers{workers}"
+    for executor, workers in (("local", "1"), ("local", "2"), ("dask", "2")):
+        repo = tmp_path / f"{executor}{workers}"
         repo.mkdir()
         _copy_project(repo, tiny_params_dict())
         for stage in ("design", "solve_aging", "solve_eis"):
-            _run(repo, sys.executable, "-m", f"stages.{stage}", workers=workers)
-        outputs[workers] = repo / "data"
-    comparison = filecmp.dircmp(outputs["1"] / "aging", outputs["2"] / "aging")
-    assert comparison.left_list == comparison.right_list
-    match, mismatch, errors = filecmp.cmpfiles(
-        outputs["1"] / "aging", outputs["2"] / "aging", comparison.left_list, shallow=False
-    )
-    assert not mismatch and not errors
-    assert filecmp.cmp(outputs["1"] / "eis/spectra.parquet", outputs["2"] / "eis/spectra.parquet", shallow=False)
+            _run(repo, sys.executable, "-m", f"stages.{stage}", workers=workers, executor=executor)
+        outputs[repo.name] = repo / "data"
+    reference = outputs.pop("local1")
+    for other in outputs.values():
+        comparison = filecmp.dircmp(reference / "aging", other / "aging")
+        assert comparison.left_list == comparison.right_list
+        match, mismatch, errors = filecmp.cmpfiles(
+            reference / "aging", other / "aging", comparison.left_list, shallow=False
+        )
+        assert not mismatch and not errors
+        assert filecmp.cmp(reference / "eis/spectra.parquet", other / "eis/spectra.parquet", shallow=False)

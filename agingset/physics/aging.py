@@ -7,6 +7,7 @@ created once per worker and protocol and solves any number of samples by changin
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -222,6 +223,12 @@ class AgingSimulator:
         return record, curve, _handoff_state(eis_step, self.handoff_names)
 
 
+def failure_result(sample_id: str, status: str, message: str) -> dict[str, pd.DataFrame]:
+    """The result of a sample whose worker produced nothing (hung past the hard limit, or died)."""
+    row = {"sample_id": sample_id, "status": status, "message": message, "snapshots": 0, "cycles_completed": 0}
+    return {"status": pd.DataFrame([row]), "snapshots": pd.DataFrame(), "curves": pd.DataFrame(), "states": pd.DataFrame()}
+
+
 def _pulse_resistance(steps: list[pybamm.Solution], pulse_index: int) -> float:
     """DC resistance: voltage change over the pulse divided by the pulse current."""
     pulse = steps[pulse_index]
@@ -242,6 +249,21 @@ class AgingTask:
     input_names: tuple[str, ...]
     handoff_names: tuple[str, ...]
     sample: dict
+
+    def cache_token(self) -> str:
+        configs = {name: getattr(self, name).model_dump(mode="json") for name in ("model", "solver", "aging")}
+        return json.dumps(
+            {**configs, "inputs": self.input_names, "handoff": self.handoff_names, "sample": self.sample},
+            sort_keys=True,
+            default=str,
+        )
+
+    def failure(self, status: str, message: str) -> dict[str, pd.DataFrame]:
+        return failure_result(self.sample["sample_id"], status, message)
+
+    def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
+        """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""
+        return STATUS_TIMEOUT not in set(result["status"]["status"])
 
     def simulator_key(self, protocol: Protocol) -> tuple:
         configs = (self.model, self.solver, self.aging)

@@ -7,6 +7,7 @@ only replaces the initial state (the aged, rested snapshot) and the inputs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,30 @@ class SpectrumTask:
     temperature_c: float
     snapshots: tuple  # (snapshot, soc, {state name: values})
 
+    def cache_token(self) -> str:
+        snapshots = [(snapshot, soc, {k: np.asarray(v).tolist() for k, v in state.items()})
+                     for snapshot, soc, state in self.snapshots]
+        return json.dumps(
+            {
+                "model": self.model.model_dump(mode="json"),
+                "eis": self.eis.model_dump(mode="json"),
+                "inputs": self.inputs,
+                "sample_id": self.sample_id,
+                "temperature_c": self.temperature_c,
+                "snapshots": snapshots,
+            },
+            sort_keys=True,
+        )
+
+    def failure(self, status: str, message: str) -> pd.DataFrame:
+        frequencies = self.eis.frequencies_hz
+        missing = np.full(frequencies.shape, np.nan + 1j * np.nan)
+        frames = [
+            _spectrum_frame(self, snapshot, soc, frequencies, missing, f"{status}: {message}")
+            for snapshot, soc, _ in self.snapshots
+        ]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
 
 def spectrum_tasks(
     model: ModelConfig, eis: EisConfig, design: pd.DataFrame, snapshots: pd.DataFrame, states: pd.DataFrame
@@ -112,21 +137,23 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
         except Exception as err:  # one failed spectrum never stops the others
             impedance = np.full(frequencies.shape, np.nan + 1j * np.nan)
             status = f"failed: {describe(err)}"
-        frames.append(
-            pd.DataFrame(
-                {
-                    "sample_id": task.sample_id,
-                    "snapshot": snapshot,
-                    "soc": soc,
-                    "temperature_c": task.temperature_c,
-                    "frequency_hz": frequencies,
-                    "z_re_ohm": impedance.real,
-                    "z_im_ohm": impedance.imag,
-                    "z_abs_ohm": np.abs(impedance),
-                    "phase_deg": np.degrees(np.angle(impedance)),
-                    "backend": BACKEND,
-                    "solver_status": status,
-                }
-            )
-        )
+        frames.append(_spectrum_frame(task, snapshot, soc, frequencies, impedance, status))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _spectrum_frame(task: SpectrumTask, snapshot: int, soc: float, frequencies, impedance, status: str):
+    return pd.DataFrame(
+        {
+            "sample_id": task.sample_id,
+            "snapshot": snapshot,
+            "soc": soc,
+            "temperature_c": task.temperature_c,
+            "frequency_hz": frequencies,
+            "z_re_ohm": impedance.real,
+            "z_im_ohm": impedance.imag,
+            "z_abs_ohm": np.abs(impedance),
+            "phase_deg": np.degrees(np.angle(impedance)),
+            "backend": BACKEND,
+            "solver_status": status,
+        }
+    )

@@ -1,0 +1,119 @@
+"""The executor and the per-sample cache, on toy tasks: order, hangs, crashes, corruption, growth."""
+
+import os
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from agingset.cache import ResultCache
+from agingset.executor import Settings, run_tasks
+
+
+@dataclass(frozen=True)
+class ToyTask:
+    value: int
+    behaviour: str = "ok"  # ok | hang | crash | raise
+
+    def cache_token(self) -> str:
+        return f"{self.value}:{self.behaviour}"
+
+    def failure(self, status: str, message: str) -> pd.DataFrame:
+        return pd.DataFrame({"value": [self.value], "square": [float("nan")], "status": [f"{status}: {message}"]})
+
+
+def toy_solve(task: ToyTask) -> pd.DataFrame:
+    if task.behaviour == "hang":
+        time.sleep(600)
+    elif task.behaviour == "crash":
+        os._exit(3)
+    elif task.behaviour == "raise":
+        raise RuntimeError("solver said no")
+    return pd.DataFrame({"value": [task.value], "square": [float(task.value) ** 2], "status": ["ok"]})
+
+
+def _frame(results) -> pd.DataFrame:
+    return pd.concat(results, ignore_index=True)
+
+
+LOCAL_1 = Settings(executor="local", workers=1, quiet=True)
+LOCAL_2 = Settings(executor="local", workers=2, quiet=True)
+
+
+def test_results_in_task_order_identical_for_any_worker_count():
+    tasks = [ToyTask(v) for v in (5, 3, 8, 1, 9)]
+    serial, _ = run_tasks(toy_solve, tasks, "toy", settings=LOCAL_1)
+    parallel, _ = run_tasks(toy_solve, tasks, "toy", settings=LOCAL_2, hard_timeout_s=60)
+    assert list(_frame(serial)["value"]) == [5, 3, 8, 1, 9]
+    pd.testing.assert_frame_equal(_frame(serial), _frame(parallel))
+
+
+def test_dask_executor_gives_the_same_results():
+    pytest.importorskip("distributed")
+    tasks = [ToyTask(v) for v in (4, 2, 7)]
+    serial, _ = run_tasks(toy_solve, tasks, "toy", settings=LOCAL_1)
+    on_dask, report = run_tasks(toy_solve, tasks, "toy", settings=Settings(executor="dask", workers=2, quiet=True))
+    pd.testing.assert_frame_equal(_frame(serial), _frame(on_dask))
+    assert report.computed == 3
+
+
+def test_hang_is_killed_at_the_hard_timeout_and_the_rest_finish():
+    tasks = [ToyTask(1), ToyTask(2, "hang"), ToyTask(3)]
+    results, report = run_tasks(toy_solve, tasks, "toy", settings=LOCAL_2, hard_timeout_s=3)
+    frame = _frame(results)
+    assert list(frame["value"]) == [1, 2, 3]
+    assert frame["status"][1].startswith("timeout: no result after 3 s")
+    assert list(frame["square"][[0, 2]]) == [1.0, 9.0]
+    assert report.timed_out == 1
+
+
+def test_worker_crash_costs_one_sample_after_one_retry():
+    tasks = [ToyTask(1), ToyTask(2, "crash"), ToyTask(3)]
+    results, report = run_tasks(toy_solve, tasks, "toy", settings=LOCAL_2, hard_timeout_s=60)
+    frame = _frame(results)
+    assert frame["status"][1].startswith("failed: worker process died (exit code")
+    assert list(frame["square"][[0, 2]]) == [1.0, 9.0]
+    assert report.crashed == 2
+
+
+def test_an_exception_is_recorded_as_that_samples_failure():
+    results, _ = run_tasks(toy_solve, [ToyTask(1, "raise"), ToyTask(2)], "toy", settings=LOCAL_1)
+    assert _frame(results)["status"].tolist() == ["failed: RuntimeError: solver said no", "ok"]
+
+
+def test_growth_computes_only_new_samples_and_matches_a_fresh_run(tmp_path):
+    cache = ResultCache(tmp_path, "toy")
+    first, report = run_tasks(toy_solve, [ToyTask(v) for v in range(4)], "toy", cache=cache, settings=LOCAL_1)
+    assert (report.computed, report.from_cache) == (4, 0)
+    grown, report = run_tasks(toy_solve, [ToyTask(v) for v in range(6)], "toy", cache=cache, settings=LOCAL_2)
+    assert (report.computed, report.from_cache) == (2, 4)
+    fresh, _ = run_tasks(toy_solve, [ToyTask(v) for v in range(6)], "toy", settings=LOCAL_1)
+    pd.testing.assert_frame_equal(_frame(grown), _frame(fresh))
+
+
+def test_code_change_invalidates_the_cache(tmp_path):
+    cache = ResultCache(tmp_path, "toy")
+    run_tasks(toy_solve, [ToyTask(1)], "toy", cache=cache, fingerprint="v1", settings=LOCAL_1)
+    _, report = run_tasks(toy_solve, [ToyTask(1)], "toy", cache=cache, fingerprint="v2", settings=LOCAL_1)
+    assert report.computed == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "manifest"])
+def test_corrupt_cache_entry_is_detected_and_recomputed(tmp_path, caplog, damage):
+    cache = ResultCache(tmp_path, "toy")
+    tasks = [ToyTask(v) for v in range(3)]
+    clean, _ = run_tasks(toy_solve, tasks, "toy", cache=cache, settings=LOCAL_1)
+    entry = sorted(p for p in (tmp_path / "toy").glob("*/*") if p.is_dir())[0]
+    target = entry / ("manifest.json" if damage == "manifest" else "_frame.parquet")
+    data = bytearray(target.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        again, report = run_tasks(toy_solve, tasks, "toy", cache=cache, settings=LOCAL_1)
+    assert "corrupt" in caplog.text
+    assert (report.computed, report.from_cache) == (1, 2)
+    pd.testing.assert_frame_equal(_frame(clean), _frame(again))
