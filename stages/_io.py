@@ -75,6 +75,10 @@ def run_stage(main: Callable[[Params], None]) -> None:
     except (ParamsError, StageError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # disk full, unwritable or missing path: outputs stay as they were
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror or err}{where}; previous outputs are unchanged", file=sys.stderr)
+        sys.exit(3)
 
 
 class StageError(RuntimeError):
