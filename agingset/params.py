@@ -277,6 +277,34 @@ class Params(Strict):
         return self
 
 
+# Bytes per row of each output table, measured on the default dataset (parquet, compressed).
+_BYTES_PER_CURVE_POINT = 20
+_BYTES_PER_SPECTRUM_POINT = 45
+_BYTES_PER_STATE_VALUE = 20
+_RPT_CURVE_POINTS = 300
+_STATE_VALUES = 40
+_SOLVE_MEMORY_FACTOR = 4  # uncompressed DataFrames held until they are concatenated
+LARGE_RUN_GIB = 4.0
+
+
+def size_warning(params: Params) -> str | None:
+    """A warning when a run will produce more than LARGE_RUN_GIB of data, with the estimate."""
+    snapshots = params.samples * (params.aging.cycles // params.aging.rpt_every + 1)
+    per_snapshot = (
+        _RPT_CURVE_POINTS * _BYTES_PER_CURVE_POINT
+        + len(params.eis.frequencies_hz) * _BYTES_PER_SPECTRUM_POINT
+        + _STATE_VALUES * _BYTES_PER_STATE_VALUE
+    )
+    gib = snapshots * per_snapshot / 2**30
+    if gib <= LARGE_RUN_GIB:
+        return None
+    return (
+        f"samples={params.samples} will write about {gib:.1f} GiB and solve_aging will hold about "
+        f"{gib * _SOLVE_MEMORY_FACTOR:.1f} GiB in memory; consider growing the dataset in steps "
+        "(the per-sample cache keeps finished samples)"
+    )
+
+
 def _format_error(err: ValidationError) -> str:
     first = err.errors()[0]
     location = ".".join(str(part) for part in first["loc"])

@@ -35,6 +35,10 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.close(handle)
         temporary = Path(name)
+    # mkstemp/mkdtemp create owner-only entries; a dataset is meant to be shared.
+    umask = os.umask(0)
+    os.umask(umask)
+    temporary.chmod((0o777 if directory else 0o666) & ~umask)
     try:
         yield temporary
         if directory:

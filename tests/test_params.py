@@ -45,6 +45,11 @@ def test_default_params_are_valid():
         (lambda p: p["aging"]["cycle"].append("Charge at {speed}C until 4.2 V"), "unknown placeholder ['speed']"),
         (lambda p: p["aging"].update(cycles=25, rpt_every=10), "must be a multiple of rpt_every"),
         (lambda p: p["train"].update(targets=["colour"]), "train.targets.0:"),
+        (lambda p: p["eis"].update(points_per_decade=0), "eis.points_per_decade:"),
+        (lambda p: p["eis"].update(f_min_hz=1.0, f_max_hz=1.0), "f_min_hz (1.0) must be < f_max_hz (1.0)"),
+        (lambda p: p["model"]["options"].update(colour="blue"), "colour"),
+        (lambda p: p.update(samples=10**9), "samples: Input should be less than or equal to 1000000"),
+        (lambda p: p["labels"].update(eol_soh=1.2), "labels.eol_soh:"),
     ],
 )
 def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):
@@ -73,3 +78,22 @@ def test_stage_exits_nonzero_with_one_line_and_writes_nothing(tmp_path: Path, ti
     assert result.stderr.strip().count("\n") == 0
     assert "design.cell_parameters.Negative electrode active material volume fraction" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_huge_sample_count_warns_with_a_size_estimate(tiny_params_raw):
+    from agingset.params import size_warning
+
+    assert size_warning(parse_params(tiny_params_raw)) is None
+    tiny_params_raw["samples"] = 1_000_000
+    warning = size_warning(parse_params(tiny_params_raw))
+    assert warning.startswith("samples=1000000 will write about") and "GiB" in warning
+
+
+@pytest.mark.parametrize("text, expected", [("[1, 2", "not valid YAML"), ("- just\n- a list\n", "top level must be a mapping")])
+def test_unreadable_params_files(tmp_path, text, expected):
+    from agingset.params import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=expected):
+        load_params(path)
