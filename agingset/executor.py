@@ -10,7 +10,9 @@ A task is any picklable object with
   ``cache_token() -> str``           everything its result depends on, as text;
   ``failure(status, message)``       the result to record when it cannot be computed;
   ``cacheable(result) -> bool``      optional: False for results that depend on the machine
-                                     (a sample that hit its wall-clock limit is retried next run).
+                                     (a sample that hit its wall-clock limit is retried next run);
+  ``affinity() -> Hashable``         optional: tasks with equal affinity share a built model, so a
+                                     worker keeps taking them and workers spread over different ones.
 A worker that hangs past the hard deadline is killed and its sample recorded as ``timeout``;
 a worker that dies is replaced and its sample retried once, then recorded as ``failed``.
 """
@@ -142,8 +144,28 @@ class _Slot:
         self.connection.close()
 
 
+def _affinity(task) -> Hashable:
+    return getattr(task, "affinity", lambda: None)()
+
+
+def _take(pending: deque, last: Hashable, busy: set) -> tuple[int, object]:
+    """The next task for a worker whose previous task had affinity ``last``.
+
+    Prefer the same affinity (its model is built), then the first task of an affinity no
+    other worker holds, then simply the first task. Only speed depends on this choice.
+    """
+    for wanted in (lambda a: a == last, lambda a: a not in busy):
+        for position, (_, task) in enumerate(pending):
+            if wanted(_affinity(task)):
+                pending.rotate(-position)
+                chosen = pending.popleft()
+                pending.rotate(position)
+                return chosen
+    return pending.popleft()
+
+
 def _run_local(function, pending: deque, workers: int, hard_timeout_s, finish, report: RunReport) -> None:
-    """Hand tasks to long-lived spawned workers one at a time, in order."""
+    """Hand tasks to long-lived spawned workers one at a time, grouped by affinity."""
     context = multiprocessing.get_context("spawn")
     slots = [_Slot(context) for _ in range(min(workers, len(pending)))]
     attempts: dict[int, int] = {}
@@ -151,7 +173,8 @@ def _run_local(function, pending: deque, workers: int, hard_timeout_s, finish, r
         while pending or any(slot.index is not None for slot in slots):
             for slot in slots:
                 if slot.index is None and pending:
-                    index, task = pending.popleft()
+                    busy = {_affinity(other.task) for other in slots if other.index is not None}
+                    index, task = _take(pending, _affinity(slot.task) if slot.task is not None else None, busy)
                     slot.submit(index, function, task)
             busy = [slot for slot in slots if slot.index is not None]
             ready = wait([slot.connection for slot in busy], timeout=_POLL_S)

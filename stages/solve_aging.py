@@ -4,7 +4,6 @@ import importlib.metadata
 
 import pandas as pd
 
-from agingset.params import PROTOCOL_FIELDS
 from agingset.physics import aging, eis, model
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.eis import eis_model
@@ -33,15 +32,10 @@ def main(params):
     design = pd.read_parquet(DESIGN)
     handoff_names = state_variable_names(eis_model(params.model, params.eis))
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
-    # Workers reuse one built model per protocol: hand them protocol-sorted tasks.
-    order = sorted(range(len(tasks)), key=lambda i: (*(tasks[i].sample[f] for f in PROTOCOL_FIELDS), i))
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
     code = (aging.__file__, eis.__file__, model.__file__)
-    solved = solve_all(solve_sample, [tasks[i] for i in order], "solve_aging", code, hard_timeout_s)
-    results = [None] * len(tasks)
-    for position, index in enumerate(order):
-        results[index] = solved[position]
+    results = solve_all(solve_sample, tasks, "solve_aging", code, hard_timeout_s)
 
     with atomic_path(OUTPUT, directory=True) as directory:
         for table in TABLES:

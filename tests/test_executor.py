@@ -117,3 +117,22 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(tmp_path, caplog, damage
     assert "corrupt" in caplog.text
     assert (report.computed, report.from_cache) == (1, 2)
     pd.testing.assert_frame_equal(_frame(clean), _frame(again))
+
+
+def test_workers_keep_to_one_affinity_and_spread_over_different_ones():
+    from collections import deque
+
+    from agingset.executor import _take
+
+    @dataclass(frozen=True)
+    class Grouped:
+        value: int
+        group: str
+
+        def affinity(self):
+            return self.group
+
+    pending = deque(enumerate(Grouped(i, g) for i, g in enumerate("AAABBC")))
+    assert _take(pending, None, busy={"A"})[1].group == "B"  # a second worker starts elsewhere
+    assert _take(pending, "A", busy={"B"})[1].group == "A"  # a worker stays with its built model
+    assert [task.value for _, task in pending] == [1, 2, 4, 5]  # the rest keep their order

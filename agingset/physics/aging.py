@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pybamm
 
-from ..params import AgingConfig, ModelConfig, SolverConfig
+from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, SolverConfig
 from . import model as model_building
 
 STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT = "ok", "failed", "timeout"
@@ -260,6 +260,9 @@ class AgingTask:
 
     def failure(self, status: str, message: str) -> dict[str, pd.DataFrame]:
         return failure_result(self.sample["sample_id"], status, message)
+
+    def affinity(self) -> tuple:
+        return tuple(self.sample[field] for field in PROTOCOL_FIELDS)
 
     def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
         """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""

@@ -1,0 +1,154 @@
+"""Speed and scale of solve_aging, measured side by side in one run (ratios matter, not seconds).
+
+    python benchmarks/scale.py [--samples 24] [--cycles N] [--grow 8 20] [--parts solver,workers,growth,noop]
+
+solver  share of solve_aging's wall time spent inside IDAKLU's integrator (in-process, one worker)
+workers wall time with AGINGSET_WORKERS=1 vs 2 (real stage, no cache), and peak memory of any process
+growth  solving samples a..b after 0..a are cached vs solving b-a samples from an empty cache
+noop    `dvc repro` of this project when it is up to date
+
+Every run uses a temporary copy of the project and params.yaml with the overrides given,
+so the project's own data and cache are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _project(base: Path, name: str, params: dict) -> Path:
+    repo = base / name
+    repo.mkdir()
+    for item in ("dvc.yaml", "stages", "agingset"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, repo / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, repo / item)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return repo
+
+
+def _stage(repo: Path, stage: str, **env: str) -> float:
+    environment = {**os.environ, "PYBAMM_DISABLE_TELEMETRY": "true", "AGINGSET_QUIET": "1", **env}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=repo, env=environment, check=True)
+    return time.perf_counter() - start
+
+
+def solver_share(base: Path, params: dict) -> None:
+    """Wrap IDAKLU's integrator and time the stage's main in this process with one worker."""
+    import pybamm
+
+    repo = _project(base, "solver", params)
+    _stage(repo, "design")
+    inside = 0.0
+    integrate = pybamm.IDAKLUSolver._integrate
+
+    def timed(self, *args, **kwargs):
+        nonlocal inside
+        start = time.perf_counter()
+        try:
+            return integrate(self, *args, **kwargs)
+        finally:
+            inside += time.perf_counter() - start
+
+    pybamm.IDAKLUSolver._integrate = timed
+    os.chdir(repo)
+    sys.path.insert(0, str(repo))
+    import stages.solve_aging as stage
+    from agingset.executor import Settings, run_tasks
+    from agingset.params import load_params
+
+    # The stage itself, except that samples run in this process (no worker, no cache).
+    stage.solve_all = lambda function, tasks, name, code, hard: run_tasks(
+        function, tasks, name, settings=Settings(workers=1, quiet=True)
+    )[0]
+    start = time.perf_counter()
+    stage.main(load_params())
+    wall = time.perf_counter() - start
+    pybamm.IDAKLUSolver._integrate = integrate
+    os.chdir(ROOT)
+    print(f"solver  | stage wall {wall:7.1f} s | inside IDAKLU integrate {inside:7.1f} s | share {inside / wall:6.1%}")
+
+
+def workers(base: Path, params: dict) -> None:
+    repo = _project(base, "workers", params)
+    _stage(repo, "design")
+    times = {n: _stage(repo, "solve_aging", AGINGSET_WORKERS=str(n), AGINGSET_CACHE_DIR="") for n in (1, 2)}
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(
+        f"workers | 1 worker {times[1]:7.1f} s | 2 workers {times[2]:7.1f} s | "
+        f"speed-up {times[1] / times[2]:5.2f}x on {os.cpu_count()} cores"
+    )
+    print(f"memory  | peak resident memory of any stage or worker process {peak_gib:5.2f} GiB")
+
+
+def growth(base: Path, params: dict, first: int, total: int) -> None:
+    grown = _project(base, "grown", {**params, "samples": first})
+    _stage(grown, "design")
+    _stage(grown, "solve_aging")
+    (grown / "params.yaml").write_text(yaml.safe_dump({**params, "samples": total}, sort_keys=False))
+    _stage(grown, "design")
+    grow_s = _stage(grown, "solve_aging")
+    fresh = _project(base, "fresh", {**params, "samples": total - first, "seed": params["seed"] + 1})
+    _stage(fresh, "design")
+    fresh_s = _stage(fresh, "solve_aging")
+    print(
+        f"growth  | {first}->{total} with cache {grow_s:7.1f} s | {total - first} fresh {fresh_s:7.1f} s | "
+        f"ratio {grow_s / fresh_s:5.2f}"
+    )
+
+
+def noop() -> None:
+    environment = {**os.environ, "PYBAMM_DISABLE_TELEMETRY": "true"}
+    if subprocess.run(["dvc", "status", "-q"], cwd=ROOT, env=environment).returncode != 0:
+        print("noop    | skipped: this project is not up to date (run `dvc repro` first)")
+        return
+    start = time.perf_counter()
+    result = subprocess.run(["dvc", "repro"], cwd=ROOT, env=environment, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    ran = "Running stage" in result.stdout
+    print(f"noop    | dvc repro of this project {wall:5.2f} s" + (" (NOT up to date: stages ran)" if ran else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int)
+    parser.add_argument("--cycles", type=int)
+    parser.add_argument("--grow", type=int, nargs=2, default=(8, 20), metavar=("FROM", "TO"))
+    parser.add_argument("--parts", default="solver,workers,growth,noop")
+    arguments = parser.parse_args()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if arguments.samples:
+        params["samples"] = arguments.samples
+    if arguments.cycles:
+        params["aging"]["cycles"] = arguments.cycles
+    parts = arguments.parts.split(",")
+    print(f"samples {params['samples']}, cycles {params['aging']['cycles']}, model {params['model']['family']}")
+    with tempfile.TemporaryDirectory() as base:
+        if "workers" in parts:
+            workers(Path(base), params)
+        if "solver" in parts:
+            solver_share(Path(base), params)
+        if "growth" in parts:
+            growth(Path(base), params, *arguments.grow)
+    if "noop" in parts:
+        noop()
+
+
+if __name__ == "__main__":
+    main()
