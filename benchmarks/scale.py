@@ -2,7 +2,7 @@
 
     python benchmarks/scale.py [--samples 24] [--cycles N] [--grow 8 20] [--parts solver,workers,growth,noop]
 
-solver  share of solve_aging's wall time spent inside IDAKLU's integrator (in-process, one worker)
+solver  share of solve_aging's wall time inside IDAKLU's solver calls (in-process, one worker)
 workers wall time with AGINGSET_WORKERS=1 vs 2 (real stage, no cache), and peak memory of any process
 growth  solving samples a..b after 0..a are cached vs solving b-a samples from an empty cache
 noop    `dvc repro` of this project when it is up to date
@@ -50,39 +50,49 @@ def _stage(repo: Path, stage: str, **env: str) -> float:
 
 
 def solver_share(base: Path, params: dict) -> None:
-    """Wrap IDAKLU's integrator and time the stage's main in this process with one worker."""
+    """Time the stage's main in this process (one worker, no cache) with IDAKLU's calls wrapped.
+
+    Two shares: inside IDAS integration proper (``_integrate``), and inside the solver call
+    as a whole (``step``: inputs, consistent initialisation, integration, post-processing).
+    """
     import pybamm
 
     repo = _project(base, "solver", params)
     _stage(repo, "design")
-    inside = 0.0
-    integrate = pybamm.IDAKLUSolver._integrate
+    inside = {"_integrate": 0.0, "step": 0.0}
+    originals = {name: getattr(pybamm.IDAKLUSolver, name) for name in inside}
 
-    def timed(self, *args, **kwargs):
-        nonlocal inside
-        start = time.perf_counter()
-        try:
-            return integrate(self, *args, **kwargs)
-        finally:
-            inside += time.perf_counter() - start
+    def timed(name):
+        def wrapper(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return originals[name](self, *args, **kwargs)
+            finally:
+                inside[name] += time.perf_counter() - start
 
-    pybamm.IDAKLUSolver._integrate = timed
+        return wrapper
+
+    for name in inside:
+        setattr(pybamm.IDAKLUSolver, name, timed(name))
     os.chdir(repo)
     sys.path.insert(0, str(repo))
     import stages.solve_aging as stage
     from agingset.executor import Settings, run_tasks
     from agingset.params import load_params
 
-    # The stage itself, except that samples run in this process (no worker, no cache).
     stage.solve_all = lambda function, tasks, name, code, hard: run_tasks(
         function, tasks, name, settings=Settings(workers=1, quiet=True)
     )[0]
     start = time.perf_counter()
     stage.main(load_params())
     wall = time.perf_counter() - start
-    pybamm.IDAKLUSolver._integrate = integrate
+    for name, original in originals.items():
+        setattr(pybamm.IDAKLUSolver, name, original)
     os.chdir(ROOT)
-    print(f"solver  | stage wall {wall:7.1f} s | inside IDAKLU integrate {inside:7.1f} s | share {inside / wall:6.1%}")
+    print(
+        f"solver  | stage wall {wall:7.1f} s | IDAKLU step {inside['step']:7.1f} s ({inside['step'] / wall:6.1%}) | "
+        f"of which integrate {inside['_integrate']:7.1f} s ({inside['_integrate'] / wall:6.1%})"
+    )
 
 
 def workers(base: Path, params: dict) -> None:
