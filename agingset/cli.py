@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from .params import ParamsError, parse_params
+from .params import BPX_PREFIX, ParamsError, parse_params
 
 log = logging.getLogger("agingset")
 
@@ -108,8 +109,21 @@ def _read_params(path: Path, samples: int | None, seed: int | None) -> dict:
         raw["samples"] = samples
     if seed is not None:
         raw["seed"] = seed
+    parameter_set = str(raw.get("model", {}).get("parameter_set", ""))
+    if parameter_set.startswith(BPX_PREFIX):  # relative to the params file, like the DVC project root
+        raw["model"]["parameter_set"] = BPX_PREFIX + str((path.parent / parameter_set.removeprefix(BPX_PREFIX)).resolve())
     parse_params(raw)  # fail before anything is written
     return raw
+
+
+def _bundle_bpx(raw: dict, output: Path) -> dict:
+    """Copy a BPX parameter file into the output, so the directory alone reproduces the dataset."""
+    parameter_set = raw["model"]["parameter_set"]
+    if not parameter_set.startswith(BPX_PREFIX):
+        return raw
+    source = Path(parameter_set.removeprefix(BPX_PREFIX))
+    shutil.copyfile(source, output / source.name)
+    return {**raw, "model": {**raw["model"], "parameter_set": BPX_PREFIX + source.name}}
 
 
 def run_pipeline(directory: Path, stages=STAGES) -> None:
@@ -135,7 +149,7 @@ def command_run(args) -> int:
     if output.exists() and any(output.iterdir()) and not (output / PARAMS_FILE).exists():
         raise CliError(f"{output}: exists and is not an agingset output directory; choose an empty or new one")
     output.mkdir(parents=True, exist_ok=True)
-    (output / PARAMS_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))
+    (output / PARAMS_FILE).write_text(yaml.safe_dump(_bundle_bpx(raw, output), sort_keys=False))
     (output / MANIFEST).unlink(missing_ok=True)
     started = time.perf_counter()
     with _environment(AGINGSET_WORKERS=str(args.workers) if args.workers else None):

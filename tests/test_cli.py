@@ -55,3 +55,21 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert "neither manifest.json" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--workers", "0", "--output", str(tmp_path / "out")])
+
+
+def test_a_bpx_parameter_file_travels_with_the_output(tmp_path):
+    from agingset.cli import _bundle_bpx, _read_params
+
+    project = tmp_path / "project"
+    (project / "cells").mkdir(parents=True)
+    shutil.copyfile(ROOT / "tests/data/toy_cell_bpx.json", project / "cells/toy.json")
+    params = tiny_params_dict()
+    params["model"].update(parameter_set="bpx:cells/toy.json", options={})
+    params["design"]["cell_parameters"] = {"Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    output = tmp_path / "out"
+    output.mkdir()
+    bundled = _bundle_bpx(_read_params(project / "params.yaml", samples=2, seed=None), output)
+    assert bundled["model"]["parameter_set"] == "bpx:toy.json"
+    assert bundled["samples"] == 2
+    assert (output / "toy.json").read_bytes() == (project / "cells/toy.json").read_bytes()
