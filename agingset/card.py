@@ -279,7 +279,8 @@ def ica_curves(curves: pd.DataFrame, samples: list[str]) -> Figure:
 
 
 def label_histograms(labels: pd.DataFrame) -> Figure:
-    columns = label_columns(labels)
+    """One histogram per label that varies (constant labels, e.g. no plating, are in the card's table)."""
+    columns = [column for column in label_columns(labels) if labels[column].nunique(dropna=True) > 1]
     width = 3
     rows = max(1, math.ceil(len(columns) / width))
     figure, grid = plt.subplots(rows, width, figsize=(3.2 * width, 2.4 * rows), squeeze=False)
@@ -327,7 +328,7 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
     labels = inputs.labels
     if labels is not None and inputs.design is not None:
         figures["soh_trajectories"], _ = soh_trajectories(inputs.design, labels)
-    if labels is not None and "lli_pct" in labels:
+    if labels is not None and "lli_pct" in labels and any(column in labels for column, _ in DEGRADATION_MODES):
         figures["lli_vs_lam"] = lli_vs_lam(labels)
     showcase = _showcase_samples(labels) if labels is not None else []
     if inputs.spectra is not None and showcase:
@@ -410,6 +411,8 @@ def _simulated(inputs: CardInputs) -> list[str]:
 
 def _design(inputs: CardInputs) -> list[str]:
     design_params = inputs.params.get("design", {})
+    if not design_params:
+        return _missing("the design section of params.yaml")
     lines = [
         f"{inputs.params.get('samples')} samples drawn by `{design_params.get('method')}` (seed {inputs.params.get('seed')}); "
         f"each cell design is cycled under {design_params.get('protocols_per_cell')} protocols.",
