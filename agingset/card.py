@@ -202,7 +202,9 @@ def soh_trajectories(design: pd.DataFrame, labels: pd.DataFrame) -> tuple[Figure
     cmap = plt.get_cmap("viridis")
     for sample_id, trajectory in labels.sort_values(list(KEYS)).groupby("sample_id", sort=True):
         colour = cmap(norm(colours[sample_id])) if parameter else "C0"
-        axes.plot(trajectory["cycle"], trajectory["soh"], "-o", color=colour, markersize=3, linewidth=1, alpha=0.85)
+        axes.plot(
+            trajectory["cycle"], trajectory["soh"], "-o", color=colour, markersize=3, linewidth=1, alpha=0.85
+        )
     axes.set_xlabel("cycle")
     axes.set_ylabel("SOH (measured C/5 capacity / initial)")
     axes.grid(alpha=0.3)
@@ -219,7 +221,13 @@ def lli_vs_lam(labels: pd.DataFrame) -> Figure:
     for (column, name), marker in zip(DEGRADATION_MODES, ("o", "^")):
         if column in labels:
             points = axes.scatter(
-                labels["lli_pct"], labels[column], c=labels["soh"], cmap="plasma", marker=marker, s=18, label=name
+                labels["lli_pct"],
+                labels[column],
+                c=labels["soh"],
+                cmap="plasma",
+                marker=marker,
+                s=18,
+                label=name,
             )
     figure.colorbar(points, ax=axes).set_label("SOH")
     axes.set_xlabel("LLI [%]")
@@ -242,8 +250,12 @@ def nyquist_fresh_vs_aged(spectra: pd.DataFrame, samples: list[str]) -> Figure:
             curve = own[own["snapshot"] == snapshot]
             stage = "fresh" if style == "--" else f"aged (RPT {snapshot})"
             axes.plot(
-                curve["z_re_ohm"] * 1e3, -curve["z_im_ohm"] * 1e3, style, marker="." if style == "-" else None,
-                color=f"C{index}", label=f"{sample_id} {stage}",
+                curve["z_re_ohm"] * 1e3,
+                -curve["z_im_ohm"] * 1e3,
+                style,
+                marker="." if style == "-" else None,
+                color=f"C{index}",
+                label=f"{sample_id} {stage}",
             )
     soc = f", SOC ≈ {spectra['soc'].median():.2f}" if "soc" in spectra and len(spectra) else ""
     axes.set_xlabel("Z_re [mΩ]")
@@ -290,7 +302,7 @@ def label_histograms(labels: pd.DataFrame) -> Figure:
         axes.hist(values, bins=20, color="C0")
         axes.set_title(column, fontsize=9)
         axes.tick_params(labelsize=7)
-    for axes in list(grid.flat)[len(columns):]:
+    for axes in list(grid.flat)[len(columns) :]:
         axes.set_visible(False)
     figure.tight_layout()
     return figure
@@ -313,7 +325,7 @@ def predicted_vs_true(predictions: pd.DataFrame) -> Figure:
         axes.set_xlabel("true", fontsize=8)
         axes.set_ylabel("predicted", fontsize=8)
         axes.tick_params(labelsize=7)
-    for axes in list(grid.flat)[len(targets):]:
+    for axes in list(grid.flat)[len(targets) :]:
         axes.set_visible(False)
     if models:
         grid.flat[0].legend(fontsize=7)
@@ -328,7 +340,11 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
     labels = inputs.labels
     if labels is not None and inputs.design is not None:
         figures["soh_trajectories"], _ = soh_trajectories(inputs.design, labels)
-    if labels is not None and "lli_pct" in labels and any(column in labels for column, _ in DEGRADATION_MODES):
+    if (
+        labels is not None
+        and "lli_pct" in labels
+        and any(column in labels for column, _ in DEGRADATION_MODES)
+    ):
         figures["lli_vs_lam"] = lli_vs_lam(labels)
     showcase = _showcase_samples(labels) if labels is not None else []
     if inputs.spectra is not None and showcase:
@@ -348,7 +364,10 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
 def _counts(inputs: CardInputs) -> list[str]:
     rows = []
     if inputs.design is not None:
-        rows += [["samples (trajectories)", len(inputs.design)], ["cell designs (split groups)", inputs.design["cell_design_id"].nunique()]]
+        rows += [
+            ["samples (trajectories)", len(inputs.design)],
+            ["cell designs (split groups)", inputs.design["cell_design_id"].nunique()],
+        ]
     if inputs.status is not None:
         for status, count in inputs.status["status"].value_counts().sort_index().items():
             rows.append([f"samples with status `{status}`", int(count)])
@@ -358,7 +377,10 @@ def _counts(inputs: CardInputs) -> list[str]:
         rows.append(["usable snapshots", int(inputs.flags["usable"].sum())])
     if inputs.spectra is not None:
         spectrum_keys = [c for c in ("sample_id", "snapshot", "soc", "temperature_c") if c in inputs.spectra]
-        rows += [["impedance spectra", inputs.spectra.groupby(spectrum_keys).ngroups], ["spectrum points", len(inputs.spectra)]]
+        rows += [
+            ["impedance spectra", inputs.spectra.groupby(spectrum_keys).ngroups],
+            ["spectrum points", len(inputs.spectra)],
+        ]
     if inputs.curves is not None:
         rows.append(["RPT curve points", len(inputs.curves)])
     if not rows:
@@ -375,34 +397,44 @@ def _simulated(inputs: CardInputs) -> list[str]:
     solver = meta.get("solver", {})
     lines += [
         f"- **Model**: PyBaMM `{model.get('family')}` with parameter set `{model.get('parameter_set')}`"
-        + (f", overrides {json.dumps(model.get('parameter_overrides'), sort_keys=True)}" if model.get("parameter_overrides") else ""),
-        f"- **Mechanisms (model options)**: "
+        + (
+            f", overrides {json.dumps(model.get('parameter_overrides'), sort_keys=True)}"
+            if model.get("parameter_overrides")
+            else ""
+        ),
+        "- **Mechanisms (model options)**: "
         + ("; ".join(f"{key}: {value}" for key, value in sorted(model.get("options", {}).items())) or "none"),
-        f"- **Mesh points**: {json.dumps(model.get('var_pts', {}), sort_keys=True)} (unset domains use PyBaMM's defaults)",
+        f"- **Mesh points**: {json.dumps(model.get('var_pts', {}), sort_keys=True)} "
+        "(unset domains use PyBaMM's defaults)",
         f"- **Solver**: {solver.get('name')} rtol={_fmt(solver.get('rtol'))} atol={_fmt(solver.get('atol'))}"
         + (f", per-sample timeout {_fmt(solver.get('timeout_s'))} s" if "timeout_s" in solver else ""),
         f"- **Seed**: {meta.get('seed')}",
-        "- **Versions**: " + ", ".join(f"{name} {version}" for name, version in sorted(meta.get("versions", {}).items())),
+        "- **Versions**: "
+        + ", ".join(f"{name} {version}" for name, version in sorted(meta.get("versions", {}).items())),
     ]
     aging = meta.get("aging", {})
     if aging:
         lines += [
-            f"- **Aging**: {aging.get('cycles')} cycles, an RPT every {aging.get('rpt_every')} cycles (and before the first)",
+            f"- **Aging**: {aging.get('cycles')} cycles, an RPT every {aging.get('rpt_every')} cycles "
+            "(and before the first)",
             "",
             "Protocol (placeholders come from each sample's design point):",
             "",
             "```",
             "conditioning: " + " → ".join(aging.get("conditioning", [])),
             "cycle:        " + " → ".join(aging.get("cycle", [])),
-            "RPT:          " + " → ".join(
-                step["step"] + (f" [{step['role']}]" if step.get("role") else "") for step in aging.get("rpt", [])
+            "RPT:          "
+            + " → ".join(
+                step["step"] + (f" [{step['role']}]" if step.get("role") else "")
+                for step in aging.get("rpt", [])
             ),
             "```",
         ]
     known = {"model", "solver", "aging", "seed", "versions", "handoff_state_variables"}
     if meta.get("handoff_state_variables"):
         lines.append(
-            f"- **Impedance hand-off**: {len(meta['handoff_state_variables'])} state variables saved by name per snapshot"
+            f"- **Impedance hand-off**: {len(meta['handoff_state_variables'])} state variables "
+            "saved by name per snapshot"
         )
     for key in sorted(set(meta) - known):
         lines.append(f"- **{key}**: `{json.dumps(meta[key], sort_keys=True, default=str)[:400]}`")
@@ -414,7 +446,8 @@ def _design(inputs: CardInputs) -> list[str]:
     if not design_params:
         return _missing("the design section of params.yaml")
     lines = [
-        f"{inputs.params.get('samples')} samples drawn by `{design_params.get('method')}` (seed {inputs.params.get('seed')}); "
+        f"{inputs.params.get('samples')} samples drawn by `{design_params.get('method')}` "
+        f"(seed {inputs.params.get('seed')}); "
         f"each cell design is cycled under {design_params.get('protocols_per_cell')} protocols.",
         "",
     ]
@@ -426,13 +459,17 @@ def _design(inputs: CardInputs) -> list[str]:
         rows.append([name, spec.get("low"), spec.get("high"), spec.get("scale", "linear"), *observed])
     lines += _table(["sampled parameter", "low", "high", "scale", "min drawn", "max drawn"], rows)
     lines.append("")
-    levels = [[field_, ", ".join(_fmt(v) for v in design_params.get(field_, []))] for field_ in ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate")]
+    levels = [
+        [field_, ", ".join(_fmt(v) for v in design_params.get(field_, []))]
+        for field_ in ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate")
+    ]
     lines += _table(["protocol factor", "levels"], levels)
     eis = inputs.params.get("eis", {})
     if eis:
         lines += [
             "",
-            f"Impedance: `pybamm.EISSimulation` from {_fmt(eis.get('f_min_hz'))} Hz to {_fmt(eis.get('f_max_hz'))} Hz, "
+            f"Impedance: `pybamm.EISSimulation` from {_fmt(eis.get('f_min_hz'))} Hz "
+            f"to {_fmt(eis.get('f_max_hz'))} Hz, "
             f"{eis.get('points_per_decade')} points per decade, surface form `{eis.get('surface_form')}`"
             + (
                 f"; spectra at SOC {_fmt(inputs.spectra['soc'].min())}–{_fmt(inputs.spectra['soc'].max())} "
@@ -470,8 +507,9 @@ def _limitations(inputs: CardInputs) -> list[str]:
     model = meta.get("model", {})
     aging = meta.get("aging", {})
     items = [
-        f"Every cell is simulated: one physics-based model (`{model.get('family', '?')}`) and one parameter set "
-        f"(`{model.get('parameter_set', '?')}`) perturbed over the ranges above. Models trained here learn that "
+        f"Every cell is simulated: one physics-based model (`{model.get('family', '?')}`) and one "
+        f"parameter set (`{model.get('parameter_set', '?')}`) perturbed over the ranges above. "
+        "Models trained here learn that "
         "model's physics, not a real cell's; there is no measurement noise.",
         "Only the degradation mechanisms listed in the model options age the cells; others (e.g. electrolyte "
         "decomposition, current-collector corrosion) are absent.",
@@ -493,7 +531,9 @@ def _limitations(inputs: CardInputs) -> list[str]:
     if inputs.status is not None:
         not_ok = int((inputs.status["status"] != "ok").sum())
         if not_ok:
-            items.append(f"{not_ok} samples did not finish `ok`; their reasons are in `data/validate/report.md`.")
+            items.append(
+                f"{not_ok} samples did not finish `ok`; their reasons are in `data/validate/report.md`."
+            )
     return [*(f"- {item}" for item in items), ""]
 
 
@@ -532,7 +572,7 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         *_figure_link("label_histograms", "label histograms", figures),
         "## Figures",
         "",
-        f"SOH trajectories, coloured by the sampled parameter most rank-correlated with the final SOH"
+        "SOH trajectories, coloured by the sampled parameter most rank-correlated with the final SOH"
         + (f" (`{colour}`)" if colour else "")
         + ":",
         "",
@@ -554,12 +594,20 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "Rows are split by `cell_design_id`: no cell design appears on both sides, so a score measures "
         "generalisation to unseen cells, not memorised ones.",
         "",
-        *(_flat_table(inputs.split_metrics, "metric") if inputs.split_metrics else _missing("metrics/split.json")),
+        *(
+            _flat_table(inputs.split_metrics, "metric")
+            if inputs.split_metrics
+            else _missing("metrics/split.json")
+        ),
         "## Baseline scores",
         "",
         "Scores on the held-out groups (`metrics/train.json`):",
         "",
-        *(_nested_table(inputs.train_metrics, "target / model") if inputs.train_metrics else _missing("metrics/train.json")),
+        *(
+            _nested_table(inputs.train_metrics, "target / model")
+            if inputs.train_metrics
+            else _missing("metrics/train.json")
+        ),
         *_figure_link("predicted_vs_true", "predicted vs true", figures),
         "## Known limitations",
         "",
@@ -569,7 +617,7 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "```python",
         "from agingset.loader import load_dataset",
         "",
-        'train = load_dataset(".", split="train", targets=["soh"])   # or a git revision: load_dataset("v1.0")',
+        'train = load_dataset(".", split="train", targets=["soh"])  # a git revision: load_dataset("v1.0")',
         "train.features, train.targets, train.spectra  # pandas frames; numpy arrays of Z(f) per row",
         "```",
         "",

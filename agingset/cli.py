@@ -82,7 +82,11 @@ def dvc_out_md5(path: Path) -> str:
     if not path.is_dir():
         return file_md5(path)
     entries = sorted(
-        ({"md5": file_md5(file), "relpath": file.relative_to(path).as_posix()} for file in path.rglob("*") if file.is_file()),
+        (
+            {"md5": file_md5(file), "relpath": file.relative_to(path).as_posix()}
+            for file in path.rglob("*")
+            if file.is_file()
+        ),
         key=lambda entry: entry["relpath"],
     )
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
@@ -111,7 +115,9 @@ def _read_params(path: Path, samples: int | None, seed: int | None) -> dict:
         raw["seed"] = seed
     parameter_set = str(raw.get("model", {}).get("parameter_set", ""))
     if parameter_set.startswith(BPX_PREFIX):  # relative to the params file, like the DVC project root
-        raw["model"]["parameter_set"] = BPX_PREFIX + str((path.parent / parameter_set.removeprefix(BPX_PREFIX)).resolve())
+        raw["model"]["parameter_set"] = BPX_PREFIX + str(
+            (path.parent / parameter_set.removeprefix(BPX_PREFIX)).resolve()
+        )
     parse_params(raw)  # fail before anything is written
     return raw
 
@@ -143,11 +149,17 @@ def run_pipeline(directory: Path, stages=STAGES) -> None:
 
 
 def command_run(args) -> int:
-    params_file = Path(args.params) if args.params else (Path(PARAMS_FILE) if Path(PARAMS_FILE).exists() else PROJECT_PARAMS)
+    params_file = (
+        Path(args.params)
+        if args.params
+        else (Path(PARAMS_FILE) if Path(PARAMS_FILE).exists() else PROJECT_PARAMS)
+    )
     raw = _read_params(params_file, args.samples, args.seed)
     output = Path(args.output)
     if output.exists() and any(output.iterdir()) and not (output / PARAMS_FILE).exists():
-        raise CliError(f"{output}: exists and is not an agingset output directory; choose an empty or new one")
+        raise CliError(
+            f"{output}: exists and is not an agingset output directory; choose an empty or new one"
+        )
     output.mkdir(parents=True, exist_ok=True)
     (output / PARAMS_FILE).write_text(yaml.safe_dump(_bundle_bpx(raw, output), sort_keys=False))
     (output / MANIFEST).unlink(missing_ok=True)
@@ -156,8 +168,13 @@ def command_run(args) -> int:
         run_pipeline(output)
     hashes = artifact_hashes(output)
     (output / MANIFEST).write_text(json.dumps({"files": hashes}, indent=2, sort_keys=True) + "\n")
-    log.info("dataset in %s: %d files in %.0f s; card: %s", output, len(hashes), time.perf_counter() - started,
-                output / "docs/dataset_card/README.md")
+    log.info(
+        "dataset in %s: %d files in %.0f s; card: %s",
+        output,
+        len(hashes),
+        time.perf_counter() - started,
+        output / "docs/dataset_card/README.md",
+    )
     return 0
 
 
@@ -175,8 +192,14 @@ def _expected_hashes(directory: Path) -> dict[str, str]:
         return json.loads((directory / MANIFEST).read_text())["files"]
     if (directory / "dvc.lock").exists():
         lock = yaml.safe_load((directory / "dvc.lock").read_text())
-        return {out["path"]: out["md5"] for stage in lock.get("stages", {}).values() for out in stage.get("outs", [])}
-    raise CliError(f"{directory}: neither {MANIFEST} (agingset run) nor dvc.lock (dvc repro) to check against")
+        return {
+            out["path"]: out["md5"]
+            for stage in lock.get("stages", {}).values()
+            for out in stage.get("outs", [])
+        }
+    raise CliError(
+        f"{directory}: neither {MANIFEST} (agingset run) nor dvc.lock (dvc repro) to check against"
+    )
 
 
 def command_check(args) -> int:
@@ -205,17 +228,25 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agingset", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars (same as AGINGSET_QUIET=1)")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING... (default: AGINGSET_LOG_LEVEL or INFO)")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (same as AGINGSET_QUIET=1)"
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING... (default: AGINGSET_LOG_LEVEL or INFO)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="build a dataset into DIR with the pipeline's stage code")
     run.add_argument("--output", "-o", required=True, help="output directory (created)")
     run.add_argument("--samples", type=int, help="number of aging trajectories (overrides params)")
     run.add_argument("--seed", type=int, help="design and split seed (overrides params)")
-    run.add_argument("--workers", type=_positive_int, help="worker processes (default: AGINGSET_WORKERS or all cores)")
+    run.add_argument(
+        "--workers", type=_positive_int, help="worker processes (default: AGINGSET_WORKERS or all cores)"
+    )
     run.add_argument("--backend", choices=BACKENDS, default="pybamm", help="simulation backend")
-    run.add_argument("--params", help="params.yaml to start from (default: ./params.yaml, else the project's)")
+    run.add_argument(
+        "--params", help="params.yaml to start from (default: ./params.yaml, else the project's)"
+    )
     run.set_defaults(handler=command_run)
 
     card = commands.add_parser("card", help="(re)write DIR/docs/dataset_card from a built dataset")

@@ -53,9 +53,12 @@ class DatasetError(ValueError):
 def _reader(path_or_rev: str, repo: str):
     local = Path(path_or_rev)
     if local.is_dir():
+
         def read(path: str) -> pd.DataFrame:
             if not (local / path).exists():
-                raise DatasetError(f"{local / path} not found: build the dataset first (`dvc repro` or `agingset run`)")
+                raise DatasetError(
+                    f"{local / path} not found: build the dataset first (`dvc repro` or `agingset run`)"
+                )
             return pd.read_parquet(local / path)
 
         return read
@@ -87,9 +90,13 @@ def _spectra_array(spectra: pd.DataFrame, rows: pd.DataFrame) -> tuple[np.ndarra
         row = position.get(key)
         if row is None:
             continue
-        for slot, (_, condition) in enumerate(group.groupby(conditions, sort=True) if conditions else [(0, group)]):
+        for slot, (_, condition) in enumerate(
+            group.groupby(conditions, sort=True) if conditions else [(0, group)]
+        ):
             columns = np.searchsorted(frequencies, condition["frequency_hz"].to_numpy())
-            result[row, slot, columns] = condition["z_re_ohm"].to_numpy() + 1j * condition["z_im_ohm"].to_numpy()
+            result[row, slot, columns] = (
+                condition["z_re_ohm"].to_numpy() + 1j * condition["z_im_ohm"].to_numpy()
+            )
     return frequencies, result[:, 0, :] if count == 1 else result
 
 
@@ -132,7 +139,11 @@ def load_dataset(
     unknown = [target for target in targets if target not in labels]
     if unknown:
         raise DatasetError(f"unknown targets {unknown}; allowed: {', '.join(available)}")
-    meta_columns = [c for c in labels.columns if c in (*KEYS, "cycle", "cell_design_id", "rul80_source") or c.startswith("m_")]
+    meta_columns = [
+        c
+        for c in labels.columns
+        if c in (*KEYS, "cycle", "cell_design_id", "rul80_source") or c.startswith("m_")
+    ]
     meta = labels[meta_columns].assign(split=rows["split"].to_numpy())
     frequencies, spectra = _spectra_array(read(SPECTRA), rows)
     return Dataset(

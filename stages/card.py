@@ -10,7 +10,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from agingset.card import PNG_METADATA, FIGURE_DPI, CardInputs, build_figures, quality_plot_rows, render_card, soh_by_cycle
+from agingset.card import (
+    FIGURE_DPI,
+    PNG_METADATA,
+    CardInputs,
+    build_figures,
+    quality_plot_rows,
+    render_card,
+    soh_by_cycle,
+)
 from stages._io import atomic_path, run_stage
 
 OUTPUT = "docs/dataset_card"
@@ -24,14 +32,20 @@ TABLES = {
     "split": "data/split/split.parquet",
     "predictions": "data/train/predictions.parquet",
 }
-METRICS = {"quality": "metrics/quality.json", "split_metrics": "metrics/split.json", "train_metrics": "metrics/train.json"}
+METRICS = {
+    "quality": "metrics/quality.json",
+    "split_metrics": "metrics/split.json",
+    "train_metrics": "metrics/train.json",
+}
 METADATA = "data/aging/metadata.json"
 
 
 def read_inputs(params) -> CardInputs:
     """What exists of the dataset; an absent input becomes a "not available" note in the card."""
     tables = {name: pd.read_parquet(path) for name, path in TABLES.items() if Path(path).exists()}
-    metrics = {name: json.loads(Path(path).read_text()) for name, path in METRICS.items() if Path(path).exists()}
+    metrics = {
+        name: json.loads(Path(path).read_text()) for name, path in METRICS.items() if Path(path).exists()
+    }
     metadata = json.loads(Path(METADATA).read_text()) if Path(METADATA).exists() else None
     card_params = {
         "samples": params.samples,
@@ -50,7 +64,9 @@ def write_card(inputs: CardInputs, target: str | Path = OUTPUT) -> None:
         for name, figure in figures.items():
             figure.savefig(directory / "figures" / f"{name}.png", dpi=FIGURE_DPI, metadata=PNG_METADATA)
             plt.close(figure)
-        (directory / "README.md").write_text(render_card(inputs, {name: f"figures/{name}.png" for name in figures}))
+        (directory / "README.md").write_text(
+            render_card(inputs, {name: f"figures/{name}.png" for name in figures})
+        )
         if inputs.quality:
             quality_plot_rows(inputs.quality).to_csv(directory / "plots" / "quality.csv", index=False)
         if inputs.labels is not None:

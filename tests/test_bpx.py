@@ -43,7 +43,7 @@ def test_unreadable_bpx_file_is_one_line(tiny_params_raw, tmp_path):
 
 
 def test_bpx_cell_delivers_its_theoretical_capacity(tiny_params_raw):
-    """A slow SPM discharge of the BPX cell empties the electrode that limits it, as the file's numbers say."""
+    """A slow SPM discharge of the BPX cell empties its limiting electrode, as the file's numbers say."""
     params = parse_params(_bpx_params(tiny_params_raw))
     values = parameter_values(params.model, [])
     raw = json.loads(BPX_FILE.read_text())["Parameterisation"]
@@ -51,9 +51,17 @@ def test_bpx_cell_delivers_its_theoretical_capacity(tiny_params_raw):
     capacities = []
     for name in ("Negative electrode", "Positive electrode"):
         electrode = raw[name]
-        volume_fraction = electrode["Surface area per unit volume [m-1]"] * electrode["Particle radius [m]"] / 3
+        volume_fraction = (
+            electrode["Surface area per unit volume [m-1]"] * electrode["Particle radius [m]"] / 3
+        )
         window = electrode["Maximum stoichiometry"] - electrode["Minimum stoichiometry"]
-        moles = window * electrode["Maximum concentration [mol.m-3]"] * volume_fraction * electrode["Thickness [m]"] * area
+        moles = (
+            window
+            * electrode["Maximum concentration [mol.m-3]"]
+            * volume_fraction
+            * electrode["Thickness [m]"]
+            * area
+        )
         capacities.append(moles * FARADAY / 3600)
     simulation = pybamm.Simulation(
         build_model(params.model),

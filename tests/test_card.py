@@ -10,10 +10,25 @@ from agingset.card import CardInputs, build_figures, colour_parameter, label_col
 from stages.card import write_card
 
 SECTIONS = [
-    "## Contents", "## What was simulated", "### Design space", "## Label distributions", "## Figures",
-    "## Quality", "## Split", "## Baseline scores", "## Known limitations", "## Load it",
+    "## Contents",
+    "## What was simulated",
+    "### Design space",
+    "## Label distributions",
+    "## Figures",
+    "## Quality",
+    "## Split",
+    "## Baseline scores",
+    "## Known limitations",
+    "## Load it",
 ]
-FIGURES = ["soh_trajectories", "lli_vs_lam", "nyquist_fresh_vs_aged", "ica_curves", "label_histograms", "predicted_vs_true"]
+FIGURES = [
+    "soh_trajectories",
+    "lli_vs_lam",
+    "nyquist_fresh_vs_aged",
+    "ica_curves",
+    "label_histograms",
+    "predicted_vs_true",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +63,9 @@ def test_card_reports_what_was_simulated_and_counted(card, tiny_dataset, tiny_pa
     assert "| soh | " in text and "`rul80_source`:" in text
 
 
-def test_card_and_figures_are_byte_identical_when_rebuilt(card, tiny_dataset, tmp_path, monkeypatch, tiny_params):
+def test_card_and_figures_are_byte_identical_when_rebuilt(
+    card, tiny_dataset, tmp_path, monkeypatch, tiny_params
+):
     from stages.card import read_inputs
 
     monkeypatch.chdir(tiny_dataset)
@@ -77,7 +94,10 @@ def test_extra_label_columns_and_metric_keys_are_reported(tiny_dataset):
     inputs = CardInputs(
         params={"samples": 4, "seed": 7, "design": {}, "eis": {}},
         labels=labels,
-        train_metrics={"soh": {"gradient_boosting": {"mae": 0.01, "r2": 0.9}}, "random_split": {"soh": {"mae": 0.005}}},
+        train_metrics={
+            "soh": {"gradient_boosting": {"mae": 0.01, "r2": 0.9}},
+            "random_split": {"soh": {"mae": 0.005}},
+        },
     )
     text = render_card(inputs, {})
     assert "| capacity_lost_new_mechanism_ah | " in text
@@ -100,6 +120,10 @@ def test_trajectories_are_coloured_by_the_parameter_that_drives_fade():
     )
     final = {"a": 0.99, "b": 0.9, "c": 0.7, "d": 0.8}  # fade grows with diffusivity, not resistance
     labels = pd.DataFrame(
-        [{"sample_id": s, "snapshot": k, "cycle": 10 * k, "soh": 1 - k * (1 - soh)} for s, soh in final.items() for k in (0, 1)]
+        [
+            {"sample_id": s, "snapshot": k, "cycle": 10 * k, "soh": 1 - k * (1 - soh)}
+            for s, soh in final.items()
+            for k in (0, 1)
+        ]
     )
     assert colour_parameter(design, labels) == "SEI solvent diffusivity [m2.s-1]"

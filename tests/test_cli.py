@@ -65,7 +65,9 @@ def test_a_bpx_parameter_file_travels_with_the_output(tmp_path):
     shutil.copyfile(ROOT / "tests/data/toy_cell_bpx.json", project / "cells/toy.json")
     params = tiny_params_dict()
     params["model"].update(parameter_set="bpx:cells/toy.json", options={})
-    params["design"]["cell_parameters"] = {"Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7}}
+    params["design"]["cell_parameters"] = {
+        "Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7}
+    }
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     output = tmp_path / "out"
     output.mkdir()

@@ -33,7 +33,9 @@ def test_spectra_and_curves_are_aligned_with_rows(tiny_dataset):
     labels = pd.read_parquet(tiny_dataset / "data/labels/labels.parquet").set_index(["sample_id", "snapshot"])
     for row, curve in zip(data.meta.itertuples(), data.curves):
         # The coulomb count of the saved C/5 curve is the capacity behind SOH.
-        assert curve[-1, 0] == pytest.approx(labels.loc[(row.sample_id, row.snapshot), "rpt_capacity_ah"], rel=1e-3)
+        assert curve[-1, 0] == pytest.approx(
+            labels.loc[(row.sample_id, row.snapshot), "rpt_capacity_ah"], rel=1e-3
+        )
         assert curve[-1, 1] < curve[0, 1]  # discharging lowers the voltage
 
 
