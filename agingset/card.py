@@ -45,7 +45,6 @@ class CardInputs:
     curves: pd.DataFrame | None = None
     spectra: pd.DataFrame | None = None
     flags: pd.DataFrame | None = None
-    split: pd.DataFrame | None = None
     predictions: pd.DataFrame | None = None
     quality: dict = field(default_factory=dict)
     split_metrics: dict = field(default_factory=dict)

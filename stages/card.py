@@ -29,7 +29,6 @@ TABLES = {
     "labels": "data/labels/labels.parquet",
     "spectra": "data/eis/spectra.parquet",
     "flags": "data/validate/flags.parquet",
-    "split": "data/split/split.parquet",
     "predictions": "data/train/predictions.parquet",
 }
 METRICS = {
