@@ -25,6 +25,7 @@ from pydantic import (
 PROTOCOL_FIELDS = ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate")
 RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
+BPX_PREFIX = "bpx:"  # model.parameter_set: bpx:<path> loads a BPX JSON parameter file
 LABEL_TARGETS = ("soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm", "rul80_cycles")
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -90,9 +91,19 @@ class ModelConfig(Strict):
     def _known_set(cls, value):
         import pybamm
 
+        if value.startswith(BPX_PREFIX):
+            import bpx
+
+            try:
+                bpx.parse_bpx_file(value.removeprefix(BPX_PREFIX))
+            except Exception as err:  # missing file, bad JSON, or BPX schema errors
+                raise ValueError(f"{value!r} is not a readable BPX file: {' '.join(str(err).split())[:300]}") from None
+            return value
         allowed = sorted(pybamm.parameter_sets.keys())
         if value not in allowed:
-            raise ValueError(f"unknown parameter set {value!r}; allowed: {', '.join(allowed)}")
+            raise ValueError(
+                f"unknown parameter set {value!r}; allowed: {', '.join(allowed)}, or bpx:<path to a BPX JSON file>"
+            )
         return value
 
     @field_validator("options")
@@ -262,15 +273,19 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _parameters_exist(self):
-        import pybamm
+        from .physics.model import base_parameter_values
 
-        values = pybamm.ParameterValues(self.model.parameter_set)
+        values = base_parameter_values(self.model.parameter_set)
+        known = set(values.keys())
+        if self.model.parameter_set.startswith(BPX_PREFIX):
+            # BPX carries no degradation or double-layer parameters: overrides may add them.
+            known |= set(self.model.parameter_overrides)
         for section, names in (
             ("design.cell_parameters", self.design.cell_parameters),
             ("model.parameter_overrides", self.model.parameter_overrides),
         ):
             for name in names:
-                if name not in values.keys():
+                if name not in known:
                     raise ValueError(
                         f"{section}: {name!r} is not a parameter of {self.model.parameter_set}"
                     )

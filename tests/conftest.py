@@ -40,3 +40,17 @@ def tiny_params():
     from agingset.params import parse_params
 
     return parse_params(tiny_params_dict())
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A finished tiny dataset built by `agingset run` (all stages, card included), shared by tests."""
+    from agingset.cli import main
+
+    directory = tmp_path_factory.mktemp("tiny_dataset")
+    params_file = directory.parent / "tiny_params.yaml"
+    params_file.write_text(yaml.safe_dump(tiny_params_dict(), sort_keys=False))
+    output = directory / "run"
+    assert main(["--quiet", "--log-level", "WARNING", "run", "--params", str(params_file), "--workers", "1",
+                 "--output", str(output)]) == 0
+    return output

@@ -73,7 +73,7 @@ def repo(tmp_path_factory):
 def test_repro_builds_the_dataset(repo):
     output = _dvc(repo, "repro")
     assert _stages_run(output) == {
-        "design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline"
+        "design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline", "card"
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
@@ -87,8 +87,18 @@ def test_repro_builds_the_dataset(repo):
     assert (sides == 1).all()
     for metrics in ("quality", "split", "train"):
         assert (repo / f"metrics/{metrics}.json").exists()
+    assert (repo / "docs/dataset_card/README.md").exists()
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v1")
+
+
+def test_cli_run_gives_the_same_bytes_as_dvc_repro(repo, tiny_dataset):
+    from agingset.cli import artifact_hashes, main
+
+    cli_files = artifact_hashes(tiny_dataset)
+    assert cli_files == artifact_hashes(repo)
+    assert any(path.startswith("data/aging/") for path in cli_files) and "docs/dataset_card/README.md" in cli_files
+    assert main(["check", str(repo)]) == 0  # the outputs match dvc.lock's hashes
 
 
 def test_second_repro_runs_nothing(repo):
@@ -104,7 +114,7 @@ def test_eis_change_reruns_only_impedance_and_downstream(repo):
 
 def test_train_change_reruns_only_training(repo):
     _set_param(repo, "train", "n_estimators", 12)
-    assert _stages_run(_dvc(repo, "repro")) == {"train_baseline"}
+    assert _stages_run(_dvc(repo, "repro")) == {"train_baseline", "card"}
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v2")
 
@@ -137,3 +147,14 @@ def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
         )
         assert not mismatch and not errors
         assert filecmp.cmp(reference / "eis/spectra.parquet", other / "eis/spectra.parquet", shallow=False)
+
+
+def test_loader_reads_a_committed_version_through_dvc(repo):
+    from agingset.loader import load_dataset
+
+    committed = load_dataset("HEAD", split=None, repo=str(repo))  # dataset v2: 4 samples
+    workspace = load_dataset(repo, split=None)  # after `exp run -S samples=6`
+    assert committed.meta["sample_id"].nunique() == 4
+    assert workspace.meta["sample_id"].nunique() == 6
+    # The design is nested: the committed samples are the first of the grown dataset.
+    assert set(committed.meta["sample_id"]) <= set(workspace.meta["sample_id"])

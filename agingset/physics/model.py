@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pybamm
 
-from ..params import ModelConfig, SolverConfig
+from ..params import BPX_PREFIX, ModelConfig, SolverConfig
 
 
 def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
@@ -19,8 +19,15 @@ def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
     return family({**config.options, **extra_options})
 
 
+def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
+    """A named PyBaMM parameter set, or ``bpx:<path>``: a BPX JSON file (path relative to the project)."""
+    if parameter_set.startswith(BPX_PREFIX):
+        return pybamm.ParameterValues.create_from_bpx(parameter_set.removeprefix(BPX_PREFIX))
+    return pybamm.ParameterValues(parameter_set)
+
+
 def parameter_values(config: ModelConfig, input_names: Iterable[str]) -> pybamm.ParameterValues:
-    values = pybamm.ParameterValues(config.parameter_set)
+    values = base_parameter_values(config.parameter_set)
     values.update(dict(config.parameter_overrides))
     values.update({name: "[input]" for name in input_names})
     return values

@@ -1,0 +1,7 @@
+"""`python -m agingset ...` is the `agingset` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,279 @@
+"""`agingset`: build, describe and verify a dataset without DVC.
+
+    agingset run --samples 200 --workers 4 --seed 7 --backend pybamm --output DIR
+    agingset card [DIR]
+    agingset check DIR
+
+`run` executes the same stage code as `dvc repro`, in the same order, inside DIR (which
+receives the params.yaml it used), so DIR holds byte-identical artifacts to a DVC build of
+those params. It ends by writing DIR/manifest.json, the md5 of every artifact; `check`
+recomputes them, or, in a DVC project, compares the outputs against dvc.lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from .params import BPX_PREFIX, ParamsError, parse_params
+
+log = logging.getLogger("agingset")
+
+# The pipeline's stages in dvc.yaml order (tests check the two agree).
+STAGES = ("design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline", "card")
+ARTIFACT_ROOTS = ("data", "metrics", "docs")
+MANIFEST = "manifest.json"
+PARAMS_FILE = "params.yaml"
+BACKENDS = ("pybamm",)
+PROJECT_PARAMS = Path(__file__).resolve().parents[1] / PARAMS_FILE
+
+
+class CliError(RuntimeError):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def _environment(**variables: str | None) -> Iterator[None]:
+    """Set (non-None) environment variables for the block only."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update({name: value for name, value in variables.items() if value is not None})
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dvc_out_md5(path: Path) -> str:
+    """The hash dvc.lock records for an output: a file's md5, or DVC 3's ``.dir`` hash of a directory."""
+    if not path.is_dir():
+        return file_md5(path)
+    entries = sorted(
+        (
+            {"md5": file_md5(file), "relpath": file.relative_to(path).as_posix()}
+            for file in path.rglob("*")
+            if file.is_file()
+        ),
+        key=lambda entry: entry["relpath"],
+    )
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def artifact_hashes(directory: Path) -> dict[str, str]:
+    """md5 of every artifact file under DIR, by path relative to DIR."""
+    return {
+        file.relative_to(directory).as_posix(): file_md5(file)
+        for root in ARTIFACT_ROOTS
+        if (directory / root).is_dir()
+        for file in sorted((directory / root).rglob("*"))
+        if file.is_file() and not file.name.startswith(".")
+    }
+
+
+def _read_params(path: Path, samples: int | None, seed: int | None) -> dict:
+    if not path.exists():
+        raise CliError(f"{path}: params file not found (pass --params FILE)")
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict):
+        raise CliError(f"{path}: top level must be a mapping of sections")
+    if samples is not None:
+        raw["samples"] = samples
+    if seed is not None:
+        raw["seed"] = seed
+    parameter_set = str(raw.get("model", {}).get("parameter_set", ""))
+    if parameter_set.startswith(BPX_PREFIX):  # relative to the params file, like the DVC project root
+        raw["model"]["parameter_set"] = BPX_PREFIX + str(
+            (path.parent / parameter_set.removeprefix(BPX_PREFIX)).resolve()
+        )
+    parse_params(raw)  # fail before anything is written
+    return raw
+
+
+def _bundle_bpx(raw: dict, output: Path) -> dict:
+    """Copy a BPX parameter file into the output, so the directory alone reproduces the dataset."""
+    parameter_set = raw["model"]["parameter_set"]
+    if not parameter_set.startswith(BPX_PREFIX):
+        return raw
+    source = Path(parameter_set.removeprefix(BPX_PREFIX))
+    shutil.copyfile(source, output / source.name)
+    return {**raw, "model": {**raw["model"], "parameter_set": BPX_PREFIX + source.name}}
+
+
+def run_pipeline(directory: Path, stages=STAGES) -> None:
+    """Run the stage mains in order inside ``directory`` (which holds params.yaml)."""
+    from stages._io import StageError
+
+    with _working_directory(directory):
+        params = parse_params(yaml.safe_load(Path(PARAMS_FILE).read_text()))
+        for number, name in enumerate(stages, 1):
+            started = time.perf_counter()
+            log.info("[%d/%d] %s", number, len(stages), name)
+            try:
+                importlib.import_module(f"stages.{name}").main(params)
+            except StageError as err:
+                raise CliError(f"stage {name}: {err}") from None
+            log.info("[%d/%d] %s done in %.1f s", number, len(stages), name, time.perf_counter() - started)
+
+
+def command_run(args) -> int:
+    params_file = (
+        Path(args.params)
+        if args.params
+        else (Path(PARAMS_FILE) if Path(PARAMS_FILE).exists() else PROJECT_PARAMS)
+    )
+    raw = _read_params(params_file, args.samples, args.seed)
+    output = Path(args.output)
+    if output.exists() and any(output.iterdir()) and not (output / PARAMS_FILE).exists():
+        raise CliError(
+            f"{output}: exists and is not an agingset output directory; choose an empty or new one"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    (output / PARAMS_FILE).write_text(yaml.safe_dump(_bundle_bpx(raw, output), sort_keys=False))
+    (output / MANIFEST).unlink(missing_ok=True)
+    started = time.perf_counter()
+    with _environment(AGINGSET_WORKERS=str(args.workers) if args.workers else None):
+        run_pipeline(output)
+    hashes = artifact_hashes(output)
+    (output / MANIFEST).write_text(json.dumps({"files": hashes}, indent=2, sort_keys=True) + "\n")
+    log.info(
+        "dataset in %s: %d files in %.0f s; card: %s",
+        output,
+        len(hashes),
+        time.perf_counter() - started,
+        output / "docs/dataset_card/README.md",
+    )
+    return 0
+
+
+def command_card(args) -> int:
+    directory = Path(args.directory)
+    if not (directory / PARAMS_FILE).exists():
+        raise CliError(f"{directory}: no {PARAMS_FILE}; point at a project or an `agingset run` output")
+    run_pipeline(directory, stages=("card",))
+    log.info("card: %s", directory / "docs/dataset_card/README.md")
+    return 0
+
+
+def _expected_hashes(directory: Path) -> dict[str, str]:
+    if (directory / MANIFEST).exists():
+        return json.loads((directory / MANIFEST).read_text())["files"]
+    if (directory / "dvc.lock").exists():
+        lock = yaml.safe_load((directory / "dvc.lock").read_text())
+        return {
+            out["path"]: out["md5"]
+            for stage in lock.get("stages", {}).values()
+            for out in stage.get("outs", [])
+        }
+    raise CliError(
+        f"{directory}: neither {MANIFEST} (agingset run) nor dvc.lock (dvc repro) to check against"
+    )
+
+
+def command_check(args) -> int:
+    directory = Path(args.directory)
+    expected = _expected_hashes(directory)
+    problems = []
+    for path, md5 in sorted(expected.items()):
+        target = directory / path
+        if not target.exists():
+            problems.append(f"missing  {path}")
+        elif dvc_out_md5(target) != md5:
+            problems.append(f"changed  {path}")
+    if (directory / MANIFEST).exists():
+        problems += [f"extra    {path}" for path in sorted(set(artifact_hashes(directory)) - set(expected))]
+    for line in problems:
+        print(line)
+    print(f"{directory}: {len(expected)} artifacts checked, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agingset", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (same as AGINGSET_QUIET=1)"
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING... (default: AGINGSET_LOG_LEVEL or INFO)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="build a dataset into DIR with the pipeline's stage code")
+    run.add_argument("--output", "-o", required=True, help="output directory (created)")
+    run.add_argument("--samples", type=int, help="number of aging trajectories (overrides params)")
+    run.add_argument("--seed", type=int, help="design and split seed (overrides params)")
+    run.add_argument(
+        "--workers", type=_positive_int, help="worker processes (default: AGINGSET_WORKERS or all cores)"
+    )
+    run.add_argument("--backend", choices=BACKENDS, default="pybamm", help="simulation backend")
+    run.add_argument(
+        "--params", help="params.yaml to start from (default: ./params.yaml, else the project's)"
+    )
+    run.set_defaults(handler=command_run)
+
+    card = commands.add_parser("card", help="(re)write DIR/docs/dataset_card from a built dataset")
+    card.add_argument("directory", nargs="?", default=".")
+    card.set_defaults(handler=command_card)
+
+    check = commands.add_parser("check", help="verify a built dataset against its manifest or dvc.lock")
+    check.add_argument("directory")
+    check.set_defaults(handler=command_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quiet:
+        os.environ["AGINGSET_QUIET"] = "1"  # read by the executor's progress bars in this process
+    level = (args.log_level or os.environ.get("AGINGSET_LOG_LEVEL", "INFO")).upper()
+    if not isinstance(logging.getLevelName(level), int):
+        print(f"error: unknown log level {level!r}; allowed: DEBUG, INFO, WARNING, ERROR", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", force=True)
+    try:
+        return args.handler(args)
+    except (CliError, ParamsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
