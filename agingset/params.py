@@ -272,7 +272,6 @@ class TrainConfig(Strict):
     cv_folds: int = Field(5, ge=2, le=50)
     # Censored RUL is a lower bound, never a value to fit: it is scored as a bound only.
     rul_sources: list[Literal[RUL_FIT_SOURCES]] = Field(list(RUL_FIT_SOURCES), min_length=1)
-    permutation_repeats: int = Field(5, ge=1, le=100)
 
 
 class Params(Strict):
