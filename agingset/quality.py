@@ -137,7 +137,7 @@ def summarise_samples(samples: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFram
     own = _reasons(summary)
     from_snapshots = summary["sample_id"].map(snapshot_reasons).fillna("")
     summary["reasons"] = [
-        ",".join(sorted(set(a.split(",")) | set(b.split(",")) - {""})) for a, b in zip(own, from_snapshots)
+        ",".join(sorted((set(a.split(",")) | set(b.split(","))) - {""})) for a, b in zip(own, from_snapshots)
     ]
     summary["flagged"] = summary["reasons"] != ""
     return summary

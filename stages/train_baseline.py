@@ -6,8 +6,7 @@ the CSV files `dvc plots` renders: predicted vs true and importance bars per tar
 
 import pandas as pd
 
-from agingset.split import KEYS
-from agingset.train import feature_columns, train_baselines
+from agingset.train import KEYS, feature_columns, train_baselines
 from stages._io import atomic_path, run_stage, write_json
 
 FEATURES = "data/labels/features.parquet"
