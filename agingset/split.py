@@ -26,23 +26,27 @@ def _unit_hash(value: str, seed: int) -> float:
 
 
 def _assign_groups(groups: list[str], fractions: dict[str, float], seed: int) -> dict[str, str]:
-    """Side per group: ``fractions`` of the groups (by hash order) per side, the rest train.
+    """Side per group: the side whose share of [0, 1) holds the group's hash, the rest train.
 
-    At least one group goes to every side with a positive fraction, and one stays in train.
+    A side with a positive fraction that no hash fell into (a small dataset) gets the
+    train group with the lowest hash; train must keep at least one group.
     """
     ranked = sorted(groups, key=lambda group: (_unit_hash(group, seed), group))
     sides = {group: "train" for group in groups}
-    start = 0
+    low = 0.0
     for side, fraction in fractions.items():
-        if fraction <= 0:
-            continue
-        count = max(1, int(round(fraction * len(groups))))
-        count = min(count, len(groups) - start - 1)
-        if count < 1:
-            raise ValueError(f"{len(groups)} cell designs are too few for a {side} part and a train part")
-        for group in ranked[start : start + count]:
-            sides[group] = side
-        start += count
+        for group in ranked:
+            if low <= _unit_hash(group, seed) < low + fraction:
+                sides[group] = side
+        low += fraction
+    for side, fraction in fractions.items():
+        if fraction > 0 and side not in sides.values():
+            candidates = [group for group in ranked if sides[group] == "train"]
+            if len(candidates) < 2:
+                raise ValueError(f"{len(groups)} cell designs are too few for a {side} part and a train part")
+            sides[candidates[0]] = side
+    if "train" not in sides.values():
+        raise ValueError(f"{len(groups)} cell designs leave none for training")
     return sides
 
 
