@@ -128,3 +128,20 @@ def test_split_stage_refuses_a_leaking_split(tiny_params, tmp_path, monkeypatch)
     with pytest.raises(StageError, match="leaks"):
         split_stage.main(tiny_params)
     assert not (tmp_path / split_stage.OUTPUT).exists()
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ({"method": "ood", "ood": None}, "method 'ood' needs split.ood"),
+        ({"method": "ood", "ood": {"column": "colour", "above": 1}}, "split.ood.column: 'colour' is not a design column"),
+        ({"ood": {"column": "charge_c_rate", "above": 1, "below": 2}}, "exactly one of above, below, levels"),
+        ({"test_fraction": 0.6, "validation_fraction": 0.5}, "must be < 1"),
+    ],
+)
+def test_split_params_are_checked(tiny_params_raw, split, message):
+    from agingset.params import ParamsError, parse_params
+
+    tiny_params_raw["split"].update(split)
+    with pytest.raises(ParamsError, match=message):
+        parse_params(tiny_params_raw)
