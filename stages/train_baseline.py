@@ -31,7 +31,8 @@ def main(params):
         result.importance.to_csv(directory / "feature_importance.csv", index=False)
         for kind in ("predicted_vs_true", "importance"):
             (directory / "plots" / kind).mkdir(parents=True)
-        held_out = result.predictions[(result.predictions["part"] == "test") & (result.predictions["model"] != "dummy")]
+        predictions = result.predictions
+        held_out = predictions[(predictions["part"] == "test") & (predictions["model"] != "dummy")]
         for (target, model), rows in held_out.groupby(["target", "model"]):
             rows[["sample_id", "snapshot", "true", "predicted"]].to_csv(
                 directory / "plots" / "predicted_vs_true" / f"{target}.{model}.csv", index=False
@@ -39,11 +40,8 @@ def main(params):
         for (target, model), rows in result.importance.groupby(["target", "model"]):
             top = rows.head(PLOTTED_FEATURES)[["feature", "importance"]]
             top.to_csv(directory / "plots" / "importance" / f"{target}.{model}.csv", index=False)
-    write_json(
-        {"features": len(names), "rows": {side: int(n) for side, n in split["split"].value_counts().sort_index().items()},
-         **result.scores},
-        METRICS,
-    )
+    sides = split["split"].value_counts().sort_index()
+    write_json({"features": len(names), "rows": {side: int(n) for side, n in sides.items()}, **result.scores}, METRICS)
 
 
 if __name__ == "__main__":
