@@ -27,9 +27,13 @@ RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
 BPX_PREFIX = "bpx:"  # model.parameter_set: bpx:<path> loads a BPX JSON parameter file
 LABEL_TARGETS = ("soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm", "rul80_cycles")
+SPLIT_METHODS = ("group", "ood")
+BASELINE_MODELS = ("dummy", "random_forest", "hist_gradient_boosting")
+RUL_FIT_SOURCES = ("simulated", "extrapolated")
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=1)]
 
 
 class ParamsError(ValueError):
@@ -231,17 +235,55 @@ class LabelsConfig(Strict):
 class ValidateConfig(Strict):
     soh_max: PositiveFloat = 1.05
     numerical_noise_pct: Annotated[float, Field(ge=0)] = 1e-3
-    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_kk_residual_pct: PositiveFloat = 1.0
+    # The gate: the stage fails when a dataset-level rate exceeds its bound.
+    max_failure_rate: Rate = 0.5
+    max_flagged_rate: Rate = 0.5
+    max_kk_flag_rate: Rate = 0.2
+    max_duplicate_samples: int = Field(0, ge=0)
+
+
+class OodRegion(Strict):
+    """Rows whose design ``column`` lies in the region are held out as the test part."""
+
+    column: str
+    above: FiniteFloat | None = None
+    below: FiniteFloat | None = None
+    levels: list[FiniteFloat] | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        given = [name for name in ("above", "below", "levels") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of above, below, levels (got {given or 'none'})")
+        return self
 
 
 class SplitConfig(Strict):
+    method: Literal[SPLIT_METHODS] = "group"
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    validation_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    ood: OodRegion | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.method == "ood" and self.ood is None:
+            raise ValueError("method 'ood' needs split.ood: {column, above | below | levels}")
+        if self.method == "group" and self.test_fraction + self.validation_fraction >= 1:
+            raise ValueError(
+                f"test_fraction + validation_fraction ({self.test_fraction + self.validation_fraction}) must be < 1"
+            )
+        return self
 
 
 class TrainConfig(Strict):
     targets: list[Literal[LABEL_TARGETS]] = Field(min_length=1)
+    models: list[Literal[BASELINE_MODELS]] = Field(list(BASELINE_MODELS), min_length=1)
     n_estimators: int = Field(100, ge=1, le=5000)
     max_depth: int | None = Field(None, ge=1)
+    cv_folds: int = Field(5, ge=2, le=50)
+    # Censored RUL is a lower bound, never a value to fit: it is scored as a bound only.
+    rul_sources: list[Literal[RUL_FIT_SOURCES]] = Field(list(RUL_FIT_SOURCES), min_length=1)
 
 
 class Params(Strict):
@@ -269,6 +311,16 @@ class Params(Strict):
                 f"model.family: {self.model.family!r} cannot hand its aged state to the impedance "
                 "model yet; allowed: 'SPM'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ood_column_is_a_design_column(self):
+        if self.split.ood is not None:
+            allowed = [*PROTOCOL_FIELDS, *self.design.cell_parameters]
+            if self.split.ood.column not in allowed:
+                raise ValueError(
+                    f"split.ood.column: {self.split.ood.column!r} is not a design column; allowed: {', '.join(allowed)}"
+                )
         return self
 
     @model_validator(mode="after")

@@ -1,77 +1,217 @@
-"""Per-row quality flags and dataset-level quality metrics."""
+"""Quality flags per sample and per snapshot, dataset-level quality metrics and the gate.
+
+A flag never deletes anything: it marks a row as not usable, and the split leaves such
+rows out. Every flag has a name (``flag_<name>``) that the report prints as the reason.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .params import ValidateConfig
 
-CORE_LABELS = ["soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm"]
+KEYS = ["sample_id", "snapshot"]
+SPECTRUM_KEYS = [*KEYS, "soc", "temperature_c"]
+CORE_LABELS = ["soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm", "rul80_cycles", "rul80_source"]
+DEGRADATION_LABELS = ["lli_pct", "lam_ne_pct", "lam_pe_pct"]
+STATUSES = ("ok", "failed", "timeout", "non-physical")
+NOT_DESIGN_POINT = ("sample_id", "sample_index", "cell_design_id")
+KK_COLUMN = "kk_residual_pct"
+
+
+def _flag_names(frame: pd.DataFrame) -> list[str]:
+    return [column for column in frame.columns if column.startswith("flag_")]
+
+
+def _reasons(frame: pd.DataFrame) -> pd.Series:
+    """Comma-separated flag names per row; the solver flag says which status it was."""
+    names = _flag_names(frame)
+    on = frame[names].to_numpy(dtype=bool)
+    statuses = frame["status"].fillna("missing").astype(str).to_numpy()
+    reasons = []
+    for row, status in zip(on, statuses):
+        parts = [name.removeprefix("flag_") for name, hit in zip(names, row) if hit]
+        reasons.append(",".join(f"solver_status={status}" if part == "solver_status" else part for part in parts))
+    return pd.Series(reasons, index=frame.index, dtype=object)
+
+
+def repeated_design_points(design: pd.DataFrame) -> pd.Series:
+    """True for every design row whose design point (all sampled values) appeared in an earlier row."""
+    point = [column for column in design.columns if column not in NOT_DESIGN_POINT]
+    return design.duplicated(subset=point or None, keep="first") | design["sample_id"].duplicated(keep="first")
+
+
+def sample_flags(design: pd.DataFrame, status: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per designed sample: its solver status, snapshot count and per-sample flags."""
+    status = status.drop_duplicates("sample_id", keep="first").set_index("sample_id")
+    samples = design[["sample_id"]].copy()
+    samples["status"] = samples["sample_id"].map(status["status"])
+    samples["message"] = samples["sample_id"].map(status["message"]) if "message" in status else ""
+    samples["message"] = samples["message"].fillna("no status recorded").astype(str)
+    samples["snapshots"] = samples["sample_id"].map(labels["sample_id"].value_counts()).fillna(0).astype(int)
+    samples["flag_solver_status"] = samples["status"] != "ok"
+    samples["flag_duplicate_sample"] = repeated_design_points(design).to_numpy()
+    samples["flag_no_snapshots"] = samples["snapshots"] == 0
+    return samples.reset_index(drop=True)
+
+
+def spectrum_checks(spectra: pd.DataFrame, config: ValidateConfig) -> pd.DataFrame:
+    """One row per spectrum (sample, snapshot, SOC, temperature) with its own checks."""
+    keys = [column for column in SPECTRUM_KEYS if column in spectra]
+    points = spectra.assign(
+        _failed=spectra["solver_status"] != "ok",
+        _non_finite=~(np.isfinite(spectra["z_re_ohm"]) & np.isfinite(spectra["z_im_ohm"])),
+        _re_z_not_positive=~(spectra["z_re_ohm"] > 0),
+        _duplicate=spectra.duplicated([*keys, "frequency_hz"], keep=False),
+        _kk=spectra[KK_COLUMN] if KK_COLUMN in spectra else np.nan,
+    )
+    # A failed point has no impedance: it is "failed", not also "Re Z <= 0".
+    points["_re_z_not_positive"] &= ~points["_failed"] & ~points["_non_finite"]
+    checks = points.groupby(keys, sort=True, dropna=False).agg(
+        failed=("_failed", "any"),
+        non_finite=("_non_finite", "any"),
+        re_z_not_positive=("_re_z_not_positive", "any"),
+        duplicate_points=("_duplicate", "any"),
+        kk_residual_pct=("_kk", "max"),
+        backend=("backend", "first"),
+        points=("frequency_hz", "size"),
+    )
+    checks["kk_checked"] = checks["kk_residual_pct"].notna()
+    checks["kk_flagged"] = checks["kk_residual_pct"] > config.max_kk_residual_pct
+    return checks.reset_index()
 
 
 def flag_rows(
+    labels: pd.DataFrame, samples: pd.DataFrame, spectra_checked: pd.DataFrame, config: ValidateConfig
+) -> pd.DataFrame:
+    """One row per labelled (sample_id, snapshot): a boolean per flag, ``usable`` and ``reasons``.
+
+    ``samples`` comes from :func:`sample_flags`, ``spectra_checked`` from :func:`spectrum_checks`.
+    """
+    samples = samples.set_index("sample_id")
+    rows = labels[KEYS].copy()
+    rows["status"] = rows["sample_id"].map(samples["status"])
+    rows["flag_solver_status"] = rows["status"] != "ok"
+    duplicated_samples = set(samples.index[samples["flag_duplicate_sample"]])
+    rows["flag_duplicate_sample"] = rows["sample_id"].isin(duplicated_samples) | labels.duplicated(KEYS, keep=False)
+
+    present = [column for column in CORE_LABELS if column in labels]
+    missing_columns = len(present) < len(CORE_LABELS)
+    rows["flag_missing_label"] = labels[present].isna().any(axis=1).to_numpy() | missing_columns
+    numeric = labels[[c for c in labels.select_dtypes("number").columns if not c.startswith("m_")]]
+    rows["flag_non_finite"] = np.isinf(numeric.to_numpy(dtype=float)).any(axis=1)
+    soh = labels["soh"] if "soh" in labels else pd.Series(np.nan, index=labels.index)
+    rows["flag_soh_out_of_bounds"] = (soh.notna() & ~((soh > 0) & (soh <= config.soh_max))).to_numpy()
+    degradation = labels.reindex(columns=DEGRADATION_LABELS)
+    rows["flag_negative_degradation"] = (degradation < -config.numerical_noise_pct).any(axis=1).to_numpy()
+
+    per_snapshot = (
+        spectra_checked.groupby(KEYS)[["failed", "non_finite", "re_z_not_positive", "duplicate_points", "kk_flagged"]]
+        .any()
+    )
+    joined = rows[KEYS].merge(per_snapshot, left_on=KEYS, right_index=True, how="left")
+    has_spectrum = joined["failed"].notna().to_numpy()
+    rows["flag_spectrum_missing"] = ~has_spectrum
+    rows["flag_spectrum_failed"] = joined["failed"].eq(True).to_numpy()
+    rows["flag_non_finite"] |= joined["non_finite"].eq(True).to_numpy()
+    rows["flag_re_z_not_positive"] = joined["re_z_not_positive"].eq(True).to_numpy()
+    rows["flag_duplicate_spectrum_points"] = joined["duplicate_points"].eq(True).to_numpy()
+    rows["flag_kk_residual_high"] = joined["kk_flagged"].eq(True).to_numpy()
+
+    rows["usable"] = ~rows[_flag_names(rows)].any(axis=1)
+    rows["reasons"] = _reasons(rows)
+    return rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def summarise_samples(samples: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
+    """Per sample: its own flags plus how many of its snapshots are flagged and why."""
+    summary = samples.copy()
+    flagged = flags[~flags["usable"]]
+    summary["snapshots_flagged"] = summary["sample_id"].map(flagged["sample_id"].value_counts()).fillna(0).astype(int)
+    snapshot_reasons = flagged.groupby("sample_id")["reasons"].agg(
+        lambda texts: ",".join(sorted({part for text in texts for part in text.split(",") if part}))
+    )
+    own = _reasons(summary)
+    from_snapshots = summary["sample_id"].map(snapshot_reasons).fillna("")
+    summary["reasons"] = [
+        ",".join(sorted((set(a.split(",")) | set(b.split(","))) - {""})) for a, b in zip(own, from_snapshots)
+    ]
+    summary["flagged"] = summary["reasons"] != ""
+    return summary
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def quality_metrics(samples: pd.DataFrame, flags: pd.DataFrame, spectra_checked: pd.DataFrame) -> dict:
+    """Counts and rates that ``dvc metrics diff`` compares between dataset versions."""
+    counts = samples["status"].fillna("missing").value_counts()
+    by_status = {status: int(counts.get(status, 0)) for status in STATUSES}
+    by_status.update({str(k): int(v) for k, v in counts.items() if k not in STATUSES})
+    flagged_snapshots = int((~flags["usable"]).sum())
+    kk_checked = int(spectra_checked["kk_checked"].sum())
+    kk_flagged = int(spectra_checked["kk_flagged"].sum())
+    return {
+        "samples": len(samples),
+        "samples_by_status": by_status,
+        "failure_rate": _rate(len(samples) - by_status["ok"], len(samples)),
+        "samples_flagged": int(samples["flagged"].sum()),
+        "duplicate_samples": int(samples["flag_duplicate_sample"].sum()),
+        "snapshots": len(flags),
+        "snapshots_usable": len(flags) - flagged_snapshots,
+        "usable_rate": _rate(len(flags) - flagged_snapshots, len(flags)),
+        "flagged_rate": _rate(flagged_snapshots, len(flags)),
+        "spectra": len(spectra_checked),
+        "spectrum_points": int(spectra_checked["points"].sum()),
+        "spectra_kk_checked": kk_checked,
+        "spectra_kk_flagged": kk_flagged,
+        "kk_flag_rate": _rate(kk_flagged, kk_checked),
+        "backend_spectra": {
+            str(k): int(v) for k, v in spectra_checked["backend"].value_counts().sort_index().items()
+        },
+        "flag_counts": {name.removeprefix("flag_"): int(flags[name].sum()) for name in _flag_names(flags)},
+    }
+
+
+def gate_violations(metrics: dict, config: ValidateConfig) -> list[str]:
+    """Why the dataset fails the gate (empty when it passes)."""
+    checks = [
+        ("failure_rate", "max_failure_rate"),
+        ("flagged_rate", "max_flagged_rate"),
+        ("kk_flag_rate", "max_kk_flag_rate"),
+        ("duplicate_samples", "max_duplicate_samples"),
+    ]
+    return [
+        f"{measured} {metrics[measured]} exceeds validate.{bound} {getattr(config, bound)}"
+        for measured, bound in checks
+        if metrics[measured] > getattr(config, bound)
+    ]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    samples: pd.DataFrame  # one row per designed sample
+    snapshots: pd.DataFrame  # one row per labelled snapshot: flags, usable, reasons
+    spectra: pd.DataFrame  # one row per spectrum
+    metrics: dict
+    violations: list[str]
+
+
+def assess(
     design: pd.DataFrame,
     status: pd.DataFrame,
     labels: pd.DataFrame,
     spectra: pd.DataFrame,
     config: ValidateConfig,
-) -> pd.DataFrame:
-    """One row per (sample_id, snapshot) with a boolean column per flag and ``usable``."""
-    rows = labels[["sample_id", "snapshot"]].copy()
-    rows = rows.merge(status[["sample_id", "status"]], on="sample_id", how="left")
-    rows["flag_solver_status"] = rows["status"] != "ok"
-
-    values = labels[CORE_LABELS]
-    rows["flag_missing_label"] = values.isna().any(axis=1).to_numpy()
-    numeric = labels.select_dtypes("number")
-    rows["flag_non_finite"] = (~np.isfinite(numeric.fillna(0.0))).any(axis=1).to_numpy()
-    soh = labels["soh"]
-    rows["flag_soh_out_of_bounds"] = ~((soh > 0) & (soh <= config.soh_max)).to_numpy()
-    noise = config.numerical_noise_pct
-    rows["flag_negative_degradation"] = (
-        (labels[["lli_pct", "lam_ne_pct", "lam_pe_pct"]] < -noise).any(axis=1).to_numpy()
-    )
-
-    duplicated_designs = design.loc[design["sample_id"].duplicated(keep="first"), "sample_id"]
-    rows["flag_duplicate_sample"] = rows["sample_id"].isin(set(duplicated_designs))
-
-    keys = ["sample_id", "snapshot"]
-    per_spectrum = spectra.groupby(keys).agg(
-        spectrum_ok=("solver_status", lambda s: bool((s == "ok").all())),
-        re_z_positive=("z_re_ohm", lambda z: bool((z > 0).all())),
-        duplicate_points=("frequency_hz", lambda f: bool(f.duplicated().any())),
-    )
-    rows = rows.merge(per_spectrum.reset_index(), on=keys, how="left")
-    rows["flag_spectrum_failed"] = ~rows["spectrum_ok"].fillna(False).astype(bool)
-    rows["flag_re_z_not_positive"] = ~rows["re_z_positive"].fillna(False).astype(bool)
-    rows["flag_duplicate_spectrum_points"] = rows["duplicate_points"].fillna(False).astype(bool)
-    rows = rows.drop(columns=["spectrum_ok", "re_z_positive", "duplicate_points"])
-
-    flags = [column for column in rows.columns if column.startswith("flag_")]
-    rows["usable"] = ~rows[flags].any(axis=1)
-    rows["reasons"] = rows[flags].apply(
-        lambda row: ",".join(name.removeprefix("flag_") for name, on in row.items() if on), axis=1
-    )
-    return rows
-
-
-def quality_metrics(design: pd.DataFrame, status: pd.DataFrame, flags: pd.DataFrame, spectra: pd.DataFrame) -> dict:
-    samples = len(design)
-    counts = status["status"].value_counts()
-    not_ok = samples - int(counts.get("ok", 0))
-    flag_columns = [column for column in flags.columns if column.startswith("flag_")]
-    return {
-        "samples": samples,
-        "samples_ok": int(counts.get("ok", 0)),
-        "samples_failed": int(counts.get("failed", 0)),
-        "samples_timeout": int(counts.get("timeout", 0)),
-        "failure_rate": round(not_ok / samples, 6) if samples else 0.0,
-        "snapshots": len(flags),
-        "snapshots_usable": int(flags["usable"].sum()),
-        "usable_rate": round(float(flags["usable"].mean()), 6) if len(flags) else 0.0,
-        "spectra": int(spectra.groupby(["sample_id", "snapshot", "soc"]).ngroups),
-        "spectrum_points": len(spectra),
-        "backend_counts": {str(k): int(v) for k, v in spectra["backend"].value_counts().sort_index().items()},
-        "flag_counts": {name.removeprefix("flag_"): int(flags[name].sum()) for name in flag_columns},
-    }
+) -> Assessment:
+    """All quality checks of one dataset version and whether it passes the gate."""
+    samples = sample_flags(design, status, labels)
+    spectra_checked = spectrum_checks(spectra, config)
+    snapshots = flag_rows(labels, samples, spectra_checked, config)
+    samples = summarise_samples(samples, snapshots)
+    metrics = quality_metrics(samples, snapshots, spectra_checked)
+    return Assessment(samples, snapshots, spectra_checked, metrics, gate_violations(metrics, config))

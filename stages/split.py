@@ -1,42 +1,33 @@
-"""split: group train/test split of the usable rows (data/split/split.parquet)."""
+"""split: leakage-free split of the usable rows (data/split/split.parquet) and metrics/split.json."""
 
 import pandas as pd
 
-from agingset.split import group_split, leakage
+from agingset.split import GROUP, KEYS, split_metrics, split_rows
 from stages._io import StageError, run_stage, write_json, write_parquet
 
+DESIGN = "data/design/samples.parquet"
 LABELS = "data/labels/labels.parquet"
 FLAGS = "data/validate/flags.parquet"
 OUTPUT = "data/split/split.parquet"
 METRICS = "metrics/split.json"
-GROUP = "cell_design_id"
 
 
 def main(params):
-    labels = pd.read_parquet(LABELS, columns=["sample_id", "snapshot", GROUP])
-    flags = pd.read_parquet(FLAGS, columns=["sample_id", "snapshot", "usable"])
-    usable = labels.merge(flags, on=["sample_id", "snapshot"])
+    labels = pd.read_parquet(LABELS, columns=[*KEYS, GROUP])
+    flags = pd.read_parquet(FLAGS, columns=[*KEYS, "usable"])
+    usable = labels.merge(flags, on=KEYS)
     usable = usable[usable["usable"]].drop(columns="usable")
     try:
-        split = group_split(usable, params.split, params.seed, GROUP)
+        split = split_rows(usable, pd.read_parquet(DESIGN), params.split, params.seed)
     except ValueError as err:
         raise StageError(str(err)) from None
-    leaked = {GROUP: leakage(split, GROUP), "sample_id": leakage(split, "sample_id")}
-    if any(leaked.values()):
-        raise StageError(f"split leaks groups across sides: {leaked}")
+    metrics = split_metrics(split)
+    metrics["rows_flagged_out"] = len(labels) - len(usable)
+    write_json(metrics, METRICS)
+    leaked = {name: value for name, value in metrics.items() if name.startswith("leakage_") and value}
+    if leaked:
+        raise StageError(f"split leaks across sides: {leaked}")
     write_parquet(split, OUTPUT)
-    counts = split["split"].value_counts()
-    write_json(
-        {
-            "rows_train": int(counts.get("train", 0)),
-            "rows_test": int(counts.get("test", 0)),
-            "groups_train": int(split.loc[split["split"] == "train", GROUP].nunique()),
-            "groups_test": int(split.loc[split["split"] == "test", GROUP].nunique()),
-            "leakage_groups": leaked[GROUP],
-            "leakage_samples": leaked["sample_id"],
-        },
-        METRICS,
-    )
 
 
 if __name__ == "__main__":

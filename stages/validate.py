@@ -1,9 +1,13 @@
-"""validate: quality flags per row (data/validate/flags.parquet) and metrics/quality.json."""
+"""validate: quality flags (data/validate/), metrics/quality.json and the quality gate.
+
+The flags, report and metrics are written before the gate is applied, so a failing
+dataset still leaves the report that explains why.
+"""
 
 import pandas as pd
 
-from agingset.quality import flag_rows, quality_metrics
-from stages._io import StageError, atomic_path, run_stage, write_json, write_text
+from agingset.quality import KK_COLUMN, Assessment, assess
+from stages._io import StageError, atomic_path, run_stage, write_json
 
 DESIGN = "data/design/samples.parquet"
 STATUS = "data/aging/status.parquet"
@@ -13,32 +17,64 @@ OUTPUT = "data/validate"
 METRICS = "metrics/quality.json"
 
 
-def report(flags: pd.DataFrame, status: pd.DataFrame) -> str:
-    lines = ["# Quality report", "", "| sample_id | snapshot | reasons |", "|---|---|---|"]
-    for row in flags[~flags["usable"]].itertuples():
+def _cell(text) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
+def report(assessment: Assessment, kk_available: bool) -> str:
+    metrics = assessment.metrics
+    lines = [
+        "# Quality report",
+        "",
+        f"- samples: {metrics['samples']} ({', '.join(f'{k} {v}' for k, v in metrics['samples_by_status'].items())}); "
+        f"failure rate {metrics['failure_rate']}",
+        f"- snapshots: {metrics['snapshots']}, usable {metrics['snapshots_usable']} "
+        f"(flagged rate {metrics['flagged_rate']})",
+        f"- spectra: {metrics['spectra']} ({metrics['spectrum_points']} points); backends: "
+        + ", ".join(f"{k} {v}" for k, v in metrics["backend_spectra"].items()),
+        (
+            f"- lin-KK: {metrics['spectra_kk_checked']} spectra checked, {metrics['spectra_kk_flagged']} above the "
+            f"threshold (rate {metrics['kk_flag_rate']})"
+            if kk_available
+            else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
+        ),
+        "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
+        "",
+        "Flagged rows are excluded from the split and training; the raw outputs keep them.",
+        "",
+        "## Flagged samples",
+        "",
+        "| sample_id | status | snapshots flagged | reasons | solver message |",
+        "|---|---|---|---|---|",
+    ]
+    for row in assessment.samples[assessment.samples["flagged"]].itertuples():
+        lines.append(
+            f"| {row.sample_id} | {row.status} | {row.snapshots_flagged}/{row.snapshots} | {row.reasons} "
+            f"| {_cell(row.message)} |"
+        )
+    lines += ["", "## Flagged snapshots", "", "| sample_id | snapshot | reasons |", "|---|---|---|"]
+    for row in assessment.snapshots[~assessment.snapshots["usable"]].itertuples():
         lines.append(f"| {row.sample_id} | {row.snapshot} | {row.reasons} |")
-    lines += ["", "## Samples not ok", "", "| sample_id | status | message |", "|---|---|---|"]
-    for row in status[status["status"] != "ok"].itertuples():
-        lines.append(f"| {row.sample_id} | {row.status} | {row.message.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 
 def main(params):
-    design = pd.read_parquet(DESIGN)
-    status = pd.read_parquet(STATUS)
-    labels = pd.read_parquet(LABELS)
     spectra = pd.read_parquet(SPECTRA)
-    flags = flag_rows(design, status, labels, spectra, params.validate_)
-    metrics = quality_metrics(design, status, flags, spectra)
+    assessment = assess(
+        pd.read_parquet(DESIGN),
+        pd.read_parquet(STATUS),
+        pd.read_parquet(LABELS),
+        spectra,
+        params.validate_,
+    )
     with atomic_path(OUTPUT, directory=True) as directory:
-        flags.to_parquet(directory / "flags.parquet", index=False)
-        (directory / "report.md").write_text(report(flags, status))
-    write_json(metrics, METRICS)
-    if metrics["failure_rate"] > params.validate_.max_failure_rate:
-        raise StageError(
-            f"failure rate {metrics['failure_rate']:.2f} exceeds validate.max_failure_rate "
-            f"{params.validate_.max_failure_rate}; see {OUTPUT}/report.md"
-        )
+        assessment.snapshots.to_parquet(directory / "flags.parquet", index=False)
+        assessment.samples.to_parquet(directory / "samples.parquet", index=False)
+        assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
+        (directory / "report.md").write_text(report(assessment, KK_COLUMN in spectra))
+    write_json(assessment.metrics, METRICS)
+    if assessment.violations:
+        raise StageError(f"dataset fails the quality gate: {'; '.join(assessment.violations)}; see {OUTPUT}/report.md")
 
 
 if __name__ == "__main__":

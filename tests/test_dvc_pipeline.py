@@ -1,6 +1,7 @@
 """End to end with the real dvc CLI in a temporary git repository holding a copy of the project."""
 
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -85,8 +86,21 @@ def test_repro_builds_the_dataset(repo):
     split = pd.read_parquet(repo / "data/split/split.parquet")
     sides = split.groupby("cell_design_id")["split"].nunique()
     assert (sides == 1).all()
-    for metrics in ("quality", "split", "train"):
-        assert (repo / f"metrics/{metrics}.json").exists()
+    quality, split_metrics, train = (
+        json.loads((repo / f"metrics/{name}.json").read_text()) for name in ("quality", "split", "train")
+    )
+    assert quality["samples"] == 4 and quality["snapshots"] == len(labels)
+    assert split_metrics["leakage_groups"] == split_metrics["leakage_spectra"] == 0
+    params = tiny_params_dict()
+    for target in params["train"]["targets"]:
+        if train[target]["rows_train"] >= 2 and train[target]["rows_test"] >= 1:
+            for model in params["train"]["models"]:
+                assert {"test", "random_test"} <= set(train[target][model])
+    assert "random_forest" in train["soh"]
+    rendered = json.loads(_dvc(repo, "plots", "show", "--json"))
+    plotted = set(rendered["data"])
+    assert "data/train/plots/predicted_vs_true/soh.random_forest.csv" in plotted
+    assert "data/train/plots/importance/soh.random_forest.csv" in plotted
     assert (repo / "docs/dataset_card/README.md").exists()
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v1")

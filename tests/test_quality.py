@@ -1,0 +1,162 @@
+"""Quality flags: each fires on a constructed bad row and on no good one; the gate fails the stage."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agingset.quality import assess
+from stages import validate
+from stages._io import StageError
+
+GOOD_SAMPLES = ["a", "b", "c"]
+FREQUENCIES = [0.1, 1.0, 10.0]
+
+
+def _dataset(kk: bool = True):
+    """Three clean samples with two snapshots each and one spectrum per snapshot."""
+    design = pd.DataFrame(
+        {
+            "sample_id": GOOD_SAMPLES,
+            "cell_design_id": ["c1", "c1", "c2"],
+            "sample_index": [0, 1, 2],
+            "ambient_temperature_c": [25.0, 40.0, 25.0],
+            "x": [0.1, 0.1, 0.2],
+        }
+    )
+    status = pd.DataFrame({"sample_id": GOOD_SAMPLES, "status": "ok", "message": ""})
+    labels = pd.DataFrame(
+        [
+            {
+                "sample_id": s, "snapshot": k, "soh": 1.0 - 0.05 * k, "lli_pct": 2.0 * k, "lam_ne_pct": 0.0,
+                "lam_pe_pct": 1.0 * k, "resistance_ohm": 0.03, "rul80_cycles": 40.0, "rul80_source": "censored",
+                "m_seed": 7,
+            }
+            for s in GOOD_SAMPLES
+            for k in (0, 1)
+        ]
+    )
+    spectra = pd.DataFrame(
+        [
+            {
+                "sample_id": s, "snapshot": k, "soc": 0.5, "temperature_c": 25.0, "frequency_hz": f,
+                "z_re_ohm": 0.03 + 0.01 / f, "z_im_ohm": -0.01, "backend": "pybamm.EISSimulation",
+                "solver_status": "ok", "kk_residual_pct": 0.1,
+            }
+            for s in GOOD_SAMPLES
+            for k in (0, 1)
+            for f in FREQUENCIES
+        ]
+    )
+    if not kk:
+        spectra = spectra.drop(columns="kk_residual_pct")
+    return {"design": design, "status": status, "labels": labels, "spectra": spectra}
+
+
+def _assess(data, config):
+    return assess(data["design"], data["status"], data["labels"], data["spectra"], config)
+
+
+def _set(frame, sample, column, value, snapshot=None):
+    rows = frame["sample_id"] == sample
+    if snapshot is not None:
+        rows &= frame["snapshot"] == snapshot
+    frame.loc[rows[rows].index[:1] if column == "frequency_hz" else rows, column] = value
+
+
+def test_clean_dataset_has_no_flags(tiny_params):
+    result = _assess(_dataset(), tiny_params.validate_)
+    assert result.snapshots["usable"].all() and not result.samples["flagged"].any()
+    assert result.violations == []
+    assert result.metrics["spectra"] == 6 and result.metrics["spectra_kk_checked"] == 6
+    assert result.metrics["backend_spectra"] == {"pybamm.EISSimulation": 6}
+    assert sum(result.metrics["flag_counts"].values()) == 0
+
+
+CORRUPTIONS = {
+    # flag: (table, column, bad value)
+    "soh_out_of_bounds": ("labels", "soh", 1.2),
+    "negative_degradation": ("labels", "lam_ne_pct", -0.5),
+    "missing_label": ("labels", "lli_pct", np.nan),
+    "non_finite": ("labels", "resistance_ohm", np.inf),
+    "re_z_not_positive": ("spectra", "z_re_ohm", -0.01),
+    "spectrum_failed": ("spectra", "solver_status", "failed"),
+    "kk_residual_high": ("spectra", "kk_residual_pct", 5.0),
+    "duplicate_spectrum_points": ("spectra", "frequency_hz", 1.0),  # one point moved onto another's frequency
+}
+
+
+@pytest.mark.parametrize("flag", sorted(CORRUPTIONS))
+def test_each_snapshot_flag_fires_only_on_its_bad_row(tiny_params, flag):
+    data = _dataset()
+    table, column, value = CORRUPTIONS[flag]
+    _set(data[table], "b", column, value, snapshot=1)
+    snapshots = _assess(data, tiny_params.validate_).snapshots.set_index(["sample_id", "snapshot"])
+    assert snapshots.loc[("b", 1), f"flag_{flag}"]
+    assert not snapshots.loc[("b", 1), "usable"] and flag in snapshots.loc[("b", 1), "reasons"]
+    others = snapshots.drop(index=[("b", 1)])
+    assert others["usable"].all()
+
+
+@pytest.mark.parametrize("status", ["failed", "timeout", "non-physical"])
+def test_solver_status_flags_every_snapshot_of_the_sample(tiny_params, status):
+    data = _dataset()
+    _set(data["status"], "c", "status", status)
+    result = _assess(data, tiny_params.validate_)
+    flagged = result.snapshots[~result.snapshots["usable"]]
+    assert set(flagged["sample_id"]) == {"c"} and len(flagged) == 2
+    assert (flagged["reasons"] == f"solver_status={status}").all()
+    assert result.metrics["samples_by_status"][status] == 1
+    assert result.metrics["failure_rate"] == pytest.approx(1 / 3, abs=1e-6)
+
+
+def test_duplicate_design_point_and_missing_spectrum_and_sample_without_snapshots(tiny_params):
+    data = _dataset()
+    repeat = data["design"].iloc[[2]].assign(sample_id="d", sample_index=3)  # the same design point again
+    data["design"] = pd.concat([data["design"], repeat], ignore_index=True)
+    data["status"] = pd.concat([data["status"], pd.DataFrame([{"sample_id": "d", "status": "failed",
+                                                               "message": "solver diverged"}])])
+    data["spectra"] = data["spectra"][~((data["spectra"]["sample_id"] == "a") & (data["spectra"]["snapshot"] == 0))]
+    result = _assess(data, tiny_params.validate_)
+    samples = result.samples.set_index("sample_id")
+    assert samples.loc["d", "flag_duplicate_sample"] and not samples.loc["c", "flag_duplicate_sample"]
+    assert samples.loc["d", "flag_no_snapshots"] and "no_snapshots" in samples.loc["d", "reasons"]
+    snapshots = result.snapshots.set_index(["sample_id", "snapshot"])
+    assert snapshots.loc[("a", 0), "flag_spectrum_missing"]
+    assert snapshots["flag_spectrum_missing"].sum() == 1
+    assert result.metrics["duplicate_samples"] == 1
+    assert any("duplicate_samples" in violation for violation in result.violations)
+
+
+def test_missing_kk_column_is_reported_as_not_checked(tiny_params):
+    result = _assess(_dataset(kk=False), tiny_params.validate_)
+    assert result.snapshots["usable"].all()
+    assert result.metrics["spectra_kk_checked"] == 0 and result.metrics["kk_flag_rate"] == 0.0
+    assert "lin-KK: not checked" in validate.report(result, kk_available=False)
+
+
+def _write_inputs(root, data):
+    for table, path in (("design", validate.DESIGN), ("status", validate.STATUS), ("labels", validate.LABELS),
+                        ("spectra", validate.SPECTRA)):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        data[table].to_parquet(root / path)
+
+
+def test_gate_fails_the_stage_but_keeps_the_report(tiny_params, tmp_path, monkeypatch):
+    data = _dataset()
+    _set(data["spectra"], "a", "kk_residual_pct", 50.0)
+    _set(data["spectra"], "b", "kk_residual_pct", 50.0)
+    _write_inputs(tmp_path, data)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageError, match=r"kk_flag_rate 0\.666667 exceeds validate\.max_kk_flag_rate"):
+        validate.main(tiny_params)
+    report = (tmp_path / validate.OUTPUT / "report.md").read_text()
+    assert "| a | ok | 2/2 | kk_residual_high |" in report
+    flags = pd.read_parquet(tmp_path / validate.OUTPUT / "flags.parquet")
+    assert len(flags) == 6 and flags["usable"].sum() == 2  # flagged rows are kept, marked unusable
+
+
+def test_clean_dataset_passes_the_stage(tiny_params, tmp_path, monkeypatch):
+    _write_inputs(tmp_path, _dataset())
+    monkeypatch.chdir(tmp_path)
+    validate.main(tiny_params)
+    assert (tmp_path / validate.METRICS).exists()
