@@ -22,7 +22,7 @@ def main(samples: int) -> None:
     design = build_design(params.design, samples, params.seed)
     # One protocol for both paths, so the comparison is about model reuse only.
     first = design.iloc[0]
-    protocol = Protocol(first.ambient_temperature_c, first.charge_c_rate, first.discharge_c_rate)
+    protocol = Protocol.of(first)
     names = cell_parameter_columns(design)
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
 
