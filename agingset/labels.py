@@ -124,7 +124,9 @@ def _trajectory_labels(trajectory: pd.DataFrame, cycle_capacity: pd.DataFrame | 
     eol = end_of_life(cycles, soh, config)
     knee = None
     if cycle_capacity is not None and len(cycle_capacity):
-        cycle_capacity = cycle_capacity.sort_values("cycle")
+        # The first cycle after an RPT starts from the RPT's full 4.2 V charge, not from the
+        # protocol's window: it would put a tooth in the curve every block.
+        cycle_capacity = cycle_capacity[cycle_capacity["cycle_in_block"] > 1].sort_values("cycle")
         knee = knee_point(
             cycle_capacity["cycle"].to_numpy(dtype=float),
             cycle_capacity["discharge_capacity_ah"].to_numpy(),

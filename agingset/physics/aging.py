@@ -249,6 +249,7 @@ class AgingSimulator:
                     {
                         "sample_id": sample_id,
                         "cycle": snapshot * self.aging.rpt_every + offset + 1,
+                        "cycle_in_block": offset + 1,
                         "discharge_capacity_ah": _discharged_ah(cycle_solution),
                     }
                 )
