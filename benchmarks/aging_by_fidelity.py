@@ -6,7 +6,7 @@ is built once per family, so the first sample includes the build and the rest re
 The aging model is driven directly (no impedance hand-off), so SPMe and DFN run even
 while params.py accepts only SPM for the full pipeline.
 
-    python benchmarks/aging_by_fidelity.py [samples] [cycles]
+    python -m benchmarks.aging_by_fidelity [samples] [cycles]
 """
 
 import sys

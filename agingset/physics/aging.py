@@ -158,13 +158,12 @@ class AgingSimulator:
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.experiment = build_experiment(aging, protocol)
         self.parameter_values = model_building.parameter_values(model_config, input_names)
         self.mesh = model_building.var_pts(model_config, model)
         self.simulation = pybamm.Simulation(
             model,
             parameter_values=self.parameter_values,
-            experiment=self.experiment,
+            experiment=build_experiment(aging, protocol),
             solver=model_building.solver(solver_config),
             var_pts=self.mesh,
         )
@@ -190,7 +189,7 @@ class AgingSimulator:
             status = STATUS_FAILED
             message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
 
-        tables = {"snapshots": [], "curves": [], "states": [], "cycles": []}
+        tables = _no_measurements()
         if status == STATUS_OK:
             try:
                 tables = self._measure(sample_id, solution)
@@ -198,7 +197,7 @@ class AgingSimulator:
                 status = STATUS_NON_PHYSICAL if message else STATUS_OK
             except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
                 status, message = STATUS_FAILED, f"reading RPT: {describe(err)}"
-                tables = {"snapshots": [], "curves": [], "states": [], "cycles": []}
+                tables = _no_measurements()
 
         snapshots = len(tables["snapshots"])
         metadata = sample_metadata(
@@ -286,6 +285,10 @@ class AgingSimulator:
         if "pulse" in self.roles:
             record["pulse_resistance_ohm"] = _pulse_resistance(steps, self.roles["pulse"])
         return record, curve, _handoff_state(eis_step, self.handoff_names)
+
+
+def _no_measurements() -> dict[str, list]:
+    return {"snapshots": [], "curves": [], "states": [], "cycles": []}
 
 
 def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
