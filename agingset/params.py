@@ -94,14 +94,14 @@ class DesignConfig(Strict):
     def _protocols_feasible(self):
         if max(self.lower_voltage_v) >= min(self.upper_voltage_v):
             raise ValueError(
-                f"design.lower_voltage_v ({max(self.lower_voltage_v)}) must be below "
-                f"design.upper_voltage_v ({min(self.upper_voltage_v)})"
+                f"lower_voltage_v ({max(self.lower_voltage_v)}) must be below "
+                f"upper_voltage_v ({min(self.upper_voltage_v)})"
             )
         # A constant-voltage hold ending above the charge current would end as it starts.
         if max(self.cv_cutoff_c_rate) >= min(self.charge_c_rate):
             raise ValueError(
-                f"design.cv_cutoff_c_rate ({max(self.cv_cutoff_c_rate)}) must be below "
-                f"design.charge_c_rate ({min(self.charge_c_rate)})"
+                f"cv_cutoff_c_rate ({max(self.cv_cutoff_c_rate)}) must be below "
+                f"charge_c_rate ({min(self.charge_c_rate)})"
             )
         return self
 

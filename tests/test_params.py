@@ -46,8 +46,8 @@ def test_default_params_are_valid():
         (lambda p: p["aging"].update(cycles=25, rpt_every=10), "must be a multiple of rpt_every"),
         (lambda p: p["train"].update(targets=["colour"]), "train.targets.0:"),
         (lambda p: p["model"]["options"].update({"SEI on cracks": "true"}), "does not conserve lithium in SPM"),
-        (lambda p: p["design"].update(lower_voltage_v=[4.3]), "design.lower_voltage_v (4.3) must be below"),
-        (lambda p: p["design"].update(cv_cutoff_c_rate=[0.5]), "design.cv_cutoff_c_rate (0.5) must be below"),
+        (lambda p: p["design"].update(lower_voltage_v=[4.3]), "design: lower_voltage_v (4.3) must be below"),
+        (lambda p: p["design"].update(cv_cutoff_c_rate=[0.5]), "design: cv_cutoff_c_rate (0.5) must be below"),
         (lambda p: p["labels"].update(knee_min_slope_ratio=0.5), "labels.knee_min_slope_ratio:"),
     ],
 )
