@@ -89,7 +89,9 @@ class Knee:
     capacity_retention: float
 
 
-def knee_point(cycles: np.ndarray, capacity: np.ndarray, min_slope_ratio: float, margin: int = 3) -> Knee | None:
+def knee_point(
+    cycles: np.ndarray, capacity: np.ndarray, min_slope_ratio: float, margin: int = 3
+) -> Knee | None:
     """Knee of a capacity-vs-cycle curve by a Bacon-Watts fit, or None where there is none.
 
     The Bacon-Watts model y = a0 + a1 (x - x1) + a2 (x - x1) tanh((x - x1) / g) is used

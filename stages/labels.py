@@ -33,7 +33,10 @@ def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    aging = {name: pd.read_parquet(f"{AGING}/{name}.parquet") for name in ("status", "snapshots", "curves", "cycles", "metadata")}
+    aging = {
+        name: pd.read_parquet(f"{AGING}/{name}.parquet")
+        for name in ("status", "snapshots", "curves", "cycles", "metadata")
+    }
     run_metadata = json.loads(open(f"{AGING}/metadata.json").read())
     spectra = pd.read_parquet(SPECTRA)
 
@@ -53,7 +56,14 @@ def main(params):
         # m_i, one JSON object per line, sorted by sample_id; its sha256 is in labels and samples.
         (directory / "metadata.jsonl").write_text(
             "".join(
-                json.dumps({"sample_id": row.sample_id, "sha256": row.metadata_sha256, "m": json.loads(row.metadata_json)}, sort_keys=True)
+                json.dumps(
+                    {
+                        "sample_id": row.sample_id,
+                        "sha256": row.metadata_sha256,
+                        "m": json.loads(row.metadata_json),
+                    },
+                    sort_keys=True,
+                )
                 + "\n"
                 for row in records.itertuples()
             )

@@ -27,7 +27,10 @@ from agingset.physics.aging import AgingSimulator, Protocol, aging_tasks, non_ph
 
 SEI = {"SEI": "solvent-diffusion limited"}
 PLATING = {"lithium plating": "partially reversible"}
-CRACKING = {"particle mechanics": ["swelling and cracking", "swelling only"], "loss of active material": "stress-driven"}
+CRACKING = {
+    "particle mechanics": ["swelling and cracking", "swelling only"],
+    "loss of active material": "stress-driven",
+}
 WARM_SLOW = Protocol(25.0, 0.5, 1.0, 4.2, 2.5, 0.05)
 COLD_FAST = Protocol(0.0, 2.0, 1.0, 4.2, 2.5, 0.05)
 
@@ -112,7 +115,9 @@ def test_no_mechanism_no_aging(no_degradation):
 
 @pytest.fixture(scope="module")
 def aged_with_every_mechanism(tiny_params):
-    params = _params(tiny_params, {**SEI, "lithium plating": "partially reversible", **CRACKING}, cycles=20, rpt_every=10)
+    params = _params(
+        tiny_params, {**SEI, "lithium plating": "partially reversible", **CRACKING}, cycles=20, rpt_every=10
+    )
     rates = {
         "SEI solvent diffusivity [m2.s-1]": 1e-19,
         "Negative electrode LAM constant proportional term [s-1]": 1e-5,
@@ -161,7 +166,12 @@ def test_metadata_records_every_parameter_used(aged_with_every_mechanism, tiny_p
     for name, value in inputs.items():
         assert record["parameters"][name] == value
     assert record["parameters"]["Ambient temperature [K]"] == pytest.approx(273.15)
-    assert record["solver"] == {"name": "IDAKLUSolver", "rtol": params.solver.rtol, "atol": params.solver.atol, "timeout_s": params.solver.timeout_s}
+    assert record["solver"] == {
+        "name": "IDAKLUSolver",
+        "rtol": params.solver.rtol,
+        "atol": params.solver.atol,
+        "timeout_s": params.solver.timeout_s,
+    }
     assert record["outcome"]["status"] == "ok"
     assert record["versions"]["pybamm"] == pybamm.__version__
     assert "Charge at 2C until 4.2 V" in record["experiment"]["cycle"]
@@ -190,7 +200,9 @@ def test_failed_and_timed_out_samples_are_listed_with_reason_and_no_labels(tiny_
     design = build_design(tiny_params.design, 2, tiny_params.seed)
     design.loc[0, "Negative electrode active material volume fraction"] = 0.02  # cannot carry the current
     slow = tiny_params.solver.model_copy(update={"timeout_s": 1e-3})
-    failed = solve_sample(aging_tasks(tiny_params.model, tiny_params.solver, tiny_params.aging, [], design)[0])
+    failed = solve_sample(
+        aging_tasks(tiny_params.model, tiny_params.solver, tiny_params.aging, [], design)[0]
+    )
     timed_out = solve_sample(aging_tasks(tiny_params.model, slow, tiny_params.aging, [], design)[1])
     results = [failed, timed_out]
     tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in failed}
@@ -253,3 +265,17 @@ def test_no_knee_when_fade_decelerates_or_is_linear():
     cycles = np.arange(1.0, 101.0)
     assert knee_point(cycles, 5.0 * (1 - 0.01 * np.sqrt(cycles)), min_slope_ratio=2.0) is None
     assert knee_point(cycles, 5.0 * (1 - 1e-3 * cycles), min_slope_ratio=2.0) is None
+
+
+def test_lumped_thermal_option_heats_the_cell(tiny_params):
+    params = _params(tiny_params, {**SEI, "thermal": "lumped"}, cycles=2, rpt_every=2)
+    inputs = _inputs(params)
+    simulator = AgingSimulator(
+        params.model, params.solver, params.aging, Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05), list(inputs), []
+    )
+    assert (simulator.run("s", inputs)["status"]["status"] == "ok").all()
+    temperature_c = (
+        np.asarray(simulator.simulation.solution["Volume-averaged cell temperature [K]"].entries) - 273.15
+    )
+    assert temperature_c.min() >= 25.0 - 1e-6
+    assert temperature_c.max() > 30.0  # 2C cycling heats a lumped cell above ambient

@@ -113,9 +113,7 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
     """
     temperature = f"{protocol.ambient_temperature_c} oC"
     values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
-    cycle = tuple(
-        pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle
-    )
+    cycle = tuple(pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle)
     rpt = tuple(
         pybamm.step.string(
             step.step,
@@ -242,7 +240,9 @@ class AgingSimulator:
             key = {"sample_id": sample_id, "snapshot": snapshot}
             snapshots.append({**key, "cycle": snapshot * self.aging.rpt_every, **record})
             curves.append(pd.DataFrame({**key, **curve}))
-            states.extend({**key, "variable": name, "values": values.tolist()} for name, values in state.items())
+            states.extend(
+                {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
+            )
             for offset, cycle_solution in enumerate(solution.cycles[index + 1 : index + block]):
                 cycles.append(
                     {
@@ -340,11 +340,21 @@ class AgingTask:
 
     def simulator_key(self, protocol: Protocol) -> tuple:
         configs = (self.model, self.solver, self.aging)
-        return ("aging", *(c.model_dump_json() for c in configs), self.input_names, self.handoff_names, protocol)
+        return (
+            "aging",
+            *(c.model_dump_json() for c in configs),
+            self.input_names,
+            self.handoff_names,
+            protocol,
+        )
 
 
 def aging_tasks(
-    model: ModelConfig, solver: SolverConfig, aging: AgingConfig, handoff_names: list[str], design: pd.DataFrame
+    model: ModelConfig,
+    solver: SolverConfig,
+    aging: AgingConfig,
+    handoff_names: list[str],
+    design: pd.DataFrame,
 ) -> list[AgingTask]:
     """One task per design row, in design order; the sampled cell parameters are the inputs."""
     from ..design import cell_parameter_columns

@@ -55,8 +55,15 @@ def sample_metadata(
         },
         "parameters": serialisable_parameters(values, inputs),
         "inputs": {name: float(value) for name, value in sorted(inputs.items())},
-        "mesh": {str(name): int(points) for name, points in sorted(mesh.items(), key=lambda item: str(item[0]))},
-        "solver": {"name": SOLVER_NAME, "rtol": solver.rtol, "atol": solver.atol, "timeout_s": solver.timeout_s},
+        "mesh": {
+            str(name): int(points) for name, points in sorted(mesh.items(), key=lambda item: str(item[0]))
+        },
+        "solver": {
+            "name": SOLVER_NAME,
+            "rtol": solver.rtol,
+            "atol": solver.atol,
+            "timeout_s": solver.timeout_s,
+        },
         "experiment": {
             "protocol": protocol,
             "conditioning": aging.conditioning,
