@@ -70,11 +70,18 @@ def impedance_features(spectra: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def protocol_features(design: pd.DataFrame) -> pd.DataFrame:
+    """The cycling protocol as the experimenter set it, plus the voltage window it spans."""
+    protocol = design[["sample_id", *PROTOCOL_FIELDS]].copy()
+    protocol["voltage_window_v"] = protocol["upper_voltage_v"] - protocol["lower_voltage_v"]
+    return protocol
+
+
 def build_features(
     design: pd.DataFrame, curves: pd.DataFrame, spectra: pd.DataFrame, grid: VoltageGrid
 ) -> pd.DataFrame:
-    protocol = design[["sample_id", *PROTOCOL_FIELDS]]
+    protocol = protocol_features(design)
     features = curve_features(curves, grid).merge(protocol, on="sample_id", how="left")
     features = features.merge(impedance_features(spectra), on=KEYS, how="left")
-    ordered = KEYS + list(PROTOCOL_FIELDS)
+    ordered = KEYS + list(protocol.columns[1:])
     return features[ordered + [c for c in features.columns if c not in ordered]]

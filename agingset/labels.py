@@ -1,14 +1,22 @@
-"""Hidden-state labels y per (sample_id, snapshot), from the RPT measurements."""
+"""Hidden-state labels y per (sample_id, snapshot), from the RPT measurements.
+
+End of life, RUL and the knee are properties of a whole trajectory; they are computed
+once per sample and repeated on its snapshot rows. Methods are documented in
+docs/physics.md (labels).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .params import LabelsConfig
+
 RUL_SIMULATED, RUL_EXTRAPOLATED, RUL_CENSORED = "simulated", "extrapolated", "censored"
 
-LABEL_COLUMNS = [
-    "soh",
+DEGRADATION_COLUMNS = [
     "lli_pct",
     "lam_ne_pct",
     "lam_pe_pct",
@@ -16,50 +24,158 @@ LABEL_COLUMNS = [
     "capacity_lost_sei_ah",
     "capacity_lost_sei_cracks_ah",
     "capacity_lost_plating_ah",
+    "q_ne_ah",
+    "q_pe_ah",
+    "q_li_ah",
+]
+LABEL_COLUMNS = [
+    "soh",
+    *DEGRADATION_COLUMNS,
     "resistance_ohm",
+    "eol_cycle",
     "rul80_cycles",
+    "rul80_lower_bound",
+    "knee_cycle",
+    "knee_capacity_retention",
 ]
 
 
-def _end_of_life_cycle(cycles: np.ndarray, soh: np.ndarray, eol_soh: float) -> tuple[float, str]:
-    """Cycle at which SOH first reaches ``eol_soh``, interpolated between snapshots.
+@dataclass(frozen=True)
+class EndOfLife:
+    """First cycle with SOH <= eol_soh (NaN when censored) and how it was found."""
 
-    Where the trajectory never reaches it, a linear extrapolation of the last two
-    snapshots is trusted only up to the simulated span again; beyond that the RUL is
-    censored at the last simulated cycle.
+    cycle: float
+    source: str
+
+
+def power_law_crossing(cycles: np.ndarray, soh: np.ndarray, eol_soh: float, fit_points: int) -> float:
+    """Cycle where the power law 1 - SOH = a N^b through the last RPTs reaches ``eol_soh``.
+
+    The fit is least squares in log-log space over the last ``fit_points`` snapshots
+    after cycle 0 that show fade; it follows both decelerating (SEI, b < 1) and
+    accelerating (plating, LAM, b > 1) trajectories. NaN when it cannot be fitted or
+    does not fade.
     """
+    usable = (cycles > 0) & (soh < 1.0)
+    n, fade = cycles[usable][-fit_points:], 1.0 - soh[usable][-fit_points:]
+    if len(n) < 2:
+        return np.nan
+    exponent, log_prefactor = np.polyfit(np.log(n), np.log(fade), 1)
+    if not exponent > 0:
+        return np.nan
+    return float(np.exp((np.log(1.0 - eol_soh) - log_prefactor) / exponent))
+
+
+def end_of_life(cycles: np.ndarray, soh: np.ndarray, config: LabelsConfig) -> EndOfLife:
+    """Simulated crossing (linear between RPTs), else a power-law extrapolation trusted
+    up to ``rul_extrapolation_limit_cycles`` past the horizon, else censored."""
+    eol_soh = config.eol_soh
     below = np.flatnonzero(soh <= eol_soh)
     if below.size:
         k = below[0]
         if k == 0:
-            return float(cycles[0]), RUL_SIMULATED
+            return EndOfLife(float(cycles[0]), RUL_SIMULATED)
         fraction = (soh[k - 1] - eol_soh) / (soh[k - 1] - soh[k])
-        return float(cycles[k - 1] + fraction * (cycles[k] - cycles[k - 1])), RUL_SIMULATED
-    if len(cycles) >= 2:
-        slope = (soh[-1] - soh[-2]) / (cycles[-1] - cycles[-2])
-        if slope < 0:
-            crossing = cycles[-1] + (eol_soh - soh[-1]) / slope
-            if crossing - cycles[-1] <= cycles[-1] - cycles[0]:
-                return float(crossing), RUL_EXTRAPOLATED
-    return float(cycles[-1]), RUL_CENSORED
+        return EndOfLife(float(cycles[k - 1] + fraction * (cycles[k] - cycles[k - 1])), RUL_SIMULATED)
+    crossing = power_law_crossing(cycles, soh, eol_soh, config.rul_fit_points)
+    if np.isfinite(crossing) and crossing - cycles[-1] <= config.rul_extrapolation_limit_cycles:
+        return EndOfLife(crossing, RUL_EXTRAPOLATED)
+    return EndOfLife(np.nan, RUL_CENSORED)
 
 
-def build_labels(snapshots: pd.DataFrame, eol_soh: float) -> pd.DataFrame:
-    """SOH from measured RPT capacity, degradation modes, resistance and RUL-to-EOL."""
-    frames = []
-    for sample_id, trajectory in snapshots.groupby("sample_id", sort=False):
-        trajectory = trajectory.sort_values("snapshot")
-        capacity = trajectory["rpt_capacity_ah"].to_numpy()
-        soh = capacity / capacity[0]
-        cycles = trajectory["cycle"].to_numpy(dtype=float)
-        eol_cycle, source = _end_of_life_cycle(cycles, soh, eol_soh)
-        frame = trajectory[["sample_id", "snapshot", "cycle", "rpt_capacity_ah"]].copy()
-        frame["soh"] = soh
-        for column in LABEL_COLUMNS:
-            if column in trajectory:
-                frame[column] = trajectory[column].to_numpy()
-        frame["resistance_ohm"] = trajectory["pulse_resistance_ohm"].to_numpy()
-        frame["rul80_cycles"] = np.maximum(eol_cycle - cycles, 0.0)
-        frame["rul80_source"] = source
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+@dataclass(frozen=True)
+class Knee:
+    cycle: float
+    capacity_retention: float
+
+
+def knee_point(
+    cycles: np.ndarray, capacity: np.ndarray, min_slope_ratio: float, margin: int = 3
+) -> Knee | None:
+    """Knee of a capacity-vs-cycle curve by a Bacon-Watts fit, or None where there is none.
+
+    The Bacon-Watts model y = a0 + a1 (x - x1) + a2 (x - x1) tanh((x - x1) / g) is used
+    in its sharp limit (g -> 0): two straight lines joined at x1, slopes a1 - a2 before
+    and a1 + a2 after. x1 is chosen by least squares over the interior cycles (``margin``
+    points from each end). A knee exists where capacity falls after x1 at least
+    ``min_slope_ratio`` times faster than before (Fermín-Cueto et al. 2020, Energy & AI 1,
+    100006). Capacity retention is relative to the first cycle.
+    """
+    if len(cycles) < 2 * margin + 1:
+        return None
+    retention = capacity / capacity[0]
+    best = None
+    for x1 in cycles[margin:-margin]:
+        basis = np.column_stack([np.ones_like(cycles), cycles - x1, np.abs(cycles - x1)])
+        coefficients, *_ = np.linalg.lstsq(basis, retention, rcond=None)
+        sse = float(np.sum((basis @ coefficients - retention) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, x1, coefficients)
+    _, x1, (a0, a1, a2) = best
+    before, after = a1 - a2, a1 + a2
+    if after < 0 and after <= min_slope_ratio * min(before, 0.0):
+        return Knee(float(x1), float(a0))
+    return None
+
+
+def _trajectory_labels(trajectory: pd.DataFrame, cycle_capacity: pd.DataFrame | None, config: LabelsConfig):
+    trajectory = trajectory.sort_values("snapshot")
+    capacity = trajectory["rpt_capacity_ah"].to_numpy()
+    soh = capacity / capacity[0]
+    cycles = trajectory["cycle"].to_numpy(dtype=float)
+    eol = end_of_life(cycles, soh, config)
+    knee = None
+    if cycle_capacity is not None and len(cycle_capacity):
+        # The first cycle after an RPT starts from the RPT's full 4.2 V charge, not from the
+        # protocol's window: it would put a tooth in the curve every block.
+        cycle_capacity = cycle_capacity[cycle_capacity["cycle_in_block"] > 1].sort_values("cycle")
+        knee = knee_point(
+            cycle_capacity["cycle"].to_numpy(dtype=float),
+            cycle_capacity["discharge_capacity_ah"].to_numpy(),
+            config.knee_min_slope_ratio,
+        )
+
+    frame = trajectory[["sample_id", "snapshot", "cycle", "rpt_capacity_ah"]].copy()
+    frame["soh"] = soh
+    for column in DEGRADATION_COLUMNS:
+        frame[column] = trajectory[column].to_numpy() if column in trajectory else np.nan
+    frame["resistance_ohm"] = trajectory["pulse_resistance_ohm"].to_numpy()
+    frame["eol_cycle"] = eol.cycle
+    # A censored RUL is unknown, not a number: only its lower bound (the cycles left in
+    # the simulated horizon) is stored.
+    frame["rul80_cycles"] = np.maximum(eol.cycle - cycles, 0.0)
+    frame["rul80_lower_bound"] = np.where(
+        np.isfinite(frame["rul80_cycles"]), frame["rul80_cycles"], cycles[-1] - cycles
+    )
+    frame["rul80_source"] = eol.source
+    frame["knee_cycle"] = knee.cycle if knee else np.nan
+    frame["knee_capacity_retention"] = knee.capacity_retention if knee else np.nan
+    return frame
+
+
+def build_labels(snapshots: pd.DataFrame, cycles: pd.DataFrame, config: LabelsConfig) -> pd.DataFrame:
+    """One row per (sample_id, snapshot) of every sample that has measurements."""
+    columns = ["sample_id", "snapshot", "cycle", "rpt_capacity_ah", *LABEL_COLUMNS, "rul80_source"]
+    if snapshots.empty:
+        return pd.DataFrame(columns=columns)
+    per_sample_cycles = dict(tuple(cycles.groupby("sample_id"))) if not cycles.empty else {}
+    frames = [
+        _trajectory_labels(trajectory, per_sample_cycles.get(sample_id), config)
+        for sample_id, trajectory in snapshots.groupby("sample_id", sort=True)
+    ]
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def sample_summary(status: pd.DataFrame, labels: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFrame:
+    """One row per sample, whatever its status: why it has (or has no) labels, its end of
+    life, knee and the hash of its m_i record."""
+    per_sample = labels.groupby("sample_id").agg(
+        eol_cycle=("eol_cycle", "first"),
+        rul80_source=("rul80_source", "first"),
+        knee_cycle=("knee_cycle", "first"),
+        final_soh=("soh", "last"),
+    )
+    summary = status.merge(per_sample.reset_index(), on="sample_id", how="left")
+    if not metadata.empty:
+        summary = summary.merge(metadata[["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+    return summary.sort_values("sample_id", ignore_index=True)

@@ -22,14 +22,34 @@ from pydantic import (
     model_validator,
 )
 
-PROTOCOL_FIELDS = ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate")
+# A cycling protocol: the design samples one level of each; ``aging.cycle`` steps use them
+# as ``{placeholders}``. The RPT always runs the full reference window.
+PROTOCOL_FIELDS = (
+    "ambient_temperature_c",
+    "charge_c_rate",
+    "discharge_c_rate",
+    "upper_voltage_v",
+    "lower_voltage_v",
+    "cv_cutoff_c_rate",
+)
 RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
 BPX_PREFIX = "bpx:"  # model.parameter_set: bpx:<path> loads a BPX JSON parameter file
-LABEL_TARGETS = ("soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm", "rul80_cycles")
 SPLIT_METHODS = ("group", "ood")
 BASELINE_MODELS = ("dummy", "random_forest", "hist_gradient_boosting")
 RUL_FIT_SOURCES = ("simulated", "extrapolated")
+LABEL_TARGETS = (
+    "soh",
+    "lli_pct",
+    "lam_ne_pct",
+    "lam_pe_pct",
+    "li_lost_plating_mol",
+    "capacity_lost_sei_ah",
+    "capacity_lost_sei_cracks_ah",
+    "capacity_lost_plating_ah",
+    "resistance_ohm",
+    "rul80_cycles",
+)
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -71,6 +91,24 @@ class DesignConfig(Strict):
     ambient_temperature_c: list[Annotated[float, Field(ge=-40, le=80)]] = Field(min_length=1)
     charge_c_rate: list[Annotated[float, Field(gt=0, le=10)]] = Field(min_length=1)
     discharge_c_rate: list[Annotated[float, Field(gt=0, le=20)]] = Field(min_length=1)
+    upper_voltage_v: list[Annotated[float, Field(gt=0, le=5)]] = Field(min_length=1)
+    lower_voltage_v: list[Annotated[float, Field(gt=0, le=5)]] = Field(min_length=1)
+    cv_cutoff_c_rate: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _protocols_feasible(self):
+        if max(self.lower_voltage_v) >= min(self.upper_voltage_v):
+            raise ValueError(
+                f"lower_voltage_v ({max(self.lower_voltage_v)}) must be below "
+                f"upper_voltage_v ({min(self.upper_voltage_v)})"
+            )
+        # A constant-voltage hold ending above the charge current would end as it starts.
+        if max(self.cv_cutoff_c_rate) >= min(self.charge_c_rate):
+            raise ValueError(
+                f"cv_cutoff_c_rate ({max(self.cv_cutoff_c_rate)}) must be below "
+                f"charge_c_rate ({min(self.charge_c_rate)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _enough_protocols(self):
@@ -84,9 +122,15 @@ class DesignConfig(Strict):
 
 
 class ModelConfig(Strict):
+    """The model family, its PyBaMM options (degradation mechanisms, thermal) and mesh.
+
+    An option given as a list sets the negative and positive electrode separately, as in
+    PyBaMM's tuples, e.g. ``particle mechanics: [swelling and cracking, swelling only]``.
+    """
+
     family: Literal[MODEL_FAMILIES] = "SPM"
     parameter_set: str = "OKane2022"
-    options: dict[str, str] = {}
+    options: dict[str, str | list[str]] = {}
     parameter_overrides: dict[str, FiniteFloat] = {}
     var_pts: dict[Literal["x_n", "x_s", "x_p", "r_n", "r_p"], Annotated[int, Field(ge=3, le=200)]] = {}
 
@@ -116,10 +160,15 @@ class ModelConfig(Strict):
         import pybamm
 
         try:
-            pybamm.BatteryModelOptions(dict(value))
+            pybamm.BatteryModelOptions(pybamm_options(value))
         except pybamm.OptionError as err:
             raise ValueError(" ".join(str(err).split())) from None
         return value
+
+
+def pybamm_options(options: dict[str, str | list[str]]) -> dict[str, str | tuple[str, ...]]:
+    """Options as PyBaMM takes them: per-electrode lists become tuples."""
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in options.items()}
 
 
 class SolverConfig(Strict):
@@ -145,12 +194,23 @@ def _check_experiment_string(text: str) -> str:
     return text
 
 
+class PhysicalBounds(Strict):
+    """Limits beyond which a solved sample is ``non-physical`` rather than ``ok``."""
+
+    soh_max: PositiveFloat = 1.05
+    noise_pct: Annotated[float, Field(ge=0)] = 1e-3
+    # Lithium lost from the particles must equal the lithium bound by side reactions plus
+    # the lithium stranded in lost active material, up to this fraction of the cell's lithium.
+    lithium_balance_tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3
+
+
 class AgingConfig(Strict):
     cycles: int = Field(ge=1, le=5000)
     rpt_every: int = Field(ge=1)
     conditioning: list[str] = Field(min_length=1)
     cycle: list[str] = Field(min_length=1)
     rpt: list[RptStep] = Field(min_length=1)
+    bounds: PhysicalBounds = PhysicalBounds()
 
     @field_validator("conditioning")
     @classmethod
@@ -230,6 +290,12 @@ class VoltageGrid(Strict):
 class LabelsConfig(Strict):
     eol_soh: Annotated[float, Field(gt=0, lt=1)] = 0.8
     voltage_grid: VoltageGrid
+    # A power law through the last RPTs may place end of life at most this many cycles
+    # beyond the simulated horizon; further out the RUL is censored (a lower bound).
+    rul_extrapolation_limit_cycles: Annotated[int, Field(ge=0)] = 50
+    rul_fit_points: int = Field(3, ge=2)
+    # A knee needs the capacity fade after it to be this many times faster than before.
+    knee_min_slope_ratio: Annotated[float, Field(gt=1)] = 2.0
 
 
 class ValidateConfig(Strict):
@@ -321,6 +387,17 @@ class Params(Strict):
                 raise ValueError(
                     f"split.ood.column: {self.split.ood.column!r} is not a design column; allowed: {', '.join(allowed)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _lithium_conserved(self):
+        # PyBaMM #5263: in SPM/SPMe the SEI-on-cracks reaction is reported as lost lithium
+        # but never removed from the particles, so capacity and labels would disagree.
+        if self.model.family in ("SPM", "SPMe") and self.model.options.get("SEI on cracks") == "true":
+            raise ValueError(
+                f"model.options.SEI on cracks: 'true' does not conserve lithium in {self.model.family} "
+                "(PyBaMM issue 5263); allowed: 'false', or model.family 'DFN'"
+            )
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""labels: y per (sample_id, snapshot) with per-sample provenance m, and the features x."""
+"""labels: y per (sample_id, snapshot), the per-sample status and m_i records, and the features x."""
 
 import json
 
@@ -6,8 +6,8 @@ import pandas as pd
 
 from agingset.design import cell_parameter_columns
 from agingset.features import build_features
-from agingset.labels import build_labels
-from stages._io import atomic_path, run_stage, write_parquet
+from agingset.labels import build_labels, sample_summary
+from stages._io import atomic_path, run_stage
 
 DESIGN = "data/design/samples.parquet"
 AGING = "data/aging"
@@ -16,7 +16,7 @@ OUTPUT = "data/labels"
 
 
 def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-    """m per sample: design point plus the model and solver configuration, prefixed ``m_``."""
+    """A flat summary of m per sample, prefixed ``m_`` (the full record is metadata.jsonl)."""
     m = design[["sample_id", *cell_parameter_columns(design)]].copy()
     m.columns = ["sample_id"] + [f"m_{name}" for name in m.columns[1:]]
     m["m_model_family"] = metadata["model"]["family"]
@@ -33,20 +33,41 @@ def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    snapshots = pd.read_parquet(f"{AGING}/snapshots.parquet")
-    curves = pd.read_parquet(f"{AGING}/curves.parquet")
-    metadata = json.loads(open(f"{AGING}/metadata.json").read())
+    aging = {
+        name: pd.read_parquet(f"{AGING}/{name}.parquet")
+        for name in ("status", "snapshots", "curves", "cycles", "metadata")
+    }
+    run_metadata = json.loads(open(f"{AGING}/metadata.json").read())
     spectra = pd.read_parquet(SPECTRA)
 
-    labels = build_labels(snapshots, params.labels.eol_soh)
+    labels = build_labels(aging["snapshots"], aging["cycles"], params.labels)
     labels = labels.merge(design[["sample_id", "cell_design_id"]], on="sample_id", how="left")
-    labels = labels.merge(provenance_columns(design, metadata), on="sample_id", how="left")
-    features = build_features(design, curves, spectra, params.labels.voltage_grid)
+    labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
+    labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+    samples = sample_summary(aging["status"], labels, aging["metadata"])
+    features = build_features(design, aging["curves"], spectra, params.labels.voltage_grid)
 
+    records = aging["metadata"].sort_values("sample_id")
     with atomic_path(OUTPUT, directory=True) as directory:
         labels.to_parquet(directory / "labels.parquet", index=False)
         labels.to_csv(directory / "labels.csv", index=False)
+        samples.to_parquet(directory / "samples.parquet", index=False)
         features.to_parquet(directory / "features.parquet", index=False)
+        # m_i, one JSON object per line, sorted by sample_id; its sha256 is in labels and samples.
+        (directory / "metadata.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "sample_id": row.sample_id,
+                        "sha256": row.metadata_sha256,
+                        "m": json.loads(row.metadata_json),
+                    },
+                    sort_keys=True,
+                )
+                + "\n"
+                for row in records.itertuples()
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,30 +1,28 @@
 """solve_aging: cycle every sample, measure its RPTs and save the states for impedance."""
 
-import importlib.metadata
-
 import pandas as pd
 
 from agingset.physics import aging, eis, model
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.eis import eis_model
 from agingset.physics.model import state_variable_names
+from agingset.physics.provenance import package_versions
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
 
 DESIGN = "data/design/samples.parquet"
 OUTPUT = "data/aging"
-TABLES = ("status", "snapshots", "curves", "states")
+TABLES = ("status", "snapshots", "curves", "states", "cycles", "metadata")
 
 
 def provenance(params) -> dict:
-    """m: the exact model, parameters and solver configuration behind every sample."""
-    versions = {name: importlib.metadata.version(name) for name in ("pybamm", "casadi", "pybammsolvers", "numpy")}
+    """The run's configuration; each sample's complete m_i is in metadata.parquet."""
     return {
         "model": params.model.model_dump(),
         "solver": {"name": "IDAKLUSolver", **params.solver.model_dump()},
         "aging": params.aging.model_dump(),
         "seed": params.seed,
-        "versions": versions,
+        "versions": package_versions(),
     }
 
 

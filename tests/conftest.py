@@ -22,6 +22,9 @@ def tiny_params_dict() -> dict:
     }
     params["design"]["ambient_temperature_c"] = [25]
     params["design"]["charge_c_rate"] = [0.5, 1.0]
+    params["design"].update(
+        discharge_c_rate=[1.0], upper_voltage_v=[4.2], lower_voltage_v=[2.5], cv_cutoff_c_rate=[0.05]
+    )
     params["aging"]["cycles"] = 20
     params["aging"]["rpt_every"] = 10
     params["eis"].update({"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 2})

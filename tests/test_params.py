@@ -50,6 +50,10 @@ def test_default_params_are_valid():
         (lambda p: p["model"]["options"].update(colour="blue"), "colour"),
         (lambda p: p.update(samples=10**9), "samples: Input should be less than or equal to 1000000"),
         (lambda p: p["labels"].update(eol_soh=1.2), "labels.eol_soh:"),
+        (lambda p: p["model"]["options"].update({"SEI on cracks": "true"}), "does not conserve lithium in SPM"),
+        (lambda p: p["design"].update(lower_voltage_v=[4.3]), "design: lower_voltage_v (4.3) must be below"),
+        (lambda p: p["design"].update(cv_cutoff_c_rate=[0.5]), "design: cv_cutoff_c_rate (0.5) must be below"),
+        (lambda p: p["labels"].update(knee_min_slope_ratio=0.5), "labels.knee_min_slope_ratio:"),
     ],
 )
 def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):

@@ -25,7 +25,7 @@ def tiny_dataset(tiny_params):
     tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"])
     tables["spectra"] = pd.concat([solve_spectra(task) for task in tasks], ignore_index=True)
     tables["design"] = design
-    tables["labels"] = build_labels(tables["snapshots"], p.labels.eol_soh)
+    tables["labels"] = build_labels(tables["snapshots"], tables["cycles"], p.labels)
     return tables
 
 
@@ -118,7 +118,7 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     names = cell_parameter_columns(design)
     handoff = _handoff(tiny_params)
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
-    protocol = Protocol(25.0, 1.0, 1.0)
+    protocol = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 
     def solve(order):
         simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, protocol, names, handoff)
@@ -126,5 +126,5 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
 
     forward, backward = solve([0, 1, 2, 3]), solve([3, 2, 1, 0])
     for index in range(4):
-        for table in ("snapshots", "curves", "states"):
+        for table in ("snapshots", "curves", "states", "cycles", "metadata"):
             pd.testing.assert_frame_equal(forward[index][table], backward[index][table], check_exact=True)

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pybamm
 
-from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, SolverConfig
+from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
+from .provenance import sample_metadata
 
-STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT = "ok", "failed", "timeout"
+STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
 
 # States the impedance model has and the aging model names differently. At the rested
 # snapshot both hold the same (x-averaged, in single-particle models) total interfacial
@@ -41,14 +42,35 @@ DEGRADATION_VARIABLES = {
     "capacity_lost_sei_ah": "Loss of capacity to negative SEI [A.h]",
     "capacity_lost_sei_cracks_ah": "Loss of capacity to negative SEI on cracks [A.h]",
     "capacity_lost_plating_ah": "Loss of capacity to negative lithium plating [A.h]",
+    # Electrode and cyclable-lithium capacities: with the RPT voltage window they fix the
+    # capacity the degradation modes leave (see docs/physics.md, capacity bookkeeping).
+    "q_ne_ah": "Negative electrode capacity [A.h]",
+    "q_pe_ah": "Positive electrode capacity [A.h]",
+    "q_li_ah": "Total lithium capacity in particles [A.h]",
 }
+# Where the lithium that leaves the particles goes. Missing terms (mechanism off) are zero.
+LITHIUM_SINKS = (
+    "Total lithium lost to side reactions [mol]",
+    "Loss of lithium due to loss of active material in negative electrode [mol]",
+    "Loss of lithium due to loss of active material in positive electrode [mol]",
+    "Total lithium lost from electrolyte [mol]",
+)
 
 
 @dataclass(frozen=True)
 class Protocol:
+    """One level of every field in ``PROTOCOL_FIELDS``."""
+
     ambient_temperature_c: float
     charge_c_rate: float
     discharge_c_rate: float
+    upper_voltage_v: float
+    lower_voltage_v: float
+    cv_cutoff_c_rate: float
+
+    @classmethod
+    def of(cls, sample: dict) -> Protocol:
+        return cls(**{field: float(sample[field]) for field in PROTOCOL_FIELDS})
 
 
 def describe(error: BaseException) -> str:
@@ -91,10 +113,8 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
     order in which a worker solves its samples.
     """
     temperature = f"{protocol.ambient_temperature_c} oC"
-    values = protocol.__dict__
-    cycle = tuple(
-        pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle
-    )
+    values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
+    cycle = tuple(pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle)
     rpt = tuple(
         pybamm.step.string(
             step.step,
@@ -130,19 +150,29 @@ class AgingSimulator:
         handoff_names: list[str],
     ):
         model = model_building.build_model(model_config)
+        self.model_config = model_config
         self.aging = aging
         self.solver_config = solver_config
+        self.protocol = protocol
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
+        self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
+        self.parameter_values = model_building.parameter_values(model_config, input_names)
+        self.mesh = model_building.var_pts(model_config, model)
         self.simulation = pybamm.Simulation(
             model,
-            parameter_values=model_building.parameter_values(model_config, input_names),
+            parameter_values=self.parameter_values,
             experiment=build_experiment(aging, protocol),
             solver=model_building.solver(solver_config),
-            var_pts=model_building.var_pts(model_config, model),
+            var_pts=self.mesh,
         )
 
     def run(self, sample_id: str, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
+        """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one sample.
+
+        Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
+        sample is one status row with its reason.
+        """
         watch = _Watch(self.solver_config.timeout_s)
         status, message, solution = STATUS_OK, "", None
         try:
@@ -158,45 +188,62 @@ class AgingSimulator:
             status = STATUS_FAILED
             message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
 
-        snapshots, curves, states = [], [], []
-        try:
-            lithium_initial = float(solution.first_state[LITHIUM_IN_PARTICLES].entries[0]) if cycles else np.nan
-            for snapshot, index in enumerate(range(1, len(cycles), self.aging.rpt_every + 1)):
-                steps = cycles[index].steps
-                if len(steps) < len(self.aging.rpt) or any(
-                    isinstance(steps[i], pybamm.EmptySolution) for i in self.roles.values()
-                ):
-                    break
-                record, curve, state = self._read_rpt(steps, lithium_initial)
-                snapshots.append(
-                    {"sample_id": sample_id, "snapshot": snapshot, "cycle": snapshot * self.aging.rpt_every, **record}
-                )
-                curves.append(pd.DataFrame({"sample_id": sample_id, "snapshot": snapshot, **curve}))
-                states.extend(
-                    {"sample_id": sample_id, "snapshot": snapshot, "variable": name, "values": values.tolist()}
-                    for name, values in state.items()
-                )
-        except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
-            status, message = STATUS_FAILED, f"reading RPT: {describe(err)}"
-            snapshots, curves, states = [], [], []
-        return {
-            "status": pd.DataFrame(
-                [
+        tables = _no_measurements()
+        if status == STATUS_OK:
+            try:
+                tables = self._measure(sample_id, solution)
+                message = non_physical_reason(pd.DataFrame(tables["snapshots"]), self.aging.bounds)
+                status = STATUS_NON_PHYSICAL if message else STATUS_OK
+            except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
+                status, message = STATUS_FAILED, f"reading RPT: {describe(err)}"
+                tables = _no_measurements()
+
+        return sample_result(
+            sample_id,
+            status,
+            message,
+            tables,
+            self.aging.rpt_every,
+            sample_metadata(
+                self.model_config,
+                self.solver_config,
+                self.parameter_values,
+                {**inputs, "Ambient temperature [K]": self.protocol.ambient_temperature_c + 273.15},
+                self.mesh,
+                self.aging,
+                self.protocol.__dict__,
+                {"status": status, "message": message},
+            ),
+        )
+
+    def _measure(self, sample_id: str, solution: pybamm.Solution) -> dict[str, list]:
+        first = solution.first_state
+        reference = {
+            name: float(np.asarray(first[name].entries).ravel()[0])
+            for name in (LITHIUM_IN_PARTICLES, *self.lithium_sinks)
+        }
+        snapshots, curves, states, cycles = [], [], [], []
+        block = self.aging.rpt_every + 1
+        for snapshot, index in enumerate(range(1, len(solution.cycles), block)):
+            record, curve, state = self._read_rpt(solution.cycles[index].steps, reference)
+            key = {"sample_id": sample_id, "snapshot": snapshot}
+            snapshots.append({**key, "cycle": snapshot * self.aging.rpt_every, **record})
+            curves.append(pd.DataFrame({**key, **curve}))
+            states.extend(
+                {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
+            )
+            for offset, cycle_solution in enumerate(solution.cycles[index + 1 : index + block]):
+                cycles.append(
                     {
                         "sample_id": sample_id,
-                        "status": status,
-                        "message": message,
-                        "snapshots": len(snapshots),
-                        "cycles_completed": max(0, (len(snapshots) - 1) * self.aging.rpt_every),
+                        "cycle": snapshot * self.aging.rpt_every + offset + 1,
+                        "cycle_in_block": offset + 1,
+                        "discharge_capacity_ah": _discharged_ah(cycle_solution),
                     }
-                ]
-            ),
-            "snapshots": pd.DataFrame(snapshots),
-            "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
-            "states": pd.DataFrame(states),
-        }
+                )
+        return {"snapshots": snapshots, "curves": curves, "states": states, "cycles": cycles}
 
-    def _read_rpt(self, steps: list[pybamm.Solution], lithium_initial: float):
+    def _read_rpt(self, steps: list[pybamm.Solution], reference: dict[str, float]):
         capacity_step = steps[self.roles["capacity"]]
         discharged = np.asarray(capacity_step["Discharge capacity [A.h]"].entries)
         capacity_ah = float(discharged[-1] - discharged[0])
@@ -209,13 +256,19 @@ class AgingSimulator:
 
         eis_step = steps[self.roles["eis_state"]]
         eis_discharged = float(_last(eis_step, "Discharge capacity [A.h]")[0])
+        lithium_initial = reference[LITHIUM_IN_PARTICLES]
+        lithium_lost = lithium_initial - float(_last(eis_step, LITHIUM_IN_PARTICLES)[0])
+        lithium_sunk = sum(float(_last(eis_step, name)[0]) - reference[name] for name in self.lithium_sinks)
         record = {
             "rpt_capacity_ah": capacity_ah,
             # SOC by coulomb counting from the empty cell at the end of the capacity test.
             "eis_soc": (discharged[-1] - eis_discharged) / capacity_ah,
             "eis_voltage_v": float(_last(eis_step, "Voltage [V]")[0]),
             "pulse_resistance_ohm": np.nan,
-            "lli_pct": 100.0 * (1.0 - float(_last(eis_step, LITHIUM_IN_PARTICLES)[0]) / lithium_initial),
+            "lli_pct": 100.0 * lithium_lost / lithium_initial,
+            # Lithium conservation: what left the particles is bound somewhere; the residual
+            # (a fraction of the cell's lithium) measures how well the solve kept it.
+            "lithium_balance_error": (lithium_lost - lithium_sunk) / lithium_initial,
             **{label: float(_last(eis_step, name)[0]) for label, name in DEGRADATION_VARIABLES.items()},
         }
         if "pulse" in self.roles:
@@ -223,10 +276,59 @@ class AgingSimulator:
         return record, curve, _handoff_state(eis_step, self.handoff_names)
 
 
-def failure_result(sample_id: str, status: str, message: str) -> dict[str, pd.DataFrame]:
-    """The result of a sample whose worker produced nothing (hung past the hard limit, or died)."""
-    row = {"sample_id": sample_id, "status": status, "message": message, "snapshots": 0, "cycles_completed": 0}
-    return {"status": pd.DataFrame([row]), "snapshots": pd.DataFrame(), "curves": pd.DataFrame(), "states": pd.DataFrame()}
+def _no_measurements() -> dict[str, list]:
+    return {"snapshots": [], "curves": [], "states": [], "cycles": []}
+
+
+def sample_result(
+    sample_id: str, status: str, message: str, tables: dict[str, list], rpt_every: int, metadata: dict[str, str]
+) -> dict[str, pd.DataFrame]:
+    """The tables of one sample: its status row, its measurements and its m_i."""
+    snapshots = len(tables["snapshots"])
+    return {
+        "status": pd.DataFrame(
+            [
+                {
+                    "sample_id": sample_id,
+                    "status": status,
+                    "message": message,
+                    "snapshots": snapshots,
+                    "cycles_completed": max(0, (snapshots - 1) * rpt_every),
+                }
+            ]
+        ),
+        "snapshots": pd.DataFrame(tables["snapshots"]),
+        "curves": pd.concat(tables["curves"], ignore_index=True) if tables["curves"] else pd.DataFrame(),
+        "states": pd.DataFrame(tables["states"]),
+        "cycles": pd.DataFrame(tables["cycles"]),
+        "metadata": pd.DataFrame([{"sample_id": sample_id, **metadata}]),
+    }
+
+
+def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
+    """Why a solved trajectory cannot be trusted, or "" when it can."""
+    measured = snapshots.select_dtypes("number").dropna(axis=1, how="all")  # all-NaN: not measured (no pulse)
+    if not np.isfinite(measured.to_numpy(dtype=float)).all():
+        return "non-finite RPT measurement"
+    capacity = snapshots["rpt_capacity_ah"]
+    soh = capacity / capacity.iloc[0]
+    if (soh > bounds.soh_max).any() or (capacity <= 0).any():
+        return f"SOH {soh.max():.4f} outside (0, {bounds.soh_max}]"
+    for column in ("lli_pct", "lam_ne_pct", "lam_pe_pct"):
+        if (snapshots[column] < -bounds.noise_pct).any():
+            return f"{column} {snapshots[column].min():.4g} below -{bounds.noise_pct}"
+    worst = snapshots["lithium_balance_error"].abs().max()
+    if worst > bounds.lithium_balance_tolerance:
+        return f"lithium balance error {worst:.3g} exceeds {bounds.lithium_balance_tolerance}"
+    return ""
+
+
+def _discharged_ah(solution: pybamm.Solution) -> float:
+    """Charge delivered by the discharge steps of one cycle, by integrating the current."""
+    time_s = np.asarray(solution["Time [s]"].entries)
+    current = np.asarray(solution["Current [A]"].entries)
+    delivered = np.maximum(current, 0.0)
+    return float(np.sum(0.5 * (delivered[1:] + delivered[:-1]) * np.diff(time_s)) / 3600.0)
 
 
 def _pulse_resistance(steps: list[pybamm.Solution], pulse_index: int) -> float:
@@ -258,23 +360,49 @@ class AgingTask:
             default=str,
         )
 
-    def failure(self, status: str, message: str) -> dict[str, pd.DataFrame]:
-        return failure_result(self.sample["sample_id"], status, message)
-
-    def affinity(self) -> tuple:
-        return tuple(self.sample[field] for field in PROTOCOL_FIELDS)
+    def affinity(self) -> Protocol:
+        return Protocol.of(self.sample)
 
     def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
         """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""
         return STATUS_TIMEOUT not in set(result["status"]["status"])
 
+    def failure(self, status: str, message: str) -> dict[str, pd.DataFrame]:
+        """The result of a sample whose worker produced nothing (killed at the hard timeout, or died)."""
+        model = model_building.build_model(self.model)
+        protocol = Protocol.of(self.sample)
+        inputs = {name: float(self.sample[name]) for name in self.input_names}
+        metadata = sample_metadata(
+            self.model,
+            self.solver,
+            model_building.parameter_values(self.model, self.input_names),
+            {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
+            model_building.var_pts(self.model, model),
+            self.aging,
+            protocol.__dict__,
+            {"status": status, "message": message},
+        )
+        return sample_result(
+            self.sample["sample_id"], status, message, _no_measurements(), self.aging.rpt_every, metadata
+        )
+
     def simulator_key(self, protocol: Protocol) -> tuple:
         configs = (self.model, self.solver, self.aging)
-        return ("aging", *(c.model_dump_json() for c in configs), self.input_names, self.handoff_names, protocol)
+        return (
+            "aging",
+            *(c.model_dump_json() for c in configs),
+            self.input_names,
+            self.handoff_names,
+            protocol,
+        )
 
 
 def aging_tasks(
-    model: ModelConfig, solver: SolverConfig, aging: AgingConfig, handoff_names: list[str], design: pd.DataFrame
+    model: ModelConfig,
+    solver: SolverConfig,
+    aging: AgingConfig,
+    handoff_names: list[str],
+    design: pd.DataFrame,
 ) -> list[AgingTask]:
     """One task per design row, in design order; the sampled cell parameters are the inputs."""
     from ..design import cell_parameter_columns
@@ -290,11 +418,7 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
     from ..executor import cached
 
     sample = task.sample
-    protocol = Protocol(
-        float(sample["ambient_temperature_c"]),
-        float(sample["charge_c_rate"]),
-        float(sample["discharge_c_rate"]),
-    )
+    protocol = Protocol.of(sample)
     simulator = cached(
         task.simulator_key(protocol),
         lambda: AgingSimulator(

@@ -6,17 +6,18 @@ and each sample only changes the inputs passed to the solver.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 import pybamm
 
-from ..params import BPX_PREFIX, ModelConfig, SolverConfig
+from ..params import BPX_PREFIX, ModelConfig, SolverConfig, pybamm_options
 
 
 def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
     """The configured lithium-ion model; ``extra_options`` override the configured ones."""
     family = getattr(pybamm.lithium_ion, config.family)
-    return family({**config.options, **extra_options})
+    return family({**pybamm_options(config.options), **extra_options})
 
 
 def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
@@ -31,6 +32,31 @@ def parameter_values(config: ModelConfig, input_names: Iterable[str]) -> pybamm.
     values.update(dict(config.parameter_overrides))
     values.update({name: "[input]" for name in input_names})
     return values
+
+
+def serialisable_parameters(values: pybamm.ParameterValues, inputs: dict[str, float]) -> dict[str, object]:
+    """Every parameter value as JSON-ready data, with the sample's inputs substituted.
+
+    Numbers stay numbers; functions are named by module and name; data tables by the
+    name PyBaMM gives them.
+    """
+    record = {}
+    for name, value in sorted(values.items()):
+        if name in inputs:
+            record[name] = float(inputs[name])
+        elif isinstance(value, bool | str):
+            record[name] = value
+        elif isinstance(value, numbers.Number):
+            record[name] = float(value)
+        elif isinstance(value, pybamm.InputParameter):
+            raise ValueError(f"{name!r} is an [input] without a value")
+        elif callable(value):
+            record[name] = f"function {value.__module__}.{value.__qualname__}"
+        elif isinstance(value, tuple) and value and isinstance(value[0], str):
+            record[name] = f"data {value[0]}"
+        else:
+            record[name] = f"{type(value).__name__} {value}"
+    return record
 
 
 def solver(config: SolverConfig) -> pybamm.IDAKLUSolver:

@@ -1,0 +1,79 @@
+"""m_i: the complete, hashed record of how one sample was simulated.
+
+The record holds everything needed to rerun the sample and nothing that depends on
+when or where it ran: model family and options, every parameter value used (the
+sampled inputs substituted), mesh, solver and tolerances, the experiment steps as
+PyBaMM strings, the protocol, package versions and the sample's final status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+
+import pybamm
+
+from ..params import AgingConfig, ModelConfig, SolverConfig
+from .model import serialisable_parameters
+
+PACKAGES = ("pybamm", "pybammsolvers", "casadi", "numpy", "scipy", "pandas")
+SOLVER_NAME = "IDAKLUSolver"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def canonical_json(record: dict) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def sample_metadata(
+    model: ModelConfig,
+    solver: SolverConfig,
+    values: pybamm.ParameterValues,
+    inputs: dict[str, float],
+    mesh: dict,
+    aging: AgingConfig,
+    protocol: dict[str, float],
+    outcome: dict[str, str],
+) -> dict[str, str]:
+    """``metadata_json`` (canonical JSON of m_i) and ``metadata_sha256`` (its hash)."""
+    record = {
+        "model": {
+            "family": model.family,
+            "options": model.options,
+            "parameter_set": model.parameter_set,
+            "parameter_overrides": model.parameter_overrides,
+        },
+        "parameters": serialisable_parameters(values, inputs),
+        "inputs": {name: float(value) for name, value in sorted(inputs.items())},
+        "mesh": {
+            str(name): int(points) for name, points in sorted(mesh.items(), key=lambda item: str(item[0]))
+        },
+        "solver": {
+            "name": SOLVER_NAME,
+            "rtol": solver.rtol,
+            "atol": solver.atol,
+            "timeout_s": solver.timeout_s,
+        },
+        "experiment": {
+            "protocol": protocol,
+            "conditioning": aging.conditioning,
+            "rpt": [step.model_dump() for step in aging.rpt],
+            "cycle": [text.format(**{k: f"{v:g}" for k, v in protocol.items()}) for text in aging.cycle],
+            "cycles": aging.cycles,
+            "rpt_every": aging.rpt_every,
+        },
+        "versions": package_versions(),
+        "outcome": outcome,
+    }
+    text = canonical_json(record)
+    return {"metadata_json": text, "metadata_sha256": hashlib.sha256(text.encode()).hexdigest()}

@@ -1,0 +1,55 @@
+"""Seconds per aging sample by model fidelity (SPM, SPMe, DFN), measured side by side.
+
+Each family solves the same first samples of the default design under the first
+sample's protocol with the default params (mechanisms, mesh, experiment); the simulator
+is built once per family, so the first sample includes the build and the rest reuse it.
+The aging model is driven directly (no impedance hand-off), so SPMe and DFN run even
+while params.py accepts only SPM for the full pipeline.
+
+    python -m benchmarks.aging_by_fidelity [samples] [cycles]
+"""
+
+import sys
+import time
+
+from agingset.design import build_design, cell_parameter_columns
+from agingset.params import load_params
+from agingset.physics.aging import AgingSimulator, Protocol
+
+FAMILIES = ("SPM", "SPMe", "DFN")
+
+
+def main(samples: int, cycles: int | None) -> None:
+    params = load_params("params.yaml")
+    aging = params.aging
+    if cycles:
+        aging = aging.model_copy(update={"cycles": cycles, "rpt_every": min(aging.rpt_every, cycles)})
+    design = build_design(params.design, samples, params.seed)
+    protocol = Protocol.of(design.iloc[0])
+    names = cell_parameter_columns(design)
+    rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
+    print(f"{samples} samples x {aging.cycles} cycles, protocol {protocol}")
+    results = {}
+    for family in FAMILIES:
+        model = params.model.model_copy(update={"family": family})
+        start = time.perf_counter()
+        simulator = AgingSimulator(model, params.solver, aging, protocol, names, [])
+        seconds, statuses = [], []
+        for index, inputs in enumerate(rows):
+            tick = time.perf_counter()
+            result = simulator.run(str(index), inputs)
+            seconds.append(time.perf_counter() - tick)
+            statuses.append(result["status"]["status"].iloc[0])
+        total = time.perf_counter() - start
+        results[family] = total / samples
+        reuse = sum(seconds[1:]) / max(1, len(seconds) - 1)
+        print(
+            f"{family:5s} {total / samples:8.1f} s/sample (first incl. build {seconds[0]:.1f} s, "
+            f"reused {reuse:.1f} s)  statuses {statuses}"
+        )
+    for family in FAMILIES[1:]:
+        print(f"{family} / SPM: {results[family] / results['SPM']:.1f}x")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2, int(sys.argv[2]) if len(sys.argv) > 2 else None)
