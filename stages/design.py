@@ -1,13 +1,33 @@
-"""design: the sampled cell designs and protocols (data/design/samples.parquet)."""
+"""design: the sampled cell designs and protocols (data/design/samples.parquet) and the ranges they come from."""
 
-from agingset.design import build_design
-from stages._io import run_stage, write_parquet
+import json
 
+from agingset.design import build_design, effective_config
+from stages._io import run_stage, write_json, write_parquet
+
+CALIBRATED = "data/calibrate/calibrated.json"
 OUTPUT = "data/design/samples.parquet"
+RANGES = "data/design/ranges.json"
 
 
 def main(params):
-    write_parquet(build_design(params.design, params.samples, params.seed), OUTPUT)
+    with open(CALIBRATED) as handle:
+        calibration = json.load(handle)
+    fitted = {name: entry["fitted"] for name, entry in calibration["parameters"].items()}
+    config = effective_config(params.design, fitted)
+    write_parquet(build_design(config, params.samples, params.seed), OUTPUT)
+    used = {name: fitted[name] for name in config.cell_parameters if name in fitted}
+    write_json(
+        {
+            "ranges": params.design.ranges,
+            "cell_parameters": {name: r.model_dump() for name, r in config.cell_parameters.items()},
+            "calibrated_values": used if params.design.ranges == "calibrated" else {},
+            "calibration": {
+                key: calibration[key] for key in ("measurement", "objective", "rmse_start", "rmse_fitted")
+            },
+        },
+        RANGES,
+    )
 
 
 if __name__ == "__main__":
