@@ -121,3 +121,22 @@ def test_block_average_conserves_charge():
     averaged = block_average(measured, 30.0)
     assert np.all(np.diff(averaged.time_s) > 0)
     assert averaged.discharged_ah[-1] == pytest.approx(measured.discharged_ah[-1], rel=0.01)
+
+
+def test_calibrated_ranges_recentre_only_fitted_parameters(tiny_params):
+    from agingset.design import effective_config
+
+    fitted = {POSITIVE_FRACTION: 0.60, INITIAL_SOC: 0.8}
+    prior = tiny_params.design
+    assert effective_config(prior, fitted) is prior
+    calibrated = effective_config(prior.model_copy(update={"ranges": "calibrated"}), fitted).cell_parameters
+    assert calibrated[POSITIVE_FRACTION].low == pytest.approx(0.55)
+    assert calibrated[POSITIVE_FRACTION].high == pytest.approx(0.65)
+    for name, prior_range in prior.cell_parameters.items():
+        if name != POSITIVE_FRACTION:
+            assert calibrated[name] == prior_range
+    sei = "SEI solvent diffusivity [m2.s-1]"
+    log_range = effective_config(
+        prior.model_copy(update={"ranges": "calibrated"}), {sei: 1e-19}
+    ).cell_parameters[sei]
+    assert log_range.low * log_range.high == pytest.approx(1e-38)  # centred on the log scale

@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import ROOT, tiny_params_dict
 
-PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore"]
+PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore", "reference-data"]
 
 
 def _env(workers: str = "2") -> dict:
@@ -71,7 +71,7 @@ def repo(tmp_path_factory):
 def test_repro_builds_the_dataset(repo):
     output = _dvc(repo, "repro")
     assert _stages_run(output) == {
-        "design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline"
+        "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline"
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
@@ -83,7 +83,7 @@ def test_repro_builds_the_dataset(repo):
     split = pd.read_parquet(repo / "data/split/split.parquet")
     sides = split.groupby("cell_design_id")["split"].nunique()
     assert (sides == 1).all()
-    for metrics in ("quality", "split", "train"):
+    for metrics in ("quality", "split", "train", "calibration", "sensitivity"):
         assert (repo / f"metrics/{metrics}.json").exists()
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v1")
@@ -121,7 +121,7 @@ def test_outputs_do_not_depend_on_worker_count(tmp_path):
         repo = tmp_path / f"workers{workers}"
         repo.mkdir()
         _copy_project(repo, tiny_params_dict())
-        for stage in ("design", "solve_aging", "solve_eis"):
+        for stage in ("calibrate", "design", "solve_aging", "solve_eis", "sensitivity"):
             _run(repo, sys.executable, "-m", f"stages.{stage}", workers=workers)
         outputs[workers] = repo / "data"
     comparison = filecmp.dircmp(outputs["1"] / "aging", outputs["2"] / "aging")
@@ -131,3 +131,6 @@ def test_outputs_do_not_depend_on_worker_count(tmp_path):
     )
     assert not mismatch and not errors
     assert filecmp.cmp(outputs["1"] / "eis/spectra.parquet", outputs["2"] / "eis/spectra.parquet", shallow=False)
+    for table in ("runs", "indices"):
+        first, second = (outputs[w] / f"sensitivity/{table}.parquet" for w in ("1", "2"))
+        assert filecmp.cmp(first, second, shallow=False)
