@@ -1,7 +1,5 @@
 """Identification recovers known parameters; the real drive cycle is fitted better than Chen2020."""
 
-import gzip
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +138,16 @@ def test_calibrated_ranges_recentre_only_fitted_parameters(tiny_params):
         prior.model_copy(update={"ranges": "calibrated"}), {sei: 1e-19}
     ).cell_parameters[sei]
     assert log_range.low * log_range.high == pytest.approx(1e-38)  # centred on the log scale
+
+
+def test_the_stage_names_a_bad_file(tmp_path, tiny_params):
+    from stages._io import StageError
+    from stages.calibrate import read_measurement
+
+    path = tmp_path / "cell.csv"
+    pd.DataFrame({"time_s": [0, 1, 2], "current_a": [-2000, -2000, 0], "voltage_v": [3.9, 3.8, 3.8]}).to_csv(path)
+    config = tiny_params.calibrate.model_copy(update={"measurement": str(path)})
+    with pytest.raises(StageError, match=r"cell\.csv: \|current_a\| reaches 2000.*milliamperes"):
+        read_measurement(config)
+    with pytest.raises(StageError, match="not found"):
+        read_measurement(config.model_copy(update={"measurement": str(tmp_path / "absent.csv")}))
