@@ -14,6 +14,9 @@ Two objectives:
   measured curve's voltage grid (:mod:`agingset.ica`), for a low-rate curve: peak shifts
   and heights carry the electrode capacities and their alignment (LAM, LLI).
 
+The model is isothermal at the parameter set's ambient temperature; a measured
+``temperature_c`` column is checked but not used.
+
 Confidence: standard errors from the Jacobian at the optimum, ``sqrt(diag(s^2 (J^T J)^-1))``
 with ``s^2`` the residual variance. They assume independent residuals, so on a real record
 whose misfit is mostly model error they are a lower bound.
@@ -161,7 +164,8 @@ class IncrementalCapacityObjective:
 
     def __init__(self, model: RecordModel, measurement: Measurement, smoothing_v: float, step_v: float):
         current = measurement.current_a
-        if np.any(current > 0) and np.any(current < 0) or np.ptp(current) > 0.05 * np.max(np.abs(current)):
+        changes_sign = np.any(current > 0) and np.any(current < 0)
+        if changes_sign or np.ptp(current) > 0.05 * np.max(np.abs(current)):
             raise ValueError(
                 "the ica objective needs a constant-current (low-rate) charge or discharge; "
                 "this record's current changes sign or varies by more than 5 %"
@@ -267,7 +271,9 @@ def fit(objective, parameters: list[FitParameter], method: str = "least_squares"
             diff_step=None if objective.analytic_jacobian else 1e-3,
             max_nfev=max_iterations,
         )
-        unit, iterations, converged, message = outcome.x, outcome.nfev, outcome.status > 0, outcome.message
+        # Trust-region iterations: one Jacobian each (finite differences count as such too).
+        iterations = outcome.njev if outcome.njev is not None else outcome.nfev
+        unit, converged, message = outcome.x, outcome.status > 0, outcome.message
     else:
 
         def loss(u):

@@ -6,7 +6,7 @@ import pytest
 
 from agingset.calibration import INITIAL_SOC, FitParameter, RecordModel, build_objective, fit
 from agingset.measurement import Measurement, MeasurementError, block_average, validate_measurement, window
-from agingset.params import ModelConfig, SolverConfig
+from agingset.params import ModelConfig, ParamsError, SolverConfig, parse_params
 from tests.conftest import ROOT
 
 CHEN2020_SPM = ModelConfig(family="SPM", parameter_set="Chen2020")
@@ -151,3 +151,30 @@ def test_the_stage_names_a_bad_file(tmp_path, tiny_params):
         read_measurement(config)
     with pytest.raises(StageError, match="not found"):
         read_measurement(config.model_copy(update={"measurement": str(tmp_path / "absent.csv")}))
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda p: p["calibrate"]["parameters"].update({"Made-up thing": {"low": 0, "high": 1}}),
+            "calibrate: parameters: 'Made-up thing' is not a parameter of Chen2020",
+        ),
+        (
+            lambda p: p["calibrate"]["parameters"].update({INITIAL_SOC: {"low": 0.5, "high": 1.0, "start": 1.2}}),
+            "start (1.2) must lie within low..high",
+        ),
+        (
+            lambda p: p["calibrate"]["parameters"].update({POSITIVE_FRACTION: {"low": 0.7, "high": 0.8}}),
+            "the parameter set's value 0.665 lies outside 0.7..0.8",
+        ),
+        (lambda p: p["calibrate"].update(method="BFGS"), "calibrate.method: Input should be"),
+        (lambda p: p["design"].update(ranges="fitted"), "design.ranges: Input should be 'prior' or 'calibrated'"),
+        (lambda p: p["sensitivity"].update(base_samples=12), "must be a power of two"),
+    ],
+)
+def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
+    mutate(tiny_params_raw)
+    with pytest.raises(ParamsError) as caught:
+        parse_params(tiny_params_raw)
+    assert expected in str(caught.value)
