@@ -102,12 +102,17 @@ class RecordModel:
     def voltage(self, values: dict[str, float], sensitivities: bool = False):
         """Simulated voltage at the measurement times (shorter if a cut-off stopped the
         solve) and, with ``sensitivities``, its Jacobian (rows: times, columns: fit names)."""
-        solution = self.simulation.solve(
-            [0.0, float(self.time_s[-1])],
-            t_interp=self.time_s,
-            inputs={name: float(values[name]) for name in self.fit_names},
-            calculate_sensitivities=sensitivities,
-        )
+        try:
+            solution = self.simulation.solve(
+                [0.0, float(self.time_s[-1])],
+                t_interp=self.time_s,
+                inputs={name: float(values[name]) for name in self.fit_names},
+                calculate_sensitivities=sensitivities,
+            )
+        except pybamm.SolverError:
+            # A trial point the solver cannot integrate reaches nothing of the record; the
+            # objective penalises it instead of ending the fit.
+            return np.empty(0), (np.empty((0, len(self.fit_names))) if sensitivities else None)
         voltage = np.asarray(solution["Voltage [V]"].entries, dtype=float)
         if not sensitivities:
             return voltage, None
@@ -182,7 +187,10 @@ class IncrementalCapacityObjective:
 
     def residuals(self, values: dict[str, float], jacobian: bool = False):
         voltage, _ = self.model.voltage(values)
-        grid, dqdv = self.curve(voltage)
+        try:
+            grid, dqdv = self.curve(voltage)
+        except ValueError:  # too little of the curve was reached to differentiate
+            return -self.measured, None
         return np.interp(self.axis, grid, dqdv, left=0.0, right=0.0) - self.measured, None
 
 

@@ -1,4 +1,7 @@
-"""calibrate: fit model parameters to the measured current/voltage record (data/calibrate, metrics/calibration.json)."""
+"""calibrate: fit model parameters to a measured current/voltage record.
+
+Writes data/calibrate (calibrated.json, residuals.parquet) and metrics/calibration.json.
+"""
 
 from pathlib import Path
 

@@ -1,15 +1,17 @@
-"""sensitivity: Sobol indices of cell observables to the design's cell parameters (data/sensitivity, metrics/sensitivity.json)."""
+"""sensitivity: Sobol indices of cell observables to the design's cell parameters.
+
+Writes data/sensitivity (runs, indices, sobol.png) and metrics/sensitivity.json.
+"""
 
 import json
 
-import numpy as np
 import pandas as pd
 
 from agingset import sensitivity
 from agingset.design import effective_config, stable_id
 from agingset.executor import default_workers, map_ordered
 from agingset.physics.aging import aging_tasks, solve_sample
-from stages._io import atomic_path, run_stage, write_json, write_parquet
+from stages._io import atomic_path, run_stage, write_json
 
 CALIBRATED = "data/calibrate/calibrated.json"
 OUTPUT = "data/sensitivity"
@@ -25,7 +27,10 @@ def main(params):
     samples = sensitivity.sample(ranges, config.base_samples, params.seed)
     protocol = config.protocol.model_dump()
     runs = pd.DataFrame(
-        [{"sample_id": stable_id({**row, "run": index}), **protocol, **row} for index, row in enumerate(samples.to_dict("records"))]
+        [
+            {"sample_id": stable_id({**row, "run": index}), **protocol, **row}
+            for index, row in enumerate(samples.to_dict("records"))
+        ]
     )
     # A short aging run per sample: one RPT before and one after `cycles` cycles.
     aging = params.aging.model_copy(update={"cycles": config.cycles, "rpt_every": config.cycles})
@@ -36,7 +41,9 @@ def main(params):
     for run, result in zip(runs.to_dict("records"), results):
         values = sensitivity.observables(result["snapshots"], result["curves"], config.ica)
         status = result["status"].iloc[0]
-        observed.append({"sample_id": run["sample_id"], "status": status["status"], "message": status["message"], **values})
+        observed.append(
+            {"sample_id": run["sample_id"], "status": status["status"], "message": status["message"], **values}
+        )
     observed = pd.DataFrame(observed)
     outputs = {name: observed[name].to_numpy() for name in config.observables}
     table = sensitivity.indices(names, outputs, config.threshold, config.confidence_level, params.seed)
