@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from .params import PROTOCOL_FIELDS, DesignConfig
+from .params import PROTOCOL_FIELDS, DesignConfig, Range
 
 ID_LENGTH = 12
 
@@ -90,3 +91,27 @@ def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
 def cell_parameter_columns(design: pd.DataFrame) -> list[str]:
     fixed = {"sample_id", "cell_design_id", "sample_index", *PROTOCOL_FIELDS}
     return [column for column in design.columns if column not in fixed]
+
+
+def recentred(prior: Range, value: float) -> Range:
+    """``prior``'s width on its own scale, centred on ``value``."""
+    if prior.scale == "log":
+        half_ratio = math.sqrt(prior.high / prior.low)
+        return Range(low=value / half_ratio, high=value * half_ratio, scale="log")
+    half_width = (prior.high - prior.low) / 2
+    return Range(low=value - half_width, high=value + half_width, scale="linear")
+
+
+def effective_config(config: DesignConfig, calibrated: dict[str, float]) -> DesignConfig:
+    """The design configuration whose ranges the samples are drawn from.
+
+    With ``ranges: calibrated``, every cell-parameter range that names a calibrated
+    parameter is re-centred on the fitted value; the others keep their prior range.
+    """
+    if config.ranges == "prior":
+        return config
+    ranges = {
+        name: recentred(prior, calibrated[name]) if name in calibrated else prior
+        for name, prior in config.cell_parameters.items()
+    }
+    return config.model_copy(update={"cell_parameters": ranges})

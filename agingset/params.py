@@ -50,6 +50,13 @@ LABEL_TARGETS = (
     "resistance_ohm",
     "rul80_cycles",
 )
+RANGE_SOURCES = ("prior", "calibrated")
+FIT_METHODS = ("least_squares", "L-BFGS-B", "Nelder-Mead")
+FIT_OBJECTIVES = ("voltage", "ica")
+INITIAL_SOC = "Initial SOC"
+"""Fit name for the starting state: the fraction of the parameter set's nominal (0-100 %)
+stoichiometry window at which both electrodes start."""
+SENSITIVITY_OBSERVABLES = ("capacity_ah", "pulse_resistance_ohm", "ica_peak_v", "eol_soh")
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -86,6 +93,9 @@ class Range(Strict):
 
 class DesignConfig(Strict):
     method: Literal["sobol", "lhs"] = "sobol"
+    # prior: the ranges as written; calibrated: each range that names a calibrated
+    # parameter keeps its width (on its scale) but is centred on the fitted value.
+    ranges: Literal[RANGE_SOURCES] = "prior"
     protocols_per_cell: int = Field(2, ge=1)
     cell_parameters: dict[str, Range] = Field(min_length=1)
     ambient_temperature_c: list[Annotated[float, Field(ge=-40, le=80)]] = Field(min_length=1)
@@ -352,6 +362,92 @@ class TrainConfig(Strict):
     rul_sources: list[Literal[RUL_FIT_SOURCES]] = Field(list(RUL_FIT_SOURCES), min_length=1)
 
 
+class FitRange(Range):
+    start: FiniteFloat | None = None  # None: the parameter set's value
+
+    @model_validator(mode="after")
+    def _start_inside(self):
+        if self.start is not None and not self.low <= self.start <= self.high:
+            raise ValueError(f"start ({self.start}) must lie within low..high ({self.low}..{self.high})")
+        return self
+
+
+class IcaSettings(Strict):
+    step_v: PositiveFloat = 0.001
+    smoothing_v: PositiveFloat = 0.01
+
+
+class CalibrateConfig(Strict):
+    measurement: str
+    start_s: Annotated[float, Field(ge=0)] = 0.0
+    end_s: PositiveFloat | None = None
+    resample_s: PositiveFloat | None = None
+    max_abs_current_a: PositiveFloat = 50.0
+    model: ModelConfig
+    parameters: dict[str, FitRange] = Field(min_length=1)
+    objective: Literal[FIT_OBJECTIVES] = "voltage"
+    method: Literal[FIT_METHODS] = "least_squares"
+    max_iterations: int = Field(50, ge=1, le=10_000)
+    ica: IcaSettings = IcaSettings()
+
+    @model_validator(mode="after")
+    def _fit_names_exist(self):
+        import pybamm
+
+        values = pybamm.ParameterValues(self.model.parameter_set)
+        values.update(dict(self.model.parameter_overrides))
+        for name, fit_range in self.parameters.items():
+            if name == INITIAL_SOC:
+                if fit_range.start is None:
+                    raise ValueError(f"parameters: {INITIAL_SOC!r} needs a start value")
+                continue
+            if name not in values.keys():
+                raise ValueError(
+                    f"parameters: {name!r} is not a parameter of {self.model.parameter_set} "
+                    f"(nor {INITIAL_SOC!r})"
+                )
+            if fit_range.start is None and not fit_range.low <= values[name] <= fit_range.high:
+                raise ValueError(
+                    f"parameters: {name!r}: the parameter set's value {values[name]} lies outside "
+                    f"{fit_range.low}..{fit_range.high}; give a start or widen the range"
+                )
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be > start_s ({self.start_s})")
+        return self
+
+    def start_value(self, name: str) -> float:
+        import pybamm
+
+        if self.parameters[name].start is not None:
+            return self.parameters[name].start
+        values = pybamm.ParameterValues(self.model.parameter_set)
+        values.update(dict(self.model.parameter_overrides))
+        return float(values[name])
+
+
+class ProtocolConfig(Strict):
+    ambient_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
+    charge_c_rate: Annotated[float, Field(gt=0, le=10)] = 1.0
+    discharge_c_rate: Annotated[float, Field(gt=0, le=20)] = 1.0
+
+
+class SensitivityConfig(Strict):
+    base_samples: int = Field(16, ge=2, le=4096)  # N; the stage solves N * (D + 2) samples
+    cycles: int = Field(2, ge=1, le=1000)  # aging cycles per sample (one RPT before, one after)
+    protocol: ProtocolConfig = ProtocolConfig()
+    observables: list[Literal[SENSITIVITY_OBSERVABLES]] = Field(min_length=1)
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.05  # ST below it: unidentifiable
+    ica: IcaSettings = IcaSettings()
+    confidence_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
+
+    @field_validator("base_samples")
+    @classmethod
+    def _power_of_two(cls, value):
+        if value & (value - 1):
+            raise ValueError(f"must be a power of two for Sobol balance, got {value}")
+        return value
+
+
 class Params(Strict):
     samples: int = Field(ge=1, le=1_000_000)
     seed: int = Field(ge=0)
@@ -364,6 +460,8 @@ class Params(Strict):
     validate_: ValidateConfig = Field(alias="validate")
     split: SplitConfig
     train: TrainConfig
+    calibrate: CalibrateConfig
+    sensitivity: SensitivityConfig
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -1,19 +1,41 @@
-"""design: the sampled cell designs and protocols (data/design/samples.parquet)."""
+"""design: the sampled cell designs and protocols (data/design/samples.parquet) and the ranges they come from."""
 
+import json
 import logging
 
-from agingset.design import build_design
+from agingset.design import build_design, effective_config
 from agingset.params import size_warning
-from stages._io import run_stage, write_parquet
+from stages._io import run_stage, write_json, write_parquet
 
+CALIBRATED = "data/calibrate/calibrated.json"
 OUTPUT = "data/design/samples.parquet"
+RANGES = "data/design/ranges.json"
 
 
 def main(params):
     warning = size_warning(params)
     if warning:
         logging.getLogger("stages.design").warning(warning)
-    write_parquet(build_design(params.design, params.samples, params.seed), OUTPUT)
+    calibration = None
+    if params.design.ranges == "calibrated":
+        with open(CALIBRATED) as handle:
+            calibration = json.load(handle)
+    fitted = {name: entry["fitted"] for name, entry in calibration["parameters"].items()} if calibration else {}
+    config = effective_config(params.design, fitted)
+    write_parquet(build_design(config, params.samples, params.seed), OUTPUT)
+    write_json(
+        {
+            "ranges": params.design.ranges,
+            "cell_parameters": {name: r.model_dump() for name, r in config.cell_parameters.items()},
+            "calibrated_values": {name: fitted[name] for name in config.cell_parameters if name in fitted},
+            "calibration": {
+                key: calibration[key] for key in ("measurement", "objective", "rmse_start", "rmse_fitted")
+            }
+            if calibration
+            else None,
+        },
+        RANGES,
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 9 frequencies."""
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 9 frequencies,
+    a 30-minute calibration window, 2 Sobol base samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
     params["design"]["cell_parameters"]["SEI solvent diffusivity [m2.s-1]"] = {
@@ -30,6 +31,8 @@ def tiny_params_dict() -> dict:
     params["eis"].update({"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 2})
     params["split"]["test_fraction"] = 0.5
     params["train"]["n_estimators"] = 10
+    params["calibrate"].update({"end_s": 1800, "resample_s": 60, "max_iterations": 10})
+    params["sensitivity"].update({"base_samples": 2, "cycles": 1})
     return params
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import ROOT, tiny_params_dict
 
-PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore"]
+PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore", "reference-data"]
 
 
 def _env(workers: str = "2", executor: str = "local") -> dict:
@@ -74,7 +74,8 @@ def repo(tmp_path_factory):
 def test_repro_builds_the_dataset(repo):
     output = _dvc(repo, "repro")
     assert _stages_run(output) == {
-        "design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline", "card"
+        "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split",
+        "train_baseline", "card",
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
@@ -102,6 +103,8 @@ def test_repro_builds_the_dataset(repo):
     assert "data/train/plots/predicted_vs_true/soh.random_forest.csv" in plotted
     assert "data/train/plots/importance/soh.random_forest.csv" in plotted
     assert (repo / "docs/dataset_card/README.md").exists()
+    for name in ("calibration", "sensitivity"):
+        assert (repo / f"metrics/{name}.json").exists()
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v1")
 
@@ -149,7 +152,7 @@ def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
         repo = tmp_path / f"{executor}{workers}"
         repo.mkdir()
         _copy_project(repo, tiny_params_dict())
-        for stage in ("design", "solve_aging", "solve_eis"):
+        for stage in ("design", "solve_aging", "solve_eis", "sensitivity"):
             _run(repo, sys.executable, "-m", f"stages.{stage}", workers=workers, executor=executor)
         outputs[repo.name] = repo / "data"
     reference = outputs.pop("local1")
@@ -161,6 +164,9 @@ def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
         )
         assert not mismatch and not errors
         assert filecmp.cmp(reference / "eis/spectra.parquet", other / "eis/spectra.parquet", shallow=False)
+        for table in ("runs", "indices"):
+            first, second = (path / f"sensitivity/{table}.parquet" for path in (reference, other))
+            assert filecmp.cmp(first, second, shallow=False)
 
 
 def test_loader_reads_a_committed_version_through_dvc(repo):
