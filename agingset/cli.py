@@ -32,7 +32,10 @@ from .params import BPX_PREFIX, ParamsError, parse_params
 log = logging.getLogger("agingset")
 
 # The pipeline's stages in dvc.yaml order (tests check the two agree).
-STAGES = ("design", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline", "card")
+STAGES = (
+    "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline",
+    "card",
+)
 ARTIFACT_ROOTS = ("data", "metrics", "docs")
 MANIFEST = "manifest.json"
 PARAMS_FILE = "params.yaml"
@@ -132,6 +135,23 @@ def _bundle_bpx(raw: dict, output: Path) -> dict:
     return {**raw, "model": {**raw["model"], "parameter_set": BPX_PREFIX + source.name}}
 
 
+def _bundle_measurement(raw: dict, params_file: Path, output: Path) -> None:
+    """Copy the calibration measurement to the same relative path inside the output.
+
+    The path string stays as written, so the calibration outputs (which record it) are the
+    same bytes as the DVC project's.
+    """
+    measurement = raw.get("calibrate", {}).get("measurement")
+    if not measurement or Path(measurement).is_absolute():
+        return
+    for base in (params_file.parent, PROJECT_PARAMS.parent):
+        if (base / measurement).is_file():
+            (output / measurement).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(base / measurement, output / measurement)
+            return
+    raise CliError(f"calibrate.measurement: {measurement} not found next to {params_file} or in the project")
+
+
 def run_pipeline(directory: Path, stages=STAGES) -> None:
     """Run the stage mains in order inside ``directory`` (which holds params.yaml)."""
     from stages._io import StageError
@@ -162,6 +182,7 @@ def command_run(args) -> int:
         )
     output.mkdir(parents=True, exist_ok=True)
     (output / PARAMS_FILE).write_text(yaml.safe_dump(_bundle_bpx(raw, output), sort_keys=False))
+    _bundle_measurement(raw, params_file, output)
     (output / MANIFEST).unlink(missing_ok=True)
     started = time.perf_counter()
     with _environment(AGINGSET_WORKERS=str(args.workers) if args.workers else None):

@@ -100,7 +100,12 @@ def flag_rows(
 
     present = [column for column in CORE_LABELS if column in labels]
     missing_columns = len(present) < len(CORE_LABELS)
-    rows["flag_missing_label"] = labels[present].isna().any(axis=1).to_numpy() | missing_columns
+    missing = labels[[c for c in present if c != "rul80_cycles"]].isna().any(axis=1)
+    if "rul80_cycles" in labels:
+        # A censored RUL has no value by design; its label is the lower bound.
+        censored = labels["rul80_source"].eq("censored") & labels.get("rul80_lower_bound", np.nan).notna()
+        missing |= labels["rul80_cycles"].isna() & ~censored
+    rows["flag_missing_label"] = missing.to_numpy() | missing_columns
     numeric = labels[[c for c in labels.select_dtypes("number").columns if not c.startswith("m_")]]
     rows["flag_non_finite"] = np.isinf(numeric.to_numpy(dtype=float)).any(axis=1)
     soh = labels["soh"] if "soh" in labels else pd.Series(np.nan, index=labels.index)

@@ -28,7 +28,8 @@ def _dataset(kk: bool = True):
         [
             {
                 "sample_id": s, "snapshot": k, "soh": 1.0 - 0.05 * k, "lli_pct": 2.0 * k, "lam_ne_pct": 0.0,
-                "lam_pe_pct": 1.0 * k, "resistance_ohm": 0.03, "rul80_cycles": 40.0, "rul80_source": "censored",
+                "lam_pe_pct": 1.0 * k, "resistance_ohm": 0.03, "rul80_cycles": np.nan, "rul80_lower_bound": 40.0,
+                "rul80_source": "censored",
                 "m_seed": 7,
             }
             for s in GOOD_SAMPLES
@@ -70,6 +71,16 @@ def test_clean_dataset_has_no_flags(tiny_params):
     assert result.metrics["spectra"] == 6 and result.metrics["spectra_kk_checked"] == 6
     assert result.metrics["backend_spectra"] == {"pybamm.EISSimulation": 6}
     assert sum(result.metrics["flag_counts"].values()) == 0
+
+
+def test_rul_label_is_missing_only_when_neither_value_nor_censoring_bound_exists(tiny_params):
+    data = _dataset()
+    labels = data["labels"]
+    labels.loc[labels["sample_id"] == "a", ["rul80_source", "rul80_cycles"]] = ["simulated", 30.0]
+    labels.loc[labels["sample_id"] == "b", "rul80_source"] = "simulated"  # a value is owed but absent
+    labels.loc[labels["sample_id"] == "c", "rul80_lower_bound"] = np.nan  # censored without its bound
+    flags = _assess(data, tiny_params.validate_).snapshots.set_index("sample_id")["flag_missing_label"]
+    assert not flags["a"].any() and flags["b"].all() and flags["c"].all()
 
 
 CORRUPTIONS = {
