@@ -178,11 +178,36 @@ class AgingConfig(Strict):
         return self
 
 
+class TimeDomainConfig(Strict):
+    """Small-signal excitation of the time-domain backend."""
+
+    amplitude_c_rate: Annotated[float, Field(gt=0, le=0.5)] = 0.02
+    settle_periods: int = Field(1, ge=0, le=20)
+    periods: int = Field(2, ge=1, le=50)
+    points_per_period: int = Field(40, ge=8, le=1000)
+    solver: SolverConfig = SolverConfig(rtol=1e-9, atol=1e-9)
+
+
 class EisConfig(Strict):
     f_min_hz: PositiveFloat = 1e-3
     f_max_hz: PositiveFloat = 1e4
     points_per_decade: int = Field(8, ge=1, le=100)
     surface_form: Literal["differential"] = "differential"
+    socs: list[Annotated[float, Field(gt=0, lt=1)]] = Field([0.2, 0.5, 0.8], min_length=1)
+    temperatures_c: list[Annotated[float, Field(ge=-40, le=80)]] = Field([25.0], min_length=1)
+    soc_move_c_rate: Annotated[float, Field(gt=0, le=5)] = 0.2
+    rest_s: Annotated[float, Field(ge=0)] = 3600.0
+    backend: Literal["frequency_domain", "time_domain"] = "frequency_domain"
+    fallback: bool = True
+    solver: SolverConfig = SolverConfig()
+    time_domain: TimeDomainConfig = TimeDomainConfig()
+
+    @field_validator("socs", "temperatures_c")
+    @classmethod
+    def _distinct(cls, values):
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be distinct, got {values}")
+        return values
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -246,18 +271,6 @@ class Params(Strict):
     train: TrainConfig
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _impedance_handoff_supported(self):
-        # The aged state reaches the impedance model by variable name. SPMe and DFN with a
-        # differential surface form carry states (e.g. the x-averaged MacInnes function) the
-        # aging model does not compute, so their hand-off is not implemented yet.
-        if self.model.family != "SPM":
-            raise ValueError(
-                f"model.family: {self.model.family!r} cannot hand its aged state to the impedance "
-                "model yet; allowed: 'SPM'"
-            )
-        return self
 
     @model_validator(mode="after")
     def _parameters_exist(self):
