@@ -1,13 +1,12 @@
 """Features of impedance spectra: arc and tail geometry, an equivalent-circuit fit, lin-KK.
 
 Spectra follow the storage convention Z = z_re + j z_im (capacitive arcs have z_im < 0).
-The circuit fit and the Kramers-Kronig test use impedance.py (``impedance`` on PyPI).
+The circuit fit uses impedance.py (``impedance`` on PyPI); the Kramers-Kronig test is
+lin-KK, written out in :func:`lin_kk`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import warnings
 
 import numpy as np
@@ -16,30 +15,59 @@ import pandas as pd
 KEYS = ["sample_id", "snapshot"]
 SPECTRUM_KEYS = [*KEYS, "temperature_c", "soc"]
 
-# R0 + charge-transfer arc (R || CPE) + finite-space (reflective) Warburg: the particle
+# R0 + one (R || CPE) arc per electrode + finite-space (reflective) Warburg: the particle
 # diffusion tail of an intercalation electrode turns capacitive at the lowest frequencies.
-CIRCUIT = "R0-p(R1,CPE1)-Wo1"
-CIRCUIT_PARAMETERS = ["r0_ohm", "rct_ohm", "cpe_q", "cpe_alpha", "warburg_z0_ohm", "warburg_tau_s"]
+# A single arc leaves 2-4 % RMS misfit on these spectra, two arcs 0.05-2 %.
+CIRCUIT = "R0-p(R1,CPE1)-p(R2,CPE2)-Wo1"
+CIRCUIT_PARAMETERS = [
+    "r0_ohm",
+    "r1_ohm",
+    "cpe1_q",
+    "cpe1_alpha",
+    "r2_ohm",
+    "cpe2_q",
+    "cpe2_alpha",
+    "warburg_z0_ohm",
+    "warburg_tau_s",
+]
+
+
+def lin_kk(frequency_hz: np.ndarray, impedance: np.ndarray) -> np.ndarray:
+    """The Kramers-Kronig-compliant fit of lin-KK (Schönleber et al., Electrochim. Acta 131
+    (2014) 20): series R, L and C (the cell's capacitive low-frequency tail) plus one RC
+    element per measured frequency, time constants log-spaced over the measured range
+    (Boukamp's M = N), fitted linearly to both parts weighted by 1/|Z|.
+
+    The number of RC elements is fixed rather than chosen by Schönleber's mu criterion:
+    aged cells with particle mechanics show a small low-frequency inductive loop, which
+    needs negative resistances and stops the mu search far too early. Written out here
+    because impedance.py 1.7.1's ``linKK`` evaluates a string built from ``repr`` of numpy
+    scalars, which numpy 2 no longer prints as plain numbers.
+    """
+    omega = 2 * np.pi * np.asarray(frequency_hz, dtype=float)
+    tau = np.logspace(np.log10(1 / omega.max()), np.log10(1 / omega.min()), len(omega))
+    basis = np.column_stack(
+        [np.ones_like(omega), 1j * omega, 1.0 / (1j * omega), *(1.0 / (1.0 + 1j * omega * t) for t in tau)]
+    )
+    weight = 1.0 / np.abs(impedance)
+    system = np.vstack([basis.real * weight[:, None], basis.imag * weight[:, None]])
+    target = np.concatenate([impedance.real * weight, impedance.imag * weight])
+    coefficients, *_ = np.linalg.lstsq(system, target, rcond=None)
+    return basis @ coefficients
 
 
 def kk_residual_pct(frequency_hz: np.ndarray, impedance: np.ndarray) -> float:
-    """Largest lin-KK residual of a spectrum, in % of |Z| (NaN for an incomplete spectrum).
+    """Largest lin-KK residual of a spectrum (real or imaginary part) in % of |Z|.
 
-    Schönleber's lin-KK: a series resistance, a series capacitance (the cell's
-    low-frequency capacitive tail) and RC elements with fixed log-spaced time constants,
-    fitted to both parts; their number grows until the over-fit measure mu < 0.85.
-    A causal, linear, stable spectrum is reproduced within numerical noise.
+    A causal, linear, stable spectrum is reproduced within numerical noise when the grid
+    resolves its features (about 5 points per decade or more); NaN for a spectrum with
+    missing points.
     """
-    from impedance.validation import linKK
-
     impedance = np.asarray(impedance, dtype=complex)
     if len(impedance) < 4 or not np.all(np.isfinite(impedance)):
         return float("nan")
-    with contextlib.redirect_stdout(io.StringIO()):  # linKK prints progress every 10 elements
-        _, _, _, residual_real, residual_imag = linKK(
-            np.asarray(frequency_hz, dtype=float), impedance, c=0.85, max_M=50, fit_type="complex", add_cap=True
-        )
-    return float(100.0 * np.max(np.maximum(np.abs(residual_real), np.abs(residual_imag))))
+    residual = (impedance - lin_kk(frequency_hz, impedance)) / np.abs(impedance)
+    return float(100.0 * np.max(np.maximum(np.abs(residual.real), np.abs(residual.imag))))
 
 
 def arc_and_tail(frequency_hz: np.ndarray, z_re: np.ndarray, z_im: np.ndarray) -> dict[str, float]:
@@ -68,40 +96,73 @@ def arc_and_tail(frequency_hz: np.ndarray, z_re: np.ndarray, z_im: np.ndarray) -
 
 
 def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[str, float]) -> dict[str, float]:
-    """Least-squares fit of :data:`CIRCUIT`, started from the spectrum's geometry.
+    """Least-squares fit of :data:`CIRCUIT` with impedance.py, started from the spectrum's geometry.
 
-    ``fit_error_pct`` is the RMS of |Z - Z_fit| / |Z| in percent.
+    The faster arc starts a decade above the apex, the slower one at it. ``ecm_rct_ohm``
+    is R1 + R2; ``ecm_fit_error_pct`` is the RMS of |Z - Z_fit| / |Z| in percent.
     """
     from impedance.models.circuits import CustomCircuit
 
     rct = max(geometry["rct_ohm"], 1e-6)
+    apex_omega = 2 * np.pi * geometry["apex_hz"]
     guess = [
         max(geometry["r0_ohm"], 1e-6),
-        rct,
-        1.0 / (rct * 2 * np.pi * geometry["apex_hz"]),
+        rct / 2,
+        1.0 / (rct / 2 * apex_omega * 10),
+        0.9,
+        rct / 2,
+        1.0 / (rct / 2 * apex_omega),
         0.9,
         rct,
         1.0 / (2 * np.pi * float(np.min(frequency_hz))),
     ]
-    bounds = ([0, 0, 0, 0.3, 0, 0], [np.inf, np.inf, np.inf, 1.0, np.inf, np.inf])
+    lower = [0, 0, 0, 0.3, 0, 0, 0.3, 0, 0]
+    upper = [np.inf, np.inf, np.inf, 1.0, np.inf, np.inf, 1.0, np.inf, np.inf]
     circuit = CustomCircuit(CIRCUIT, initial_guess=guess)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            circuit.fit(frequency_hz, impedance, bounds=bounds, weight_by_modulus=True, maxfev=20000)
+            circuit.fit(frequency_hz, impedance, bounds=(lower, upper), weight_by_modulus=True, maxfev=20000)
     except (RuntimeError, ValueError):  # no convergence: the features say so
-        return {**dict.fromkeys(f"ecm_{name}" for name in CIRCUIT_PARAMETERS), "ecm_fit_error_pct": np.nan}
+        names = [f"ecm_{name}" for name in [*CIRCUIT_PARAMETERS, "rct_ohm", "fit_error_pct"]]
+        return dict.fromkeys(names, np.nan)
     fitted = circuit.predict(frequency_hz)
+    parameters = dict(zip(CIRCUIT_PARAMETERS, (float(value) for value in circuit.parameters_)))
     error = 100.0 * float(np.sqrt(np.mean(np.abs(fitted - impedance) ** 2 / np.abs(impedance) ** 2)))
     return {
-        **{f"ecm_{name}": float(value) for name, value in zip(CIRCUIT_PARAMETERS, circuit.parameters_)},
+        **{f"ecm_{name}": value for name, value in parameters.items()},
+        "ecm_rct_ohm": parameters["r1_ohm"] + parameters["r2_ohm"],
         "ecm_fit_error_pct": error,
     }
 
 
-def spectrum_features(frequency_hz: np.ndarray, z_re: np.ndarray, z_im: np.ndarray) -> dict[str, float]:
-    geometry = arc_and_tail(frequency_hz, z_re, z_im)
-    return {**geometry, **fit_circuit(frequency_hz, z_re + 1j * z_im, geometry)}
+def spectrum_features(frequency_hz: np.ndarray, impedance: np.ndarray) -> dict[str, float]:
+    """Every per-spectrum feature, named as stored: ``eis_*`` and ``kk_residual_pct``.
+
+    Computed where the spectrum is solved (in parallel, once per spectrum) and repeated on
+    each point of the long spectra table; NaN for a spectrum with missing points.
+    """
+    impedance = np.asarray(impedance, dtype=complex)
+    if not np.all(np.isfinite(impedance)):
+        return {**dict.fromkeys(FEATURE_NAMES, np.nan), "kk_residual_pct": np.nan}
+    geometry = arc_and_tail(frequency_hz, impedance.real, impedance.imag)
+    features = {**geometry, **fit_circuit(frequency_hz, impedance, geometry)}
+    return {**{f"eis_{name}": value for name, value in features.items()}, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance)}
+
+
+FEATURE_NAMES = [
+    f"eis_{name}"
+    for name in [
+        "r0_ohm",
+        "rct_ohm",
+        "apex_hz",
+        "apex_minus_zim_ohm",
+        "tail_slope",
+        *(f"ecm_{parameter}" for parameter in CIRCUIT_PARAMETERS),
+        "ecm_rct_ohm",
+        "ecm_fit_error_pct",
+    ]
+]
 
 
 def _suffix(soc: float, temperature_c: float) -> str:
@@ -109,21 +170,20 @@ def _suffix(soc: float, temperature_c: float) -> str:
 
 
 def impedance_features(spectra: pd.DataFrame) -> pd.DataFrame:
-    """One row per snapshot: features and raw Re/Im of every spectrum, named by SOC and temperature.
+    """One row per snapshot: every spectrum's features and raw Re/Im, named by SOC and temperature.
 
-    Columns read ``eis_<feature>_soc<percent>_t<celsius>c`` and
-    ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``; spectra that failed give NaN features.
+    Columns read ``eis_<feature>_soc<percent>_t<celsius>c`` (including
+    ``eis_kk_residual_pct_...``) and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``.
     """
+    per_spectrum = [*FEATURE_NAMES, "kk_residual_pct"]
     rows: dict[tuple, dict] = {}
     for (sample_id, snapshot, temperature_c, soc), spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
         spectrum = spectrum.sort_values("frequency_hz")
-        f = spectrum["frequency_hz"].to_numpy()
-        re, im = spectrum["z_re_ohm"].to_numpy(), spectrum["z_im_ohm"].to_numpy()
         suffix = _suffix(soc, temperature_c)
         row = rows.setdefault((sample_id, snapshot), {"sample_id": sample_id, "snapshot": snapshot})
-        if np.all(np.isfinite(re)) and np.all(np.isfinite(im)):
-            row.update({f"eis_{name}_{suffix}": value for name, value in spectrum_features(f, re, im).items()})
-        for index, frequency in enumerate(f):
-            row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re[index]
-            row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im[index]
+        first = spectrum.iloc[0]
+        row.update({f"eis_{name.removeprefix('eis_')}_{suffix}": float(first[name]) for name in per_spectrum})
+        for frequency, re, im in spectrum[["frequency_hz", "z_re_ohm", "z_im_ohm"]].itertuples(index=False):
+            row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re
+            row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im
     return pd.DataFrame(list(rows.values()))

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 9 frequencies."""
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 25 frequencies, 2 SOCs."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
     params["design"]["cell_parameters"]["SEI solvent diffusivity [m2.s-1]"] = {
@@ -24,7 +24,9 @@ def tiny_params_dict() -> dict:
     params["design"]["charge_c_rate"] = [0.5, 1.0]
     params["aging"]["cycles"] = 20
     params["aging"]["rpt_every"] = 10
-    params["eis"].update({"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 2})
+    params["eis"].update(
+        {"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 4, "socs": [0.2, 0.8], "temperatures_c": [25]}
+    )
     params["split"]["test_fraction"] = 0.5
     params["train"]["n_estimators"] = 10
     return params

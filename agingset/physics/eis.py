@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pybamm
 
-from ..impedance_features import kk_residual_pct
+from ..impedance_features import spectrum_features
 from ..params import EisConfig, ModelConfig
 from . import model as model_building
 from .aging import describe
@@ -278,7 +278,10 @@ def spectrum(
 
 
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
-    """Long table of every spectrum of one sample: snapshots x temperatures x SOCs x frequencies."""
+    """Long table of every spectrum of one sample: snapshots x temperatures x SOCs x frequencies.
+
+    Per-spectrum features (``eis_*``, ``kk_residual_pct``) are repeated on every point.
+    """
     from ..executor import cached
 
     simulator = cached(task.simulator_key(), lambda: ImpedanceSimulator(task.model, task.eis, list(task.input_names)))
@@ -305,7 +308,7 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
                             "backend": backend,
                             "solver_status": status,
                             "fallback_reason": fallback,
-                            "kk_residual_pct": kk_residual_pct(frequencies, impedance),
+                            **spectrum_features(frequencies, impedance),
                         }
                     )
                 )
