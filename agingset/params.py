@@ -186,7 +186,9 @@ class Tolerances(Strict):
 class TimeDomainConfig(Strict):
     """Small-signal excitation of the time-domain backend."""
 
-    amplitude_c_rate: Annotated[float, Field(gt=0, le=0.5)] = 0.02
+    # Small enough to stay linear: at 1 mHz, 0.05 C deviates 1.3 % from the linearisation,
+    # 0.02 C 0.35 %, 0.005 C 0.04 % (the SOC swing meets the OCV curvature).
+    amplitude_c_rate: Annotated[float, Field(gt=0, le=0.5)] = 0.01
     settle_periods: int = Field(1, ge=0, le=20)
     periods: int = Field(2, ge=1, le=50)
     points_per_period: int = Field(40, ge=8, le=1000)

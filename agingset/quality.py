@@ -37,10 +37,12 @@ def flag_rows(
     rows["flag_duplicate_sample"] = rows["sample_id"].isin(set(duplicated_designs))
 
     keys = ["sample_id", "snapshot"]
-    per_spectrum = spectra.groupby(keys).agg(
+    # A snapshot has one spectrum per (temperature, SOC): duplicates are within one spectrum.
+    duplicated = spectra.duplicated(keys + ["temperature_c", "soc", "frequency_hz"])
+    per_spectrum = spectra.assign(duplicated=duplicated).groupby(keys).agg(
         spectrum_ok=("solver_status", lambda s: bool((s == "ok").all())),
         re_z_positive=("z_re_ohm", lambda z: bool((z > 0).all())),
-        duplicate_points=("frequency_hz", lambda f: bool(f.duplicated().any())),
+        duplicate_points=("duplicated", "any"),
     )
     rows = rows.merge(per_spectrum.reset_index(), on=keys, how="left")
     rows["flag_spectrum_failed"] = ~rows["spectrum_ok"].fillna(False).astype(bool)
@@ -70,7 +72,7 @@ def quality_metrics(design: pd.DataFrame, status: pd.DataFrame, flags: pd.DataFr
         "snapshots": len(flags),
         "snapshots_usable": int(flags["usable"].sum()),
         "usable_rate": round(float(flags["usable"].mean()), 6) if len(flags) else 0.0,
-        "spectra": int(spectra.groupby(["sample_id", "snapshot", "soc"]).ngroups),
+        "spectra": int(spectra.groupby(["sample_id", "snapshot", "temperature_c", "soc"]).ngroups),
         "spectrum_points": len(spectra),
         "backend_counts": {str(k): int(v) for k, v in spectra["backend"].value_counts().sort_index().items()},
         "flag_counts": {name.removeprefix("flag_"): int(flags[name].sum()) for name in flag_columns},

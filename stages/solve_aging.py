@@ -6,8 +6,8 @@ import pandas as pd
 
 from agingset.executor import default_workers, map_ordered
 from agingset.physics.aging import aging_tasks, solve_sample
-from agingset.physics.eis import handoff_state_names
 from agingset.params import PROTOCOL_FIELDS
+from agingset.physics.model import handoff_state_names
 from stages._io import atomic_path, run_stage, write_json
 
 DESIGN = "data/design/samples.parquet"
@@ -29,7 +29,7 @@ def provenance(params) -> dict:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    handoff_names = handoff_state_names(params.model, params.eis)
+    handoff_names = handoff_state_names(params.model, params.eis.surface_form)
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # Workers reuse one built model per protocol: hand them protocol-sorted tasks.
     order = sorted(range(len(tasks)), key=lambda i: (*(tasks[i].sample[f] for f in PROTOCOL_FIELDS), i))

@@ -8,11 +8,12 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.features import build_features
 from agingset.labels import build_labels
 from agingset.physics.aging import aging_tasks, solve_sample
-from agingset.physics.eis import handoff_state_names, solve_spectra, spectrum_tasks
+from agingset.physics.eis import solve_spectra, spectrum_tasks
+from agingset.physics.model import handoff_state_names
 
 
 def _handoff(params):
-    return handoff_state_names(params.model, params.eis)
+    return handoff_state_names(params.model, params.eis.surface_form)
 
 
 @pytest.fixture(scope="module")

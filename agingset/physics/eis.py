@@ -34,21 +34,6 @@ _FREQUENCY = "Excitation frequency [Hz]"
 _KELVIN = 273.15
 
 
-def impedance_model(model_config: ModelConfig, eis: EisConfig) -> pybamm.BaseModel:
-    return model_building.build_model(model_config, **{"surface form": eis.surface_form})
-
-
-def handoff_state_names(model_config: ModelConfig, eis: EisConfig) -> list[str]:
-    """The impedance model's differential states: what the aging stage must save.
-
-    Algebraic states (interfacial current densities, electrolyte potential, MacInnes
-    function) follow from the differential ones and are recomputed by the solver's
-    consistent initialisation at the start of the SOC move, so they are not handed over.
-    """
-    model = impedance_model(model_config, eis)
-    return [variable.name for variable in model.initial_conditions if variable in model.rhs]
-
-
 def _current(t):
     return pybamm.InputParameter(_MOVE_CURRENT) + pybamm.InputParameter(_AMPLITUDE) * pybamm.sin(
         2 * np.pi * pybamm.InputParameter(_FREQUENCY) * t
@@ -86,20 +71,22 @@ class ImpedanceSimulator:
         self.input_names = list(input_names)
         values = model_building.parameter_values(model_config, [*input_names, _AMBIENT])
         self.nominal_capacity_ah = float(values["Nominal cell capacity [A.h]"])
-        var_pts = model_building.var_pts(model_config, impedance_model(model_config, eis))
+        model = model_building.impedance_model(model_config, eis.surface_form)
+        var_pts = model_building.var_pts(model_config, model)
+        self.frequency_domain = pybamm.EISSimulation(model, parameter_values=values, var_pts=var_pts)
 
         time_values = values.copy()
         time_values.update({"Current function [A]": _current}, check_already_exists=False)
         time_domain = pybamm.Simulation(
-            impedance_model(model_config, eis), parameter_values=time_values, var_pts=var_pts
+            model_building.impedance_model(model_config, eis.surface_form),
+            parameter_values=time_values,
+            var_pts=var_pts,
         )
         time_domain.build()
         self.time_model = time_domain.built_model
+        # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances.
         self.move_solver = model_building.solver(eis.solver)
         self.excitation_solver = model_building.solver(eis.time_domain.solver)
-        self.frequency_domain = pybamm.EISSimulation(
-            impedance_model(model_config, eis), parameter_values=values, var_pts=var_pts
-        )
 
     # -- reaching the operating point -------------------------------------------------
     def start(self, state: dict[str, np.ndarray], inputs: dict) -> pybamm.Solution:
@@ -128,8 +115,8 @@ class ImpedanceSimulator:
         solution = self._step(self.move_solver, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
         return Rested(solution, cell_inputs)
 
-    def _step(self, solver, solution, duration, inputs, t_eval=None):
-        stepped = solver.step(solution, self.time_model, duration, t_eval=t_eval, inputs=inputs, save=False)
+    def _step(self, solver, solution, duration, inputs, t_interp=None):
+        stepped = solver.step(solution, self.time_model, duration, t_interp=t_interp, inputs=inputs, save=False)
         if stepped.termination != "final time":
             raise pybamm.SolverError(f"stopped early: {stepped.termination}")
         return stepped
@@ -161,9 +148,11 @@ class ImpedanceSimulator:
             start = pybamm.Solution(np.array([0.0]), rested.solution.last_state.all_ys[0], self.time_model, base)
             periods = config.settle_periods + config.periods
             duration = periods / frequency
+            # Uniform samples, interpolated from the solver's own steps, so the lock-in
+            # weighs every part of a period alike.
             times = np.linspace(0.0, duration, periods * config.points_per_period + 1)
             response = self._step(
-                self.excitation_solver, start, duration, {**base, _FREQUENCY: float(frequency)}, t_eval=times
+                self.excitation_solver, start, duration, {**base, _FREQUENCY: float(frequency)}, t_interp=times
             )
             t = response.t
             measured = t >= config.settle_periods / frequency * (1 - 1e-12)
