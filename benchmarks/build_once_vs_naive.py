@@ -13,8 +13,7 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import load_params
 from agingset.physics import model as model_building
 from agingset.physics.aging import AgingSimulator, Protocol, build_experiment
-from agingset.physics.eis import eis_model
-from agingset.physics.model import state_variable_names
+from agingset.physics.model import handoff_state_names
 
 
 def main(samples: int) -> None:
@@ -42,7 +41,7 @@ def main(samples: int) -> None:
     naive = (time.perf_counter() - start) / samples
 
     start = time.perf_counter()
-    handoff = state_variable_names(eis_model(params.model, params.eis))
+    handoff = handoff_state_names(params.model, params.eis.surface_form)
     simulator = AgingSimulator(params.model, params.solver, params.aging, protocol, names, handoff)
     for index, inputs in enumerate(rows):
         simulator.run(str(index), inputs)

@@ -36,11 +36,6 @@ def var_pts(config: ModelConfig, model: pybamm.BaseModel) -> dict:
     return points
 
 
-def state_variable_names(model: pybamm.BaseModel) -> list[str]:
-    """Names of the variables whose values define the model's state."""
-    return [variable.name for variable in model.initial_conditions]
-
-
 def impedance_model(config: ModelConfig, surface_form: str) -> pybamm.BaseModel:
     """The aging model with the double-layer surface form impedance needs."""
     return build_model(config, **{"surface form": surface_form})
