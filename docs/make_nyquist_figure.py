@@ -33,17 +33,18 @@ def main(output: str) -> None:
     simulator = eis.ImpedanceSimulator(params.model, params.eis, list(task.input_names))
     snapshots = aged["snapshots"].set_index("snapshot")
     frequencies = params.eis.frequencies_hz
-    decades = [i for i, f in enumerate(frequencies) if np.isclose(np.log10(f), round(np.log10(f)))]
+    # Every other decade, on the aged curve only: enough to read the arc and the tail.
+    labelled = [i for i, f in enumerate(frequencies) if np.isclose(np.log10(f), round(np.log10(f))) and round(np.log10(f)) % 2]
 
     figure, axes = plt.subplots(1, len(params.eis.socs), figsize=(4.2 * len(params.eis.socs), 4.2))
     for axis, soc in zip(np.atleast_1d(axes), params.eis.socs):
-        for snapshot, style in ((task.snapshots[0], "-o"), (task.snapshots[-1], "-s")):
+        for snapshot, style, annotate in ((task.snapshots[0], "-o", False), (task.snapshots[-1], "-s", True)):
             point = eis.Operating(soc, TEMPERATURE_C)
             z, backend, status, _ = eis.spectrum(simulator, snapshot, task.inputs, point)
             info = snapshots.loc[snapshot.snapshot]
-            label = f"cycle {int(info['cycle'])}: SEI {1000 * info['capacity_lost_sei_ah']:.0f} mAh lost"
+            label = f"cycle {int(info['cycle'])}: {1000 * info['capacity_lost_sei_ah']:.0f} mAh lost to SEI"
             axis.plot(1000 * z.real, -1000 * z.imag, style, markersize=3, label=label)
-            for index in decades:
+            for index in labelled if annotate else []:
                 axis.annotate(f"{frequencies[index]:g} Hz", (1000 * z.real[index], -1000 * z.imag[index]),
                               fontsize=6, textcoords="offset points", xytext=(3, 3))
         axis.set_title(f"SOC {soc:.0%}, {TEMPERATURE_C:g} °C ({params.model.family}, {backend})", fontsize=9)
