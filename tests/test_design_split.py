@@ -68,11 +68,12 @@ def test_quality_flags_catch_bad_rows(tiny_params):
     )
     spectra = pd.DataFrame(
         {
-            "sample_id": ["a", "a", "a", "a", "b"],
-            "snapshot": [0, 0, 1, 1, 0],
-            "soc": 0.5,
-            "frequency_hz": [1.0, 10.0, 1.0, 1.0, 1.0],
-            "z_re_ohm": [0.02, 0.01, 0.02, -0.01, 0.02],
+            "sample_id": ["a", "a", "a", "a", "a", "b"],
+            "snapshot": [0, 0, 0, 1, 1, 0],
+            "soc": [0.5, 0.5, 0.8, 0.5, 0.5, 0.5],  # one frequency at two SOCs is no duplicate
+            "temperature_c": 25.0,
+            "frequency_hz": [1.0, 10.0, 1.0, 1.0, 1.0, 1.0],
+            "z_re_ohm": [0.02, 0.01, 0.02, 0.02, -0.01, 0.02],
             "z_im_ohm": -0.01,
             "solver_status": "ok",
         }
