@@ -7,7 +7,8 @@ spectrum computed on the full ``eis`` grid by both backends, side by side in one
     python benchmarks/eis_backends.py [family ...]
 
 Prints, per fidelity: seconds to reach the operating point (charge/discharge + rest),
-seconds per spectrum for each backend, their ratio, and the largest |Z| and phase
+seconds per spectrum for each backend and their ratio (time/freq: how many times
+slower the time-domain backend is), and the largest |Z| and phase
 deviation of the time-domain backend from the frequency-domain one, over the whole grid
 and with the lowest decade excluded.
 """
