@@ -160,20 +160,6 @@ def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[
     }
 
 
-def spectrum_features(frequency_hz: np.ndarray, impedance: np.ndarray) -> dict[str, float]:
-    """Every per-spectrum feature, named as stored: ``eis_*`` and ``kk_residual_pct``.
-
-    Computed where the spectrum is solved (in parallel, once per spectrum) and repeated on
-    each point of the long spectra table; NaN for a spectrum with missing points.
-    """
-    impedance = np.asarray(impedance, dtype=complex)
-    if not np.all(np.isfinite(impedance)):
-        return {**dict.fromkeys(FEATURE_NAMES, np.nan), "kk_residual_pct": np.nan}
-    geometry = arc_and_tail(frequency_hz, impedance.real, impedance.imag)
-    features = {**geometry, **fit_circuit(frequency_hz, impedance, geometry)}
-    return {**{f"eis_{name}": value for name, value in features.items()}, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance)}
-
-
 FEATURE_NAMES = [
     f"eis_{name}"
     for name in [
@@ -189,6 +175,21 @@ FEATURE_NAMES = [
 ]
 
 
+def spectrum_features(frequency_hz: np.ndarray, impedance: np.ndarray) -> dict[str, float]:
+    """Every per-spectrum feature, named as stored: ``eis_*`` and ``kk_residual_pct``.
+
+    Computed where the spectrum is solved (in parallel, once per spectrum) and repeated on
+    each point of the long spectra table; NaN for a spectrum with missing points.
+    """
+    impedance = np.asarray(impedance, dtype=complex)
+    if not np.all(np.isfinite(impedance)):
+        return {**dict.fromkeys(FEATURE_NAMES, np.nan), "kk_residual_pct": np.nan}
+    geometry = arc_and_tail(frequency_hz, impedance.real, impedance.imag)
+    features = {**geometry, **fit_circuit(frequency_hz, impedance, geometry)}
+    named = {f"eis_{name}": value for name, value in features.items()}
+    return {**named, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance)}
+
+
 def _suffix(soc: float, temperature_c: float) -> str:
     return f"soc{round(100 * soc):d}_t{temperature_c:g}c"
 
@@ -199,14 +200,14 @@ def impedance_features(spectra: pd.DataFrame) -> pd.DataFrame:
     Columns read ``eis_<feature>_soc<percent>_t<celsius>c`` (including
     ``eis_kk_residual_pct_...``) and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``.
     """
-    per_spectrum = [*FEATURE_NAMES, "kk_residual_pct"]
     rows: dict[tuple, dict] = {}
     for (sample_id, snapshot, temperature_c, soc), spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
         spectrum = spectrum.sort_values("frequency_hz")
         suffix = _suffix(soc, temperature_c)
         row = rows.setdefault((sample_id, snapshot), {"sample_id": sample_id, "snapshot": snapshot})
         first = spectrum.iloc[0]
-        row.update({f"eis_{name.removeprefix('eis_')}_{suffix}": float(first[name]) for name in per_spectrum})
+        row.update({f"{name}_{suffix}": float(first[name]) for name in FEATURE_NAMES})
+        row[f"eis_kk_residual_pct_{suffix}"] = float(first["kk_residual_pct"])
         for frequency, re, im in spectrum[["frequency_hz", "z_re_ohm", "z_im_ohm"]].itertuples(index=False):
             row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re
             row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im

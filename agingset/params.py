@@ -207,6 +207,8 @@ class EisConfig(Strict):
     rest_s: PositiveFloat = 3600.0
     backend: Literal["frequency_domain", "time_domain"] = "frequency_domain"
     fallback: bool = True
+    # The other backend re-solves these frequencies for every spectrum (cross_check_pct).
+    cross_check_hz: list[PositiveFloat] = [0.01, 1.0, 100.0]
     solver: Tolerances = Tolerances()
     time_domain: TimeDomainConfig = TimeDomainConfig()
 

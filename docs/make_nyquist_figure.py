@@ -40,7 +40,8 @@ def main(output: str) -> None:
     for axis, soc in zip(np.atleast_1d(axes), params.eis.socs):
         for snapshot, style, annotate in ((task.snapshots[0], "-o", False), (task.snapshots[-1], "-s", True)):
             point = eis.Operating(soc, TEMPERATURE_C)
-            z, backend, status, _ = eis.spectrum(simulator, snapshot, task.inputs, point)
+            result = eis.spectrum(simulator, snapshot, task.inputs, point)
+            z, backend = result.impedance, result.backend
             info = snapshots.loc[snapshot.snapshot]
             label = f"cycle {int(info['cycle'])}: {1000 * info['capacity_lost_sei_ah']:.0f} mAh lost to SEI"
             axis.plot(1000 * z.real, -1000 * z.imag, style, markersize=3, label=label)

@@ -97,10 +97,11 @@ def test_fallback_to_time_domain_is_recorded(aged, monkeypatch):
     # Time-domain spectra cost a few periods per frequency: two decades of the arc suffice here.
     narrow = type(simulator.eis).model_validate({**simulator.eis.model_dump(), "f_min_hz": 1.0, "f_max_hz": 100.0})
     monkeypatch.setattr(simulator, "eis", narrow)
-    impedance, backend, status, reason = eis.spectrum(simulator, task.snapshots[0], task.inputs, eis.Operating(0.5, 25.0))
-    assert (backend, status) == (eis.TIME_DOMAIN, "ok")
-    assert "singular Jacobian" in reason
-    assert np.all(np.isfinite(impedance))
+    result = eis.spectrum(simulator, task.snapshots[0], task.inputs, eis.Operating(0.5, 25.0))
+    assert (result.backend, result.solver_status) == (eis.TIME_DOMAIN, "ok")
+    assert "singular Jacobian" in result.fallback_reason
+    assert np.all(np.isfinite(result.impedance))
+    assert np.isnan(result.cross_check_pct)  # no second backend left to check against
 
 
 def _two_arcs_and_finite_diffusion(frequency_hz):

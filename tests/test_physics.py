@@ -87,8 +87,10 @@ def test_impedance_grows_with_sei(tiny_dataset):
         assert np.all(np.diff(r0) > -1e-5 * r0[0]), r0
 
 
-def test_every_clean_spectrum_passes_lin_kk(tiny_dataset):
-    assert (tiny_dataset["spectra"]["kk_residual_pct"] < 0.1).all()
+def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_dataset):
+    spectra = tiny_dataset["spectra"]
+    assert (spectra["kk_residual_pct"] < 0.1).all()
+    assert (spectra["cross_check_pct"] < 2.0).all(), spectra["cross_check_pct"].max()
 
 
 def test_circuit_fit_describes_every_spectrum(tiny_dataset):

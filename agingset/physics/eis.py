@@ -238,32 +238,57 @@ def spectrum_tasks(
     return tasks
 
 
-def spectrum(
-    simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dict, point: Operating
-) -> tuple[np.ndarray, str, str, str]:
-    """(impedance, backend, solver_status, fallback_reason) of one spectrum; never raises."""
+@dataclass(frozen=True)
+class Spectrum:
+    impedance: np.ndarray
+    backend: str
+    solver_status: str
+    fallback_reason: str = ""
+    cross_check_pct: float = float("nan")
+
+
+def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dict, point: Operating) -> Spectrum:
+    """One spectrum by the configured backend (the other one if it fails); never raises.
+
+    With ``eis.cross_check_hz`` the other backend also solves those frequencies and
+    ``cross_check_pct`` is their largest |Z_other - Z| / |Z| in percent.
+    """
     eis = simulator.eis
     frequencies = eis.frequencies_hz
     nothing = np.full(frequencies.shape, np.nan + 1j * np.nan)
     try:
         rested = simulator.rested(snapshot.state, inputs, snapshot.soc, snapshot.capacity_ah, point)
     except Exception as err:  # a state that cannot reach the operating point fails this spectrum only
-        return nothing, BACKENDS[eis.backend], f"failed: reaching SOC {point.soc:g}: {describe(err)}", ""
+        return Spectrum(nothing, BACKENDS[eis.backend], f"failed: reaching SOC {point.soc:g}: {describe(err)}")
     solvers = {
         "frequency_domain": simulator.frequency_domain_impedance,
         "time_domain": simulator.time_domain_impedance,
     }
-    order = [eis.backend] + ([other for other in solvers if other != eis.backend] if eis.fallback else [])
+    other = next(name for name in solvers if name != eis.backend)
     reasons = []
-    for backend in order:
+    for backend in [eis.backend, other] if eis.fallback else [eis.backend]:
         try:
             impedance = solvers[backend](rested, frequencies)
             if not np.all(np.isfinite(impedance)):
                 raise ArithmeticError("non-finite impedance")
-            return impedance, BACKENDS[backend], "ok", "; ".join(reasons)
         except Exception as err:  # try the other backend, then record the failure
             reasons.append(f"{BACKENDS[backend]}: {describe(err)}")
-    return nothing, BACKENDS[order[-1]], "failed: " + "; ".join(reasons), ""
+            continue
+        if reasons:  # the fallback answered: nothing left to check against
+            return Spectrum(impedance, BACKENDS[backend], "ok", "; ".join(reasons))
+        check = _cross_check(solvers, backend, other, rested, eis) if eis.cross_check_hz else float("nan")
+        return Spectrum(impedance, BACKENDS[backend], "ok", cross_check_pct=check)
+    return Spectrum(nothing, BACKENDS[backend], "failed: " + "; ".join(reasons))
+
+
+def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: EisConfig) -> float:
+    frequencies = np.asarray(eis.cross_check_hz, dtype=float)
+    try:
+        reference = solvers[backend](rested, frequencies)
+        check = solvers[other](rested, frequencies)
+    except Exception:  # the spectrum stands; the check just could not be made
+        return float("nan")
+    return float(100.0 * np.max(np.abs(check - reference) / np.abs(reference)))
 
 
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
@@ -279,9 +304,8 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
     for snapshot in task.snapshots:
         for temperature_c in task.eis.temperatures_c:
             for soc in task.eis.socs:
-                impedance, backend, status, fallback = spectrum(
-                    simulator, snapshot, task.inputs, Operating(soc, temperature_c)
-                )
+                result = spectrum(simulator, snapshot, task.inputs, Operating(soc, temperature_c))
+                impedance = result.impedance
                 frames.append(
                     pd.DataFrame(
                         {
@@ -294,9 +318,10 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
                             "z_im_ohm": impedance.imag,
                             "z_abs_ohm": np.abs(impedance),
                             "phase_deg": np.degrees(np.angle(impedance)),
-                            "backend": backend,
-                            "solver_status": status,
-                            "fallback_reason": fallback,
+                            "backend": result.backend,
+                            "solver_status": result.solver_status,
+                            "fallback_reason": result.fallback_reason,
+                            "cross_check_pct": result.cross_check_pct,
                             **spectrum_features(frequencies, impedance),
                         }
                     )
