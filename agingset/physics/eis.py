@@ -156,11 +156,8 @@ class ImpedanceSimulator:
             )
             t = response.t
             measured = t >= config.settle_periods / frequency * (1 - 1e-12)
-            impedance.append(
-                lock_in_impedance(
-                    t[measured], response["Voltage [V]"].entries[measured], frequency, amplitude
-                )
-            )
+            voltage = response["Voltage [V]"].entries[measured]
+            impedance.append(lock_in_impedance(t[measured], voltage, frequency, amplitude))
         return np.array(impedance)
 
 
