@@ -30,8 +30,7 @@ from agingset.design import build_design, cell_parameter_columns  # noqa: E402
 from agingset.params import parse_params  # noqa: E402
 from agingset.physics import model as model_building  # noqa: E402
 from agingset.physics.aging import Protocol, aging_tasks, build_experiment, solve_sample  # noqa: E402
-from agingset.physics.eis import eis_model, solve_spectra, spectrum_tasks  # noqa: E402
-from agingset.physics.model import state_variable_names  # noqa: E402
+from agingset.physics.eis import solve_spectra, spectrum_tasks  # noqa: E402
 
 
 def _params(family: str, cycles: int, samples: int):
@@ -65,8 +64,10 @@ def naive(params, design) -> tuple[float, int]:
             simulation.solve()
         except pybamm.SolverError:
             failures += 1
-        for _ in range(params.aging.cycles // params.aging.rpt_every + 1):
-            impedance_model = eis_model(params.model, params.eis)
+        # The seed solved one spectrum per snapshot and operating point, each in a new simulation.
+        points = len(params.eis.socs) * len(params.eis.temperatures_c)
+        for _ in range((params.aging.cycles // params.aging.rpt_every + 1) * points):
+            impedance_model = model_building.impedance_model(params.model, params.eis.surface_form)
             eis = pybamm.EISSimulation(
                 impedance_model, parameter_values=values, var_pts=model_building.var_pts(params.model, impedance_model)
             )
@@ -76,7 +77,7 @@ def naive(params, design) -> tuple[float, int]:
 
 def pipeline(params, design) -> tuple[float, int]:
     start = time.perf_counter()
-    handoff = state_variable_names(eis_model(params.model, params.eis))
+    handoff = model_building.handoff_state_names(params.model, params.eis.surface_form)
     results = [solve_sample(task) for task in aging_tasks(params.model, params.solver, params.aging, handoff, design)]
     import pandas as pd
 

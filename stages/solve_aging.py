@@ -2,11 +2,10 @@
 
 import pandas as pd
 
-from agingset.physics import aging, eis, model
+from agingset.physics import aging, model
 from agingset.physics import provenance as provenance_module
 from agingset.physics.aging import aging_tasks, solve_sample
-from agingset.physics.eis import eis_model
-from agingset.physics.model import state_variable_names
+from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
@@ -29,11 +28,11 @@ def provenance(params) -> dict:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    handoff_names = state_variable_names(eis_model(params.model, params.eis))
+    handoff_names = handoff_state_names(params.model, params.eis.surface_form)
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
-    code = (aging.__file__, eis.__file__, model.__file__, provenance_module.__file__)
+    code = (aging.__file__, model.__file__, provenance_module.__file__)
     results = solve_all(solve_sample, tasks, "solve_aging", code, hard_timeout_s)
 
     with atomic_path(OUTPUT, directory=True) as directory:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 9 frequencies,
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 25 frequencies, 2 SOCs,
     a 30-minute calibration window, 2 Sobol base samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
@@ -28,7 +28,9 @@ def tiny_params_dict() -> dict:
     )
     params["aging"]["cycles"] = 20
     params["aging"]["rpt_every"] = 10
-    params["eis"].update({"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 2})
+    params["eis"].update(
+        {"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 4, "socs": [0.2, 0.8], "temperatures_c": [25]}
+    )
     params["split"]["test_fraction"] = 0.5
     params["train"]["n_estimators"] = 10
     params["calibrate"].update({"end_s": 1800, "resample_s": 60, "max_iterations": 10})

@@ -24,11 +24,13 @@ def test_loader_returns_the_rows_of_the_split_file(tiny_dataset, side):
 def test_spectra_and_curves_are_aligned_with_rows(tiny_dataset):
     data = load_dataset(tiny_dataset, split=None, curves=True)
     spectra = pd.read_parquet(tiny_dataset / "data/eis/spectra.parquet")
-    assert data.spectra.shape == (len(data), spectra["frequency_hz"].nunique())
+    conditions = spectra.groupby(["temperature_c", "soc"]).ngroups
+    assert data.spectra.shape == (len(data), conditions, spectra["frequency_hz"].nunique())
     assert np.all(np.diff(data.frequencies_hz) > 0)
     first = data.meta.iloc[0]
     own = spectra[(spectra["sample_id"] == first["sample_id"]) & (spectra["snapshot"] == first["snapshot"])]
-    np.testing.assert_allclose(data.spectra[0].real, own.sort_values("frequency_hz")["z_re_ohm"])
+    coldest_lowest_soc = own[(own["temperature_c"] == own["temperature_c"].min()) & (own["soc"] == own["soc"].min())]
+    np.testing.assert_allclose(data.spectra[0, 0].real, coldest_lowest_soc.sort_values("frequency_hz")["z_re_ohm"])
     assert np.all(data.spectra.real > 0)  # a cell's resistance is positive at every frequency
     labels = pd.read_parquet(tiny_dataset / "data/labels/labels.parquet").set_index(["sample_id", "snapshot"])
     for row, curve in zip(data.meta.itertuples(), data.curves):

@@ -17,6 +17,12 @@ def test_default_params_are_valid():
     assert len(params.eis.frequencies_hz) >= 10
 
 
+@pytest.mark.parametrize("family", ["SPM", "SPMe", "DFN"])
+def test_every_model_family_is_accepted(tiny_params_raw, family):
+    tiny_params_raw["model"]["family"] = family
+    assert parse_params(tiny_params_raw).model.family == family
+
+
 @pytest.mark.parametrize(
     "mutate, expected",
     [
@@ -34,7 +40,9 @@ def test_default_params_are_valid():
         ),
         (lambda p: p["eis"].update(f_min_hz=10, f_max_hz=1), "f_min_hz (10.0) must be < f_max_hz (1.0)"),
         (lambda p: p["model"].update(family="P4D"), "model.family:"),
-        (lambda p: p["model"].update(family="DFN"), "model.family: 'DFN' cannot hand its aged state"),
+        (lambda p: p["eis"].update(socs=[0.5, 1.2]), "eis.socs.1:"),
+        (lambda p: p["eis"].update(temperatures_c=[25, 25]), "values must be distinct"),
+        (lambda p: p["eis"].update(backend="laplace"), "eis.backend:"),
         (lambda p: p["model"]["options"].update(SEI="bogus"), "'bogus' is not recognized in option 'SEI'"),
         (lambda p: p["model"].update(parameter_set="Nope2099"), "unknown parameter set 'Nope2099'"),
         (

@@ -21,16 +21,6 @@ from .provenance import sample_metadata
 
 STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
 
-# States the impedance model has and the aging model names differently. At the rested
-# snapshot both hold the same (x-averaged, in single-particle models) total interfacial
-# current density.
-_HANDOFF_ALIASES = {
-    f"Total {electrode} electrode interfacial current density variable [A.m-2]": (
-        f"X-averaged {electrode} electrode total interfacial current density [A.m-2]"
-    )
-    for electrode in ("negative", "positive")
-}
-
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
 # LLI is computed from LITHIUM_IN_PARTICLES against the sample's own initial state:
 # PyBaMM's "Loss of lithium inventory [%]" keeps the reference of the first input set a
@@ -134,7 +124,8 @@ def _last(solution: pybamm.Solution, name: str) -> np.ndarray:
 
 
 def _handoff_state(step_solution: pybamm.Solution, names: list[str]) -> dict[str, np.ndarray]:
-    return {name: _last(step_solution, _HANDOFF_ALIASES.get(name, name)) for name in names}
+    """The impedance model's differential states, read from aging variables of the same name."""
+    return {name: _last(step_solution, name) for name in names}
 
 
 class AgingSimulator:

@@ -69,6 +69,19 @@ def var_pts(config: ModelConfig, model: pybamm.BaseModel) -> dict:
     return points
 
 
-def state_variable_names(model: pybamm.BaseModel) -> list[str]:
-    """Names of the variables whose values define the model's state."""
-    return [variable.name for variable in model.initial_conditions]
+def impedance_model(config: ModelConfig, surface_form: str) -> pybamm.BaseModel:
+    """The aging model with the double-layer surface form impedance needs."""
+    return build_model(config, **{"surface form": surface_form})
+
+
+def handoff_state_names(config: ModelConfig, surface_form: str) -> list[str]:
+    """The impedance model's differential states: what the aging stage saves per snapshot.
+
+    Algebraic states (interfacial current densities, electrolyte potential, MacInnes
+    function) follow from the differential ones; the impedance stage recomputes them by
+    consistent initialisation before it moves the state to each SOC, so they are not
+    handed over. The double-layer states are the aging model's surface potential
+    differences of the same name, which hold the rested values.
+    """
+    model = impedance_model(config, surface_form)
+    return [variable.name for variable in model.initial_conditions if variable in model.rhs]
