@@ -233,7 +233,6 @@ class FitResult:
             "residual_points": int(self.residuals_fitted.size),
             "iterations": self.iterations,
             "function_evaluations": self.function_evaluations,
-            "wall_time_s": self.wall_time_s,
             "converged": self.converged,
             "message": self.message,
         }

@@ -3,6 +3,7 @@
 Writes data/calibrate (calibrated.json, residuals.parquet) and metrics/calibration.json.
 """
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +71,12 @@ def main(params):
             }
         ),
         f"{OUTPUT}/residuals.parquet",
+    )
+    # Wall time depends on the machine: reported, never written into an output.
+    print(
+        f"calibrate: RMSE {result.rmse_start * 1e3:.2f} -> {result.rmse_fitted * 1e3:.2f} mV in "
+        f"{summary['iterations']} iterations, {result.wall_time_s:.1f} s",
+        file=sys.stderr,
     )
     write_json({"record_points": int(measurement.time_s.size), **summary}, METRICS)
 
