@@ -24,6 +24,7 @@ from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .design import cell_parameter_columns  # noqa: E402
+from .ica import incremental_capacity  # noqa: E402
 
 KEYS = ("sample_id", "snapshot")
 NOT_LABELS = {"sample_id", "snapshot", "cycle", "cell_design_id", "rpt_capacity_ah"}
@@ -146,24 +147,6 @@ def _norm(values: np.ndarray):
     return Normalize(low, high if high > low else low + 1)
 
 
-def _incremental_capacity(capacity_ah, voltage_v, step_v: float = 0.005, smoothing_v: float = 0.015):
-    """dQ/dV on a uniform voltage grid from a discharge curve, Gaussian-smoothed.
-
-    Stand-in until ``agingset.ica.incremental_capacity`` (same signature and result) is merged.
-    """
-    from scipy.ndimage import gaussian_filter1d
-
-    voltage = np.minimum.accumulate(np.asarray(voltage_v, dtype=float))  # relaxation blips out
-    capacity = np.asarray(capacity_ah, dtype=float)
-    order = np.argsort(voltage, kind="stable")
-    voltage, capacity = voltage[order], capacity.max() - capacity[order]
-    voltage, unique = np.unique(voltage, return_index=True)
-    capacity = capacity[unique]
-    grid = np.arange(voltage[0], voltage[-1], step_v)
-    charge = np.interp(grid, voltage, capacity)
-    return grid, gaussian_filter1d(charge, smoothing_v / step_v, order=1, mode="nearest") / step_v
-
-
 def _nearest(frame: pd.DataFrame, column: str, target: float) -> pd.DataFrame:
     """Rows whose ``column`` is, within each snapshot, the value nearest ``target`` (ties: the lower)."""
     distance = (frame[column] - target).abs()
@@ -277,7 +260,9 @@ def ica_curves(curves: pd.DataFrame, samples: list[str]) -> Figure:
             curve = own[own["snapshot"] == snapshot].sort_values("time_s")
             if len(curve) < 8:
                 continue
-            voltage, dqdv = _incremental_capacity(curve["discharged_ah"], curve["voltage_v"])
+            voltage, dqdv = incremental_capacity(
+                curve["discharged_ah"], curve["voltage_v"], step_v=0.005, smoothing_v=0.015
+            )
             stage = "fresh" if style == "--" else f"aged (RPT {snapshot})"
             axes.plot(voltage, dqdv, style, color=f"C{index}", label=f"{sample_id} {stage}")
     axes.set_xlabel("voltage [V]")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .ica import differential_voltage, incremental_capacity, peak_features
 from .impedance_features import impedance_features
 from .params import PROTOCOL_FIELDS, VoltageGrid
 
@@ -35,6 +36,27 @@ def curve_features(curves: pd.DataFrame, grid: VoltageGrid) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=KEYS + names)
 
 
+# ICA/DVA of the C/5 RPT discharge (method in agingset.ica): the two most prominent dQ/dV
+# peaks (graphite/NMC staging) and dV/dQ peaks (electrode-stoichiometry landmarks).
+ICA_PEAKS = 2
+DVA_PEAKS = 2
+
+
+def ica_dva_features(curves: pd.DataFrame) -> pd.DataFrame:
+    """Peak positions and heights of dQ/dV (in V) and dV/dQ (in A.h) per snapshot."""
+    rows = []
+    for (sample_id, snapshot), curve in curves.groupby(KEYS, sort=True):
+        capacity, voltage = curve["discharged_ah"].to_numpy(), curve["voltage_v"].to_numpy()
+        row = {"sample_id": sample_id, "snapshot": snapshot}
+        try:
+            row.update(peak_features(*incremental_capacity(capacity, voltage), ICA_PEAKS, "ica"))
+            row.update(peak_features(*differential_voltage(capacity, voltage), DVA_PEAKS, "dva"))
+        except ValueError:  # too short a curve to differentiate: the peaks stay missing
+            pass
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def protocol_features(design: pd.DataFrame) -> pd.DataFrame:
     """The cycling protocol as the experimenter set it, plus the voltage window it spans."""
     protocol = design[["sample_id", *PROTOCOL_FIELDS]].copy()
@@ -47,6 +69,7 @@ def build_features(
 ) -> pd.DataFrame:
     protocol = protocol_features(design)
     features = curve_features(curves, grid).merge(protocol, on="sample_id", how="left")
+    features = features.merge(ica_dva_features(curves), on=KEYS, how="left")
     features = features.merge(impedance_features(spectra), on=KEYS, how="left")
     ordered = KEYS + list(protocol.columns[1:])
     return features[ordered + [c for c in features.columns if c not in ordered]]

@@ -1,6 +1,7 @@
 """ICA/DVA on curves whose peaks are known analytically."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agingset.ica import differential_voltage, incremental_capacity, peak_features, peaks, track_peaks
@@ -72,3 +73,19 @@ def test_bad_curves_are_rejected():
         incremental_capacity([0, 1, 2], [4, 3])
     with pytest.raises(ValueError, match="at least 4"):
         incremental_capacity([0, 1, np.nan], [4, 3, 2])
+
+
+def test_dataset_features_carry_ica_and_dva_peaks_inside_the_curve():
+    from agingset.features import ica_dva_features
+
+    capacity = np.linspace(0.0, 5.0, 400)
+    # Two plateaus (staging-like) on a sloping discharge: dQ/dV has two peaks.
+    voltage = 4.1 - 0.12 * capacity - 0.15 * np.tanh((capacity - 1.5) / 0.1) - 0.15 * np.tanh((capacity - 3.5) / 0.1)
+    curves = pd.DataFrame({"sample_id": "s", "snapshot": 0, "discharged_ah": capacity, "voltage_v": voltage})
+    row = ica_dva_features(curves).iloc[0]
+    for k in (0, 1):
+        assert voltage.min() <= row[f"ica_peak{k}_position"] <= voltage.max()
+        assert row[f"ica_peak{k}_height"] > 0
+        assert 0.0 <= row[f"dva_peak{k}_position"] <= 5.0
+    assert row["dva_peak0_position"] == pytest.approx(1.5, abs=0.1)
+    assert row["dva_peak1_position"] == pytest.approx(3.5, abs=0.1)
