@@ -23,7 +23,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -43,13 +43,21 @@ STATUS_TIMEOUT, STATUS_FAILED = "timeout", "failed"
 _CRASH_ATTEMPTS = 2
 _POLL_S = 0.5
 
-_CACHE: dict[Hashable, object] = {}
+# Built models kept per worker. A built simulation also holds its last solution (hundreds of
+# MB for a long experiment), so only the most recently used few are kept: tasks arrive grouped
+# by affinity, so a small cache loses no reuse.
+MODEL_CACHE_SIZE = 4
+_CACHE: OrderedDict[Hashable, object] = OrderedDict()
 
 
 def cached(key: Hashable, build: Callable[[], object]) -> object:
     """The object built for ``key`` in this process (a built model, say), built on first use."""
-    if key not in _CACHE:
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+    else:
         _CACHE[key] = build()
+        while len(_CACHE) > MODEL_CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return _CACHE[key]
 
 

@@ -136,3 +136,16 @@ def test_workers_keep_to_one_affinity_and_spread_over_different_ones():
     assert _take(pending, None, busy={"A"})[1].group == "B"  # a second worker starts elsewhere
     assert _take(pending, "A", busy={"B"})[1].group == "A"  # a worker stays with its built model
     assert [task.value for _, task in pending] == [1, 2, 4, 5]  # the rest keep their order
+
+
+def test_model_cache_keeps_only_the_most_recently_used_builds():
+    from agingset import executor
+
+    executor._CACHE.clear()
+    builds = []
+    for key in ["a", "b", "a", "c", "d", "e", "a", "b"]:
+        executor.cached(key, lambda key=key: builds.append(key) or key)
+    # "a" stays warm while in use; "b" was evicted by c, d, e and is rebuilt.
+    assert builds == ["a", "b", "c", "d", "e", "b"]
+    assert len(executor._CACHE) == executor.MODEL_CACHE_SIZE
+    executor._CACHE.clear()
