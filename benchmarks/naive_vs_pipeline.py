@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agingset.design import build_design, cell_parameter_columns  # noqa: E402
-from agingset.params import parse_params  # noqa: E402
+from agingset.params import PROTOCOL_FIELDS, parse_params  # noqa: E402
 from agingset.physics import model as model_building  # noqa: E402
 from agingset.physics.aging import Protocol, aging_tasks, build_experiment, solve_sample  # noqa: E402
 from agingset.physics.eis import solve_spectra, spectrum_tasks  # noqa: E402
@@ -39,7 +39,7 @@ def _params(family: str, cycles: int, samples: int):
     raw["aging"].update(cycles=cycles, rpt_every=cycles)
     raw["samples"] = samples
     # One protocol: the comparison is about rebuilding, not about protocol mix.
-    for field in ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate"):
+    for field in PROTOCOL_FIELDS:
         raw["design"][field] = raw["design"][field][:1]
     raw["design"]["protocols_per_cell"] = 1
     return parse_params(raw)
@@ -51,7 +51,7 @@ def naive(params, design) -> tuple[float, int]:
     for _, row in design.iterrows():
         values = model_building.parameter_values(params.model, [])
         values.update({name: float(row[name]) for name in names})
-        protocol = Protocol(row.ambient_temperature_c, row.charge_c_rate, row.discharge_c_rate)
+        protocol = Protocol.of(row.to_dict())
         model = model_building.build_model(params.model)
         simulation = pybamm.Simulation(
             model,
