@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from agingset import impedance_features
 from agingset.physics import eis, model
 from agingset.physics.eis import solve_spectra, spectrum_tasks
 from stages._io import run_stage, write_parquet
@@ -20,7 +21,9 @@ def main(params):
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
-    spectra = solve_all(solve_spectra, tasks, "solve_eis", (eis.__file__, model.__file__), params.eis.timeout_s)
+    # The cache key covers every module a spectrum's values come from, features included.
+    code = (eis.__file__, model.__file__, impedance_features.__file__)
+    spectra = solve_all(solve_spectra, tasks, "solve_eis", code, params.eis.timeout_s)
     write_parquet(pd.concat(spectra, ignore_index=True), OUTPUT)
 
 
