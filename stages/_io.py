@@ -70,6 +70,17 @@ def write_text(text: str, target: str | Path) -> None:
         temporary.write_text(text)
 
 
+CALIBRATION = "data/calibrate/calibrated.json"
+
+
+def read_calibration(params: Params) -> tuple[dict | None, dict[str, float]]:
+    """The calibrate stage's result and its fitted values, when the design uses calibrated ranges."""
+    if params.design.ranges != "calibrated":
+        return None, {}
+    calibration = json.loads(Path(CALIBRATION).read_text())
+    return calibration, {name: entry["fitted"] for name, entry in calibration["parameters"].items()}
+
+
 def run_stage(main: Callable[[Params], None]) -> None:
     """Validate params, run the stage, turn expected errors into one line and exit 2."""
     logging.basicConfig(level=os.environ.get("AGINGSET_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")

@@ -1,13 +1,11 @@
 """design: the sampled cell designs and protocols (data/design/samples.parquet) and the ranges they come from."""
 
-import json
 import logging
 
 from agingset.design import build_design, effective_config
 from agingset.params import size_warning
-from stages._io import run_stage, write_json, write_parquet
+from stages._io import read_calibration, run_stage, write_json, write_parquet
 
-CALIBRATED = "data/calibrate/calibrated.json"
 OUTPUT = "data/design/samples.parquet"
 RANGES = "data/design/ranges.json"
 
@@ -16,11 +14,7 @@ def main(params):
     warning = size_warning(params)
     if warning:
         logging.getLogger("stages.design").warning(warning)
-    calibration = None
-    if params.design.ranges == "calibrated":
-        with open(CALIBRATED) as handle:
-            calibration = json.load(handle)
-    fitted = {name: entry["fitted"] for name, entry in calibration["parameters"].items()} if calibration else {}
+    calibration, fitted = read_calibration(params)
     config = effective_config(params.design, fitted)
     write_parquet(build_design(config, params.samples, params.seed), OUTPUT)
     write_json(

@@ -3,8 +3,6 @@
 Writes data/sensitivity (runs, indices, sobol.png) and metrics/sensitivity.json.
 """
 
-import json
-
 import pandas as pd
 
 from agingset import sensitivity
@@ -12,20 +10,16 @@ from agingset.design import effective_config, stable_id
 from agingset.params import PROTOCOL_FIELDS
 from agingset.physics import aging as aging_module, model, provenance
 from agingset.physics.aging import aging_tasks, solve_sample
-from stages._io import atomic_path, run_stage, write_json
+from stages._io import atomic_path, read_calibration, run_stage, write_json
 from stages._solve import solve_all
 
-CALIBRATED = "data/calibrate/calibrated.json"
 OUTPUT = "data/sensitivity"
 METRICS = "metrics/sensitivity.json"
 
 
 def main(params):
     config = params.sensitivity
-    fitted = {}
-    if params.design.ranges == "calibrated":
-        with open(CALIBRATED) as handle:
-            fitted = {name: entry["fitted"] for name, entry in json.load(handle)["parameters"].items()}
+    _, fitted = read_calibration(params)
     ranges = effective_config(params.design, fitted).cell_parameters
     names = list(ranges)
     samples = sensitivity.sample(ranges, config.base_samples, params.seed)
