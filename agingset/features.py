@@ -65,11 +65,16 @@ def protocol_features(design: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_features(
-    design: pd.DataFrame, curves: pd.DataFrame, spectra: pd.DataFrame, grid: VoltageGrid
+    design: pd.DataFrame,
+    curves: pd.DataFrame,
+    spectra: pd.DataFrame,
+    per_spectrum: pd.DataFrame,
+    grid: VoltageGrid,
 ) -> pd.DataFrame:
+    """x per snapshot; ``per_spectrum`` is :func:`agingset.impedance_features.spectrum_feature_table` of ``spectra``."""
     protocol = protocol_features(design)
     features = curve_features(curves, grid).merge(protocol, on="sample_id", how="left")
     features = features.merge(ica_dva_features(curves), on=KEYS, how="left")
-    features = features.merge(impedance_features(spectra), on=KEYS, how="left")
+    features = features.merge(impedance_features(spectra, per_spectrum), on=KEYS, how="left")
     ordered = KEYS + list(protocol.columns[1:])
     return features[ordered + [c for c in features.columns if c not in ordered]]

@@ -103,6 +103,31 @@ def circuit_impedance(parameters: np.ndarray, frequency_hz: np.ndarray) -> np.nd
     return r0 + arc1 + arc2 + Wo([z0, tau], frequency_hz)
 
 
+def _circuit_bounds(frequency_hz: np.ndarray, impedance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Physical bounds of :data:`CIRCUIT`'s parameters for one spectrum (physical units).
+
+    A resistance lies between a millionth and ten times the spectrum's largest |Z|; a time
+    constant (an arc's (R Q)^(1/alpha), the Warburg tau) within two decades beyond the
+    measured frequency range. Q is left wide here and held to that time constant afterwards.
+    """
+    scale = float(np.max(np.abs(impedance)))
+    tau_low = 1e-2 / (2 * np.pi * float(np.max(frequency_hz)))
+    tau_high = 1e2 / (2 * np.pi * float(np.min(frequency_hz)))
+    r_low, r_high = 1e-6 * scale, 10.0 * scale
+    q_low, q_high = 1e-12, 1e12
+    low = np.array([r_low, r_low, q_low, 0.3, r_low, q_low, 0.3, r_low, tau_low])
+    high = np.array([r_high, r_high, q_high, 1.0, r_high, q_high, 1.0, r_high, tau_high])
+    return low, high
+
+
+def _arc_time_constants(parameters: np.ndarray) -> np.ndarray:
+    _, r1, q1, alpha1, r2, q2, alpha2, _, _ = parameters
+    return np.array([(r1 * q1) ** (1 / alpha1), (r2 * q2) ** (1 / alpha2)])
+
+
+ECM_NAMES = [f"ecm_{name}" for name in [*CIRCUIT_PARAMETERS, "rct_ohm", "fit_error_pct", "converged"]]
+
+
 def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[str, float]) -> dict[str, float]:
     """Bounded least-squares fit of :data:`CIRCUIT`, residuals weighted by 1/|Z|.
 
@@ -112,9 +137,17 @@ def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[
     spectrum, most of the stage's time); calling its element functions from SciPy's
     ``least_squares`` gives the same fit ~15 times faster. ``ecm_rct_ohm`` is R1 + R2;
     ``ecm_fit_error_pct`` is the RMS of |Z - Z_fit| / |Z| in percent.
+
+    A fit that does not converge, runs to a physical bound (:func:`_circuit_bounds`) or puts
+    an arc's time constant outside them is reported as not converged: every ``ecm_*`` value
+    NaN and ``ecm_converged`` 0. An element the spectrum lacks may vanish (its resistance at
+    the lower bound). Unbounded, such fits ran to values above 1e38 that no
+    float32 model input can hold.
     """
     from scipy.optimize import least_squares
 
+    nothing = {**dict.fromkeys(ECM_NAMES, np.nan), "ecm_converged": 0.0}
+    low, high = _circuit_bounds(frequency_hz, impedance)
     rct = max(geometry["rct_ohm"], 1e-6)
     apex_omega = 2 * np.pi * geometry["apex_hz"]
     guess = np.array(
@@ -130,10 +163,15 @@ def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[
             1.0 / (2 * np.pi * float(np.min(frequency_hz))),
         ]
     )
+    if not np.all(np.isfinite(guess)):
+        return nothing
     # Resistances, capacitances and tau are fitted as logarithms (positive, and spanning
     # decades); the CPE exponents stay linear within [0.3, 1].
     logarithmic = np.array([name not in ("cpe1_alpha", "cpe2_alpha") for name in CIRCUIT_PARAMETERS])
     weight = 1.0 / np.abs(impedance)
+
+    def to_fitted(values):
+        return np.where(logarithmic, np.log(np.where(logarithmic, values, 1.0)), values)
 
     def physical(x):
         return np.where(logarithmic, np.exp(np.where(logarithmic, x, 0.0)), x)
@@ -142,14 +180,38 @@ def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[
         difference = (circuit_impedance(physical(x), frequency_hz) - impedance) * weight
         return np.concatenate([difference.real, difference.imag])
 
-    start = np.where(logarithmic, np.log(guess), guess)
-    bounds = (np.where(logarithmic, -np.inf, 0.3), np.where(logarithmic, np.inf, 1.0))
+    lower, upper = to_fitted(low), to_fitted(high)
+    # A start on or beyond a bound is moved just inside it (least_squares needs an interior start).
+    margin = 1e-6 * (upper - lower)
+    start = np.clip(to_fitted(np.clip(guess, low, high)), lower + margin, upper - margin)
     with np.errstate(all="ignore"):
-        result = least_squares(residual, start, bounds=bounds, max_nfev=2000)
+        try:
+            result = least_squares(residual, start, bounds=(lower, upper), max_nfev=500)
+        except ValueError:  # residuals not finite at the start
+            return nothing
         fitted_parameters = physical(result.x)
-    names = [f"ecm_{name}" for name in [*CIRCUIT_PARAMETERS, "rct_ohm", "fit_error_pct"]]
-    if not result.success or not np.all(np.isfinite(fitted_parameters)):
-        return dict.fromkeys(names, np.nan)
+        time_constants = _arc_time_constants(fitted_parameters)
+    # An element the spectrum does not need fits to a vanishing resistance: that is an answer.
+    # A parameter on any other bound (a resistance or time constant at its ceiling, Q at
+    # either end, a CPE exponent at 0.3) is a runaway, and so is an arc whose time constant
+    # leaves the bounds.
+    tolerance = 1e-6 * (upper - lower)
+    resistance = np.array([name.endswith("_ohm") for name in CIRCUIT_PARAMETERS])
+    at_upper = result.x >= upper - tolerance
+    at_lower = result.x <= lower + tolerance
+    runaway = (at_upper & logarithmic) | (at_lower & ~resistance)
+    runaway[-1] &= ~at_lower[-2]  # a vanished Warburg's tau means nothing
+    vanished_arc = at_lower[[1, 4]]  # R1, R2
+    tau_low, tau_high = low[-1], high[-1]
+    arc_in_range = (time_constants >= tau_low) & (time_constants <= tau_high)
+    converged = (
+        result.success
+        and np.all(np.isfinite(fitted_parameters))
+        and not np.any(runaway)
+        and np.all(arc_in_range | vanished_arc)
+    )
+    if not converged:
+        return nothing
     parameters = dict(zip(CIRCUIT_PARAMETERS, (float(value) for value in fitted_parameters)))
     fitted = circuit_impedance(fitted_parameters, frequency_hz)
     error = 100.0 * float(np.sqrt(np.mean(np.abs(fitted - impedance) ** 2 / np.abs(impedance) ** 2)))
@@ -157,58 +219,78 @@ def fit_circuit(frequency_hz: np.ndarray, impedance: np.ndarray, geometry: dict[
         **{f"ecm_{name}": value for name, value in parameters.items()},
         "ecm_rct_ohm": parameters["r1_ohm"] + parameters["r2_ohm"],
         "ecm_fit_error_pct": error,
+        "ecm_converged": 1.0,
     }
 
 
 FEATURE_NAMES = [
     f"eis_{name}"
-    for name in [
-        "r0_ohm",
-        "rct_ohm",
-        "apex_hz",
-        "apex_minus_zim_ohm",
-        "tail_slope",
-        *(f"ecm_{parameter}" for parameter in CIRCUIT_PARAMETERS),
-        "ecm_rct_ohm",
-        "ecm_fit_error_pct",
-    ]
+    for name in ["r0_ohm", "rct_ohm", "apex_hz", "apex_minus_zim_ohm", "tail_slope", *ECM_NAMES]
 ]
 
 
 def spectrum_features(frequency_hz: np.ndarray, impedance: np.ndarray) -> dict[str, float]:
     """Every per-spectrum feature, named as stored: ``eis_*`` and ``kk_residual_pct``.
 
-    Computed where the spectrum is solved (in parallel, once per spectrum) and repeated on
-    each point of the long spectra table; NaN for a spectrum with missing points.
+    NaN for a spectrum with missing points (``eis_ecm_converged`` 0).
     """
     impedance = np.asarray(impedance, dtype=complex)
     if not np.all(np.isfinite(impedance)):
-        return {**dict.fromkeys(FEATURE_NAMES, np.nan), "kk_residual_pct": np.nan}
+        return {**dict.fromkeys(FEATURE_NAMES, np.nan), "eis_ecm_converged": 0.0, "kk_residual_pct": np.nan}
     geometry = arc_and_tail(frequency_hz, impedance.real, impedance.imag)
     features = {**geometry, **fit_circuit(frequency_hz, impedance, geometry)}
     named = {f"eis_{name}": value for name, value in features.items()}
     return {**named, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance)}
 
 
-def _suffix(soc: float, temperature_c: float) -> str:
+def spectrum_feature_table(spectra: pd.DataFrame) -> pd.DataFrame:
+    """One row per spectrum of a long spectra table: its keys, the SOC it reached and its features."""
+    rows = []
+    for keys, spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
+        spectrum = spectrum.sort_values("frequency_hz")
+        impedance = spectrum["z_re_ohm"].to_numpy() + 1j * spectrum["z_im_ohm"].to_numpy()
+        reached = spectrum["soc_reached"].iloc[0] if "soc_reached" in spectrum else keys[-1]
+        rows.append(
+            {
+                **dict(zip(SPECTRUM_KEYS, keys)),
+                "soc_reached": float(reached),
+                **spectrum_features(spectrum["frequency_hz"].to_numpy(), impedance),
+            }
+        )
+    columns = [*SPECTRUM_KEYS, "soc_reached", *FEATURE_NAMES, "kk_residual_pct"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def spectrum_suffix(soc: float, temperature_c: float) -> str:
+    """How a spectrum's columns are named in the per-snapshot feature table."""
     return f"soc{round(100 * soc):d}_t{temperature_c:g}c"
 
 
-def impedance_features(spectra: pd.DataFrame) -> pd.DataFrame:
+def impedance_features(spectra: pd.DataFrame, per_spectrum: pd.DataFrame) -> pd.DataFrame:
     """One row per snapshot: every spectrum's features and raw Re/Im, named by SOC and temperature.
 
     Columns read ``eis_<feature>_soc<percent>_t<celsius>c`` (including
-    ``eis_kk_residual_pct_...``) and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``.
+    ``eis_kk_residual_pct_...`` and ``eis_soc_reached_...``, the SOC the cell actually reached)
+    and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``. ``per_spectrum`` comes from
+    :func:`spectrum_feature_table`.
     """
     rows: dict[tuple, dict] = {}
+    for spectrum in per_spectrum.itertuples(index=False):
+        record = spectrum._asdict()
+        suffix = spectrum_suffix(record["soc"], record["temperature_c"])
+        row = rows.setdefault(
+            (record["sample_id"], record["snapshot"]),
+            {"sample_id": record["sample_id"], "snapshot": record["snapshot"]},
+        )
+        row.update({f"{name}_{suffix}": float(record[name]) for name in FEATURE_NAMES})
+        row[f"eis_kk_residual_pct_{suffix}"] = float(record["kk_residual_pct"])
+        row[f"eis_soc_reached_{suffix}"] = float(record["soc_reached"])
     for (sample_id, snapshot, temperature_c, soc), spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
-        spectrum = spectrum.sort_values("frequency_hz")
-        suffix = _suffix(soc, temperature_c)
+        suffix = spectrum_suffix(soc, temperature_c)
         row = rows.setdefault((sample_id, snapshot), {"sample_id": sample_id, "snapshot": snapshot})
-        first = spectrum.iloc[0]
-        row.update({f"{name}_{suffix}": float(first[name]) for name in FEATURE_NAMES})
-        row[f"eis_kk_residual_pct_{suffix}"] = float(first["kk_residual_pct"])
-        for frequency, re, im in spectrum[["frequency_hz", "z_re_ohm", "z_im_ohm"]].itertuples(index=False):
+        for frequency, re, im in spectrum.sort_values("frequency_hz")[["frequency_hz", "z_re_ohm", "z_im_ohm"]].itertuples(
+            index=False
+        ):
             row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re
             row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im
-    return pd.DataFrame(list(rows.values()))
+    return pd.DataFrame([rows[key] for key in sorted(rows)])

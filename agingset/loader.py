@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import LABEL_COLUMNS
+from .quality import mask_unusable_spectra
 
 KEYS = ["sample_id", "snapshot"]
 SPLIT = "data/split/split.parquet"
@@ -27,6 +28,7 @@ FEATURES = "data/labels/features.parquet"
 LABELS = "data/labels/labels.parquet"
 SPECTRA = "data/eis/spectra.parquet"
 CURVES = "data/aging/curves.parquet"
+CHECKED_SPECTRA = "data/validate/spectra.parquet"
 # Spectra of one snapshot at several conditions are stacked in this order.
 SPECTRUM_CONDITIONS = ("temperature_c", "soc")
 
@@ -134,6 +136,7 @@ def load_dataset(
     rows = rows.reset_index(drop=True)
     labels = rows[KEYS].merge(read(LABELS), on=KEYS, how="left", validate="one_to_one")
     features = rows[KEYS].merge(read(FEATURES), on=KEYS, how="left", validate="one_to_one")
+    features = mask_unusable_spectra(features, read(CHECKED_SPECTRA))
     available = [column for column in LABEL_COLUMNS if column in labels]
     targets = available if targets is None else list(targets)
     unknown = [target for target in targets if target not in labels]

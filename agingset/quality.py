@@ -58,38 +58,74 @@ def sample_flags(design: pd.DataFrame, status: pd.DataFrame, labels: pd.DataFram
     return samples.reset_index(drop=True)
 
 
-def spectrum_checks(spectra: pd.DataFrame, config: ValidateConfig) -> pd.DataFrame:
-    """One row per spectrum (sample, snapshot, SOC, temperature) with its own checks."""
+SPECTRUM_FLAGS = ["failed", "non_finite", "re_z_not_positive", "duplicate_points", "kk_residual_high"]
+# Larger than any physical feature of a cell (ohms, farads, seconds, amp-hours) and far below
+# float32's 3.4e38, where scikit-learn's tree models would turn the value into infinity.
+MAX_FEATURE_MAGNITUDE = 1e12
+
+
+def spectrum_checks(spectra: pd.DataFrame, per_spectrum: pd.DataFrame | None, config: ValidateConfig) -> pd.DataFrame:
+    """One row per spectrum (sample, snapshot, SOC, temperature): its checks, ``usable`` and ``reasons``.
+
+    ``per_spectrum`` is the labels stage's one-row-per-spectrum feature table (its lin-KK
+    residual); without it the lin-KK check is skipped.
+    """
     keys = [column for column in SPECTRUM_KEYS if column in spectra]
     points = spectra.assign(
         _failed=spectra["solver_status"] != "ok",
         _non_finite=~(np.isfinite(spectra["z_re_ohm"]) & np.isfinite(spectra["z_im_ohm"])),
         _re_z_not_positive=~(spectra["z_re_ohm"] > 0),
         _duplicate=spectra.duplicated([*keys, "frequency_hz"], keep=False),
-        _kk=spectra[KK_COLUMN] if KK_COLUMN in spectra else np.nan,
     )
-    # A failed point has no impedance: it is "failed", not also "Re Z <= 0".
+    # A failed point has no impedance: it is "failed", not also "non-finite" or "Re Z <= 0".
+    points["_non_finite"] &= ~points["_failed"]
     points["_re_z_not_positive"] &= ~points["_failed"] & ~points["_non_finite"]
     checks = points.groupby(keys, sort=True, dropna=False).agg(
         failed=("_failed", "any"),
         non_finite=("_non_finite", "any"),
         re_z_not_positive=("_re_z_not_positive", "any"),
         duplicate_points=("_duplicate", "any"),
-        kk_residual_pct=("_kk", "max"),
         backend=("backend", "first"),
+        solver_status=("solver_status", "first"),
         points=("frequency_hz", "size"),
     )
-    checks["kk_checked"] = checks["kk_residual_pct"].notna()
-    checks["kk_flagged"] = checks["kk_residual_pct"] > config.max_kk_residual_pct
-    return checks.reset_index()
+    checks = checks.reset_index()
+    if per_spectrum is not None and KK_COLUMN in per_spectrum:
+        checks = checks.merge(per_spectrum[[*keys, KK_COLUMN]], on=keys, how="left")
+    else:
+        checks[KK_COLUMN] = np.nan
+    checks["kk_checked"] = checks[KK_COLUMN].notna()
+    checks["kk_residual_high"] = checks[KK_COLUMN] > config.max_kk_residual_pct
+    flags = checks[SPECTRUM_FLAGS].to_numpy(dtype=bool)
+    checks["usable"] = ~flags.any(axis=1)
+    checks["reasons"] = [",".join(name for name, hit in zip(SPECTRUM_FLAGS, row) if hit) for row in flags]
+    return checks
+
+
+def features_out_of_range(features: pd.DataFrame) -> pd.DataFrame:
+    """Per (sample_id, snapshot): True when a numeric feature is infinite or beyond :data:`MAX_FEATURE_MAGNITUDE`.
+
+    Missing values (NaN) are allowed: both baseline models take them.
+    """
+    numeric = features.drop(columns=KEYS).select_dtypes("number")
+    values = numeric.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (np.abs(values) > MAX_FEATURE_MAGNITUDE)
+    return features[KEYS].assign(out_of_range=bad.any(axis=1))
 
 
 def flag_rows(
-    labels: pd.DataFrame, samples: pd.DataFrame, spectra_checked: pd.DataFrame, config: ValidateConfig
+    labels: pd.DataFrame,
+    samples: pd.DataFrame,
+    spectra_checked: pd.DataFrame,
+    config: ValidateConfig,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per labelled (sample_id, snapshot): a boolean per flag, ``usable`` and ``reasons``.
 
     ``samples`` comes from :func:`sample_flags`, ``spectra_checked`` from :func:`spectrum_checks`.
+    A flagged spectrum is left out on its own (its features are masked,
+    :func:`mask_unusable_spectra`); the snapshot is flagged only when none of its spectra is usable.
     """
     samples = samples.set_index("sample_id")
     rows = labels[KEYS].copy()
@@ -113,22 +149,37 @@ def flag_rows(
     degradation = labels.reindex(columns=DEGRADATION_LABELS)
     rows["flag_negative_degradation"] = (degradation < -config.numerical_noise_pct).any(axis=1).to_numpy()
 
-    per_snapshot = (
-        spectra_checked.groupby(KEYS)[["failed", "non_finite", "re_z_not_positive", "duplicate_points", "kk_flagged"]]
-        .any()
-    )
-    joined = rows[KEYS].merge(per_snapshot, left_on=KEYS, right_index=True, how="left")
-    has_spectrum = joined["failed"].notna().to_numpy()
-    rows["flag_spectrum_missing"] = ~has_spectrum
-    rows["flag_spectrum_failed"] = joined["failed"].eq(True).to_numpy()
-    rows["flag_non_finite"] |= joined["non_finite"].eq(True).to_numpy()
-    rows["flag_re_z_not_positive"] = joined["re_z_not_positive"].eq(True).to_numpy()
-    rows["flag_duplicate_spectrum_points"] = joined["duplicate_points"].eq(True).to_numpy()
-    rows["flag_kk_residual_high"] = joined["kk_flagged"].eq(True).to_numpy()
-
+    usable_spectra = spectra_checked.groupby(KEYS)["usable"].sum().rename("spectra_usable")
+    total_spectra = spectra_checked.groupby(KEYS)["usable"].size().rename("spectra")
+    joined = rows[KEYS].merge(pd.concat([usable_spectra, total_spectra], axis=1), left_on=KEYS, right_index=True, how="left")
+    rows["spectra"] = joined["spectra"].fillna(0).astype(int).to_numpy()
+    rows["spectra_usable"] = joined["spectra_usable"].fillna(0).astype(int).to_numpy()
+    rows["flag_no_usable_spectrum"] = rows["spectra_usable"] == 0
+    if features is not None:
+        ranged = rows[KEYS].merge(features_out_of_range(features), on=KEYS, how="left")
+        rows["flag_feature_out_of_range"] = ranged["out_of_range"].eq(True).to_numpy()
     rows["usable"] = ~rows[_flag_names(rows)].any(axis=1)
     rows["reasons"] = _reasons(rows)
     return rows.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def mask_unusable_spectra(features: pd.DataFrame, spectra_checked: pd.DataFrame) -> pd.DataFrame:
+    """``features`` with every column of a flagged spectrum set to NaN (the rest of its snapshot stays).
+
+    Column names follow :func:`agingset.impedance_features.spectrum_suffix`.
+    """
+    from .impedance_features import spectrum_suffix
+
+    masked = features.copy()
+    position = {key: index for index, key in enumerate(zip(masked["sample_id"], masked["snapshot"]))}
+    unusable = spectra_checked[~spectra_checked["usable"]]
+    for (soc, temperature_c), group in unusable.groupby(["soc", "temperature_c"]):
+        ending = f"_{spectrum_suffix(soc, temperature_c)}"
+        columns = [column for column in masked.columns if column.endswith(ending)]
+        rows = [position[key] for key in zip(group["sample_id"], group["snapshot"]) if key in position]
+        if columns and rows:
+            masked.iloc[rows, [masked.columns.get_loc(column) for column in columns]] = np.nan
+    return masked
 
 
 def summarise_samples(samples: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +210,7 @@ def quality_metrics(samples: pd.DataFrame, flags: pd.DataFrame, spectra_checked:
     by_status.update({str(k): int(v) for k, v in counts.items() if k not in STATUSES})
     flagged_snapshots = int((~flags["usable"]).sum())
     kk_checked = int(spectra_checked["kk_checked"].sum())
-    kk_flagged = int(spectra_checked["kk_flagged"].sum())
+    kk_flagged = int(spectra_checked["kk_residual_high"].sum())
     return {
         "samples": len(samples),
         "samples_by_status": by_status,
@@ -171,6 +222,9 @@ def quality_metrics(samples: pd.DataFrame, flags: pd.DataFrame, spectra_checked:
         "usable_rate": _rate(len(flags) - flagged_snapshots, len(flags)),
         "flagged_rate": _rate(flagged_snapshots, len(flags)),
         "spectra": len(spectra_checked),
+        "spectra_usable": int(spectra_checked["usable"].sum()),
+        "spectra_usable_rate": _rate(int(spectra_checked["usable"].sum()), len(spectra_checked)),
+        "spectrum_flag_counts": {name: int(spectra_checked[name].sum()) for name in SPECTRUM_FLAGS},
         "spectrum_points": int(spectra_checked["points"].sum()),
         "spectra_kk_checked": kk_checked,
         "spectra_kk_flagged": kk_flagged,
@@ -212,11 +266,16 @@ def assess(
     labels: pd.DataFrame,
     spectra: pd.DataFrame,
     config: ValidateConfig,
+    per_spectrum: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
 ) -> Assessment:
-    """All quality checks of one dataset version and whether it passes the gate."""
+    """All quality checks of one dataset version and whether it passes the gate.
+
+    ``per_spectrum`` and ``features`` are the labels stage's spectrum feature table and x.
+    """
     samples = sample_flags(design, status, labels)
-    spectra_checked = spectrum_checks(spectra, config)
-    snapshots = flag_rows(labels, samples, spectra_checked, config)
+    spectra_checked = spectrum_checks(spectra, per_spectrum, config)
+    snapshots = flag_rows(labels, samples, spectra_checked, config, features)
     samples = summarise_samples(samples, snapshots)
     metrics = quality_metrics(samples, snapshots, spectra_checked)
     return Assessment(samples, snapshots, spectra_checked, metrics, gate_violations(metrics, config))

@@ -1,4 +1,8 @@
-"""labels: y per (sample_id, snapshot), the per-sample status and m_i records, and the features x."""
+"""labels: y per (sample_id, snapshot), the per-sample status and m_i records, and the features x.
+
+Spectrum features are computed here from data/eis/spectra.parquet (one row per spectrum in
+spectrum_features.parquet), so changing a feature function reruns this stage and never a solve.
+"""
 
 import json
 
@@ -6,6 +10,7 @@ import pandas as pd
 
 from agingset.design import cell_parameter_columns
 from agingset.features import build_features
+from agingset.impedance_features import spectrum_feature_table
 from agingset.labels import build_labels, sample_summary
 from stages._io import atomic_path, run_stage
 
@@ -45,7 +50,8 @@ def main(params):
     labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
     labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
     samples = sample_summary(aging["status"], labels, aging["metadata"])
-    features = build_features(design, aging["curves"], spectra, params.labels.voltage_grid)
+    per_spectrum = spectrum_feature_table(spectra)
+    features = build_features(design, aging["curves"], spectra, per_spectrum, params.labels.voltage_grid)
 
     records = aging["metadata"].sort_values("sample_id")
     with atomic_path(OUTPUT, directory=True) as directory:
@@ -53,6 +59,7 @@ def main(params):
         labels.to_csv(directory / "labels.csv", index=False)
         samples.to_parquet(directory / "samples.parquet", index=False)
         features.to_parquet(directory / "features.parquet", index=False)
+        per_spectrum.to_parquet(directory / "spectrum_features.parquet", index=False)
         # m_i, one JSON object per line, sorted by sample_id; its sha256 is in labels and samples.
         (directory / "metadata.jsonl").write_text(
             "".join(

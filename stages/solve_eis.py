@@ -2,7 +2,6 @@
 
 import pandas as pd
 
-from agingset import impedance_features
 from agingset.physics import eis, model
 from agingset.physics.eis import solve_spectra, spectrum_tasks
 from stages._io import run_stage, write_parquet
@@ -21,8 +20,8 @@ def main(params):
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
-    # The cache key covers every module a spectrum's values come from, features included.
-    code = (eis.__file__, model.__file__, impedance_features.__file__)
+    # The cache key covers every module a spectrum's values come from (features are computed in labels).
+    code = (eis.__file__, model.__file__)
     spectra = solve_all(solve_spectra, tasks, "solve_eis", code, params.eis.timeout_s)
     write_parquet(pd.concat(spectra, ignore_index=True), OUTPUT)
 

@@ -6,24 +6,33 @@ the CSV files `dvc plots` renders: predicted vs true and importance bars per tar
 
 import pandas as pd
 
+from agingset.quality import features_out_of_range, mask_unusable_spectra
 from agingset.train import KEYS, feature_columns, train_baselines
-from stages._io import atomic_path, run_stage, write_json
+from stages._io import StageError, atomic_path, run_stage, write_json
 
 FEATURES = "data/labels/features.parquet"
 LABELS = "data/labels/labels.parquet"
 SPLIT = "data/split/split.parquet"
+CHECKED_SPECTRA = "data/validate/spectra.parquet"
 OUTPUT = "data/train"
 METRICS = "metrics/train.json"
 PLOTTED_FEATURES = 20
 
 
 def main(params):
-    features = pd.read_parquet(FEATURES)
+    features = mask_unusable_spectra(pd.read_parquet(FEATURES), pd.read_parquet(CHECKED_SPECTRA))
     labels = pd.read_parquet(LABELS)
     split = pd.read_parquet(SPLIT, columns=[*KEYS, "cell_design_id", "split"])
     names = feature_columns(features, labels.columns)
     targets = [*params.train.targets, "rul80_source"]
     table = split.merge(features[[*KEYS, *names]], on=KEYS).merge(labels[[*KEYS, *targets]], on=KEYS)
+    out_of_range = features_out_of_range(table[[*KEYS, *names]])["out_of_range"]
+    if out_of_range.any():
+        first = table.loc[out_of_range.to_numpy(), KEYS].iloc[0]
+        raise StageError(
+            f"{int(out_of_range.sum())} split rows carry an infinite or out-of-range feature (first: sample "
+            f"{first['sample_id']} snapshot {first['snapshot']}); validate should have flagged them: rerun validate"
+        )
     result = train_baselines(table, names, params.train, params.seed)
 
     with atomic_path(OUTPUT, directory=True) as directory:

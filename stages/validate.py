@@ -12,6 +12,8 @@ from stages._io import StageError, atomic_path, run_stage, write_json
 DESIGN = "data/design/samples.parquet"
 STATUS = "data/aging/status.parquet"
 LABELS = "data/labels/labels.parquet"
+FEATURES = "data/labels/features.parquet"
+SPECTRUM_FEATURES = "data/labels/spectrum_features.parquet"
 SPECTRA = "data/eis/spectra.parquet"
 OUTPUT = "data/validate"
 METRICS = "metrics/quality.json"
@@ -30,7 +32,8 @@ def report(assessment: Assessment, kk_available: bool) -> str:
         f"failure rate {metrics['failure_rate']}",
         f"- snapshots: {metrics['snapshots']}, usable {metrics['snapshots_usable']} "
         f"(flagged rate {metrics['flagged_rate']})",
-        f"- spectra: {metrics['spectra']} ({metrics['spectrum_points']} points); backends: "
+        f"- spectra: {metrics['spectra']} ({metrics['spectrum_points']} points), usable {metrics['spectra_usable']} "
+        f"(rate {metrics['spectra_usable_rate']}); backends: "
         + ", ".join(f"{k} {v}" for k, v in metrics["backend_spectra"].items()),
         (
             f"- lin-KK: {metrics['spectra_kk_checked']} spectra checked, {metrics['spectra_kk_flagged']} above the "
@@ -40,7 +43,8 @@ def report(assessment: Assessment, kk_available: bool) -> str:
         ),
         "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
         "",
-        "Flagged rows are excluded from the split and training; the raw outputs keep them.",
+        "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",
+        "masked (NaN) and leaves the rest of its snapshot usable. The raw outputs keep everything.",
         "",
         "## Flagged samples",
         "",
@@ -55,23 +59,37 @@ def report(assessment: Assessment, kk_available: bool) -> str:
     lines += ["", "## Flagged snapshots", "", "| sample_id | snapshot | reasons |", "|---|---|---|"]
     for row in assessment.snapshots[~assessment.snapshots["usable"]].itertuples():
         lines.append(f"| {row.sample_id} | {row.snapshot} | {row.reasons} |")
+    lines += [
+        "",
+        "## Flagged spectra",
+        "",
+        "| sample_id | snapshot | temperature (°C) | SOC | reasons | solver status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in assessment.spectra[~assessment.spectra["usable"]].itertuples():
+        lines.append(
+            f"| {row.sample_id} | {row.snapshot} | {row.temperature_c:g} | {row.soc:g} | {row.reasons} "
+            f"| {_cell(row.solver_status)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(params):
-    spectra = pd.read_parquet(SPECTRA)
+    per_spectrum = pd.read_parquet(SPECTRUM_FEATURES)
     assessment = assess(
         pd.read_parquet(DESIGN),
         pd.read_parquet(STATUS),
         pd.read_parquet(LABELS),
-        spectra,
+        pd.read_parquet(SPECTRA),
         params.validate_,
+        per_spectrum,
+        pd.read_parquet(FEATURES),
     )
     with atomic_path(OUTPUT, directory=True) as directory:
         assessment.snapshots.to_parquet(directory / "flags.parquet", index=False)
         assessment.samples.to_parquet(directory / "samples.parquet", index=False)
         assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
-        (directory / "report.md").write_text(report(assessment, KK_COLUMN in spectra))
+        (directory / "report.md").write_text(report(assessment, KK_COLUMN in per_spectrum))
     write_json(assessment.metrics, METRICS)
     if assessment.violations:
         raise StageError(f"dataset fails the quality gate: {'; '.join(assessment.violations)}; see {OUTPUT}/report.md")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from agingset.design import build_design
-from agingset.impedance_features import kk_residual_pct
+from agingset.impedance_features import kk_residual_pct, spectrum_feature_table
 from agingset.params import parse_params
 from agingset.physics import eis
 from agingset.physics.aging import aging_tasks, solve_sample
@@ -79,6 +79,20 @@ def test_soc_is_reached_by_charge_and_rest_not_by_reset(aged):
     assert discharged_ah == pytest.approx((snapshot.soc - 0.8) * snapshot.capacity_ah, rel=1e-6)
 
 
+def test_a_charge_stopped_by_the_voltage_limit_records_the_soc_it_reached(aged):
+    """A move the cell cannot complete (here: to 150 % of its measured capacity) stops at the
+    voltage limit, rests there, and the spectrum is taken at the SOC reached, recorded."""
+    simulator, task = aged
+    snapshot = task.snapshots[-1]
+    rested = _rested(aged, 1.5)
+    assert snapshot.soc < rested.soc_reached < 1.5
+    discharged_ah = rested.solution["Discharge capacity [A.h]"].entries[-1] - snapshot.state["Discharge capacity [A.h]"][0]
+    assert discharged_ah == pytest.approx((snapshot.soc - rested.soc_reached) * snapshot.capacity_ah, rel=1e-6)
+    result = eis.spectrum(simulator, snapshot, task.inputs, eis.Operating(1.5, 25.0))
+    assert result.solver_status == "ok" and result.soc_reached == pytest.approx(rested.soc_reached)
+    assert np.all(np.isfinite(result.impedance)) and np.all(result.impedance.real > 0)
+
+
 def test_low_soc_spectrum_differs_from_high_soc(aged):
     simulator, _ = aged
     frequencies = simulator.eis.frequencies_hz
@@ -130,7 +144,8 @@ def test_spme_and_dfn_hand_their_aged_state_to_the_impedance_model(family):
     spectra = eis.solve_spectra(task)
     assert (spectra["solver_status"] == "ok").all()
     assert (spectra["backend"] == eis.FREQUENCY_DOMAIN).all()
-    assert (spectra["kk_residual_pct"] < 0.1).all()
-    per_snapshot = spectra.groupby("snapshot")[["eis_r0_ohm", "eis_rct_ohm"]].first()
+    features = spectrum_feature_table(spectra)
+    assert (features["kk_residual_pct"] < 0.1).all()
+    per_snapshot = features.groupby("snapshot")[["eis_r0_ohm", "eis_rct_ohm"]].first()
     assert np.all(np.diff(per_snapshot["eis_r0_ohm"]) > 0), per_snapshot
     assert np.all(np.diff(per_snapshot["eis_rct_ohm"]) > 0), per_snapshot

@@ -6,6 +6,7 @@ import pytest
 
 from agingset.design import build_design, cell_parameter_columns
 from agingset.features import build_features
+from agingset.impedance_features import spectrum_feature_table
 from agingset.labels import build_labels
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.eis import solve_spectra, spectrum_tasks
@@ -24,6 +25,7 @@ def tiny_dataset(tiny_params):
     tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in results[0]}
     tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"])
     tables["spectra"] = pd.concat([solve_spectra(task) for task in tasks], ignore_index=True)
+    tables["per_spectrum"] = spectrum_feature_table(tables["spectra"])
     tables["design"] = design
     tables["labels"] = build_labels(tables["snapshots"], tables["cycles"], p.labels)
     return tables
@@ -89,19 +91,24 @@ def test_impedance_grows_with_sei(tiny_dataset):
 
 def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_dataset):
     spectra = tiny_dataset["spectra"]
-    assert (spectra["kk_residual_pct"] < 0.1).all()
+    assert (tiny_dataset["per_spectrum"]["kk_residual_pct"] < 0.1).all()
     assert (spectra["cross_check_pct"] < 2.0).all(), spectra["cross_check_pct"].max()
 
 
 def test_circuit_fit_describes_every_spectrum(tiny_dataset):
-    fit = tiny_dataset["spectra"].groupby(["sample_id", "snapshot", "soc"]).first()
+    fit = tiny_dataset["per_spectrum"]
+    assert (fit["eis_ecm_converged"] == 1.0).all()
     assert (fit["eis_ecm_fit_error_pct"] < 3.0).all(), fit["eis_ecm_fit_error_pct"].describe()
     assert np.allclose(fit["eis_ecm_r0_ohm"], fit["eis_r0_ohm"], rtol=0.1)
 
 
 def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
     features = build_features(
-        tiny_dataset["design"], tiny_dataset["curves"], tiny_dataset["spectra"], tiny_params.labels.voltage_grid
+        tiny_dataset["design"],
+        tiny_dataset["curves"],
+        tiny_dataset["spectra"],
+        tiny_dataset["per_spectrum"],
+        tiny_params.labels.voltage_grid,
     )
     assert len(features) == len(tiny_dataset["labels"])
     curve_columns = [c for c in features.columns if c.startswith("rpt_q_ah_at_")]
@@ -109,7 +116,9 @@ def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
     for soc in tiny_params.eis.socs:
         for temperature in tiny_params.eis.temperatures_c:
             suffix = f"soc{round(100 * soc)}_t{temperature:g}c"
-            assert features[[f"eis_r0_ohm_{suffix}", f"eis_rct_ohm_{suffix}", f"eis_kk_residual_pct_{suffix}"]].notna().all().all()
+            columns = [f"eis_r0_ohm_{suffix}", f"eis_rct_ohm_{suffix}", f"eis_kk_residual_pct_{suffix}"]
+            assert features[columns].notna().all().all()
+            assert (features[f"eis_soc_reached_{suffix}"] == soc).all()  # tiny fresh cells reach every SOC
 
 
 def _one_sample_task(params, **changes):

@@ -4,16 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agingset.quality import assess
+from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra
 from stages import validate
 from stages._io import StageError
 
 GOOD_SAMPLES = ["a", "b", "c"]
 FREQUENCIES = [0.1, 1.0, 10.0]
+SOCS = [0.2, 0.8]
 
 
 def _dataset(kk: bool = True):
-    """Three clean samples with two snapshots each and one spectrum per snapshot."""
+    """Three clean samples with two snapshots each and two spectra (SOC 0.2, 0.8) per snapshot."""
     design = pd.DataFrame(
         {
             "sample_id": GOOD_SAMPLES,
@@ -39,28 +40,40 @@ def _dataset(kk: bool = True):
     spectra = pd.DataFrame(
         [
             {
-                "sample_id": s, "snapshot": k, "soc": 0.5, "temperature_c": 25.0, "frequency_hz": f,
+                "sample_id": s, "snapshot": k, "soc": soc, "temperature_c": 25.0, "frequency_hz": f,
                 "z_re_ohm": 0.03 + 0.01 / f, "z_im_ohm": -0.01, "backend": "pybamm.EISSimulation",
-                "solver_status": "ok", "kk_residual_pct": 0.1,
+                "solver_status": "ok",
             }
             for s in GOOD_SAMPLES
             for k in (0, 1)
+            for soc in SOCS
             for f in FREQUENCIES
         ]
     )
+    per_spectrum = spectra.groupby(["sample_id", "snapshot", "temperature_c", "soc"], as_index=False).size()
+    per_spectrum = per_spectrum.drop(columns="size").assign(kk_residual_pct=0.1)
     if not kk:
-        spectra = spectra.drop(columns="kk_residual_pct")
-    return {"design": design, "status": status, "labels": labels, "spectra": spectra}
+        per_spectrum = per_spectrum.drop(columns="kk_residual_pct")
+    features = labels[["sample_id", "snapshot"]].assign(rpt_q_ah_at_3v=4.0, eis_r0_ohm_soc20_t25c=0.03)
+    return {
+        "design": design, "status": status, "labels": labels, "spectra": spectra, "per_spectrum": per_spectrum,
+        "features": features,
+    }
 
 
 def _assess(data, config):
-    return assess(data["design"], data["status"], data["labels"], data["spectra"], config)
+    return assess(
+        data["design"], data["status"], data["labels"], data["spectra"], config, data["per_spectrum"],
+        data["features"],
+    )
 
 
-def _set(frame, sample, column, value, snapshot=None):
+def _set(frame, sample, column, value, snapshot=None, soc=None):
     rows = frame["sample_id"] == sample
     if snapshot is not None:
         rows &= frame["snapshot"] == snapshot
+    if soc is not None and "soc" in frame:
+        rows &= frame["soc"] == soc
     frame.loc[rows[rows].index[:1] if column == "frequency_hz" else rows, column] = value
 
 
@@ -68,8 +81,9 @@ def test_clean_dataset_has_no_flags(tiny_params):
     result = _assess(_dataset(), tiny_params.validate_)
     assert result.snapshots["usable"].all() and not result.samples["flagged"].any()
     assert result.violations == []
-    assert result.metrics["spectra"] == 6 and result.metrics["spectra_kk_checked"] == 6
-    assert result.metrics["backend_spectra"] == {"pybamm.EISSimulation": 6}
+    assert result.metrics["spectra"] == 12 and result.metrics["spectra_kk_checked"] == 12
+    assert result.metrics["spectra_usable"] == 12
+    assert result.metrics["backend_spectra"] == {"pybamm.EISSimulation": 12}
     assert sum(result.metrics["flag_counts"].values()) == 0
 
 
@@ -89,10 +103,16 @@ CORRUPTIONS = {
     "negative_degradation": ("labels", "lam_ne_pct", -0.5),
     "missing_label": ("labels", "lli_pct", np.nan),
     "non_finite": ("labels", "resistance_ohm", np.inf),
+    # What scikit-learn would turn into infinity (float32) or what no physical feature reaches.
+    "feature_out_of_range": ("features", "eis_r0_ohm_soc20_t25c", 1e39),
+}
+SPECTRUM_CORRUPTIONS = {
+    # spectrum flag: (table, column, bad value)
     "re_z_not_positive": ("spectra", "z_re_ohm", -0.01),
-    "spectrum_failed": ("spectra", "solver_status", "failed"),
-    "kk_residual_high": ("spectra", "kk_residual_pct", 5.0),
-    "duplicate_spectrum_points": ("spectra", "frequency_hz", 1.0),  # one point moved onto another's frequency
+    "failed": ("spectra", "solver_status", "failed: reaching SOC 0.8: event"),
+    "non_finite": ("spectra", "z_im_ohm", np.nan),
+    "kk_residual_high": ("per_spectrum", "kk_residual_pct", 5.0),
+    "duplicate_points": ("spectra", "frequency_hz", 1.0),  # one point moved onto another's frequency
 }
 
 
@@ -106,6 +126,42 @@ def test_each_snapshot_flag_fires_only_on_its_bad_row(tiny_params, flag):
     assert not snapshots.loc[("b", 1), "usable"] and flag in snapshots.loc[("b", 1), "reasons"]
     others = snapshots.drop(index=[("b", 1)])
     assert others["usable"].all()
+
+
+@pytest.mark.parametrize("flag", sorted(SPECTRUM_CORRUPTIONS))
+def test_a_flagged_spectrum_is_left_out_alone_and_its_snapshot_stays_usable(tiny_params, flag):
+    data = _dataset()
+    table, column, value = SPECTRUM_CORRUPTIONS[flag]
+    _set(data[table], "b", column, value, snapshot=1, soc=0.8)
+    result = _assess(data, tiny_params.validate_)
+    spectra = result.spectra.set_index(["sample_id", "snapshot", "soc"])
+    assert spectra.loc[("b", 1, 0.8), flag] and not spectra.loc[("b", 1, 0.8), "usable"]
+    assert flag in spectra.loc[("b", 1, 0.8), "reasons"]
+    assert spectra.drop(index=[("b", 1, 0.8)])["usable"].all()
+    assert result.snapshots["usable"].all(), "one failed spectrum must not cost its snapshot"
+    assert result.metrics["spectra_usable"] == 11 and result.metrics["spectrum_flag_counts"][flag] == 1
+
+
+def test_a_snapshot_without_any_usable_spectrum_is_flagged(tiny_params):
+    data = _dataset()
+    _set(data["spectra"], "b", "solver_status", "failed: diverged", snapshot=1)
+    snapshots = _assess(data, tiny_params.validate_).snapshots.set_index(["sample_id", "snapshot"])
+    assert snapshots.loc[("b", 1), "flag_no_usable_spectrum"] and not snapshots.loc[("b", 1), "usable"]
+    assert snapshots.drop(index=[("b", 1)])["usable"].all()
+
+
+def test_features_of_a_flagged_spectrum_are_masked_and_the_rest_kept(tiny_params):
+    data = _dataset()
+    _set(data["spectra"], "b", "solver_status", "failed", snapshot=1, soc=0.2)
+    result = _assess(data, tiny_params.validate_)
+    masked = mask_unusable_spectra(data["features"], result.spectra).set_index(["sample_id", "snapshot"])
+    assert np.isnan(masked.loc[("b", 1), "eis_r0_ohm_soc20_t25c"])
+    assert masked.drop(index=[("b", 1)])["eis_r0_ohm_soc20_t25c"].notna().all()
+    assert masked["rpt_q_ah_at_3v"].notna().all()
+
+
+def test_feature_range_limit_stays_below_float32():
+    assert MAX_FEATURE_MAGNITUDE < np.finfo(np.float32).max / 1e6
 
 
 @pytest.mark.parametrize("status", ["failed", "timeout", "non-physical"])
@@ -132,8 +188,8 @@ def test_duplicate_design_point_and_missing_spectrum_and_sample_without_snapshot
     assert samples.loc["d", "flag_duplicate_sample"] and not samples.loc["c", "flag_duplicate_sample"]
     assert samples.loc["d", "flag_no_snapshots"] and "no_snapshots" in samples.loc["d", "reasons"]
     snapshots = result.snapshots.set_index(["sample_id", "snapshot"])
-    assert snapshots.loc[("a", 0), "flag_spectrum_missing"]
-    assert snapshots["flag_spectrum_missing"].sum() == 1
+    assert snapshots.loc[("a", 0), "flag_no_usable_spectrum"]
+    assert snapshots["flag_no_usable_spectrum"].sum() == 1
     assert result.metrics["duplicate_samples"] == 1
     assert any("duplicate_samples" in violation for violation in result.violations)
 
@@ -147,21 +203,23 @@ def test_missing_kk_column_is_reported_as_not_checked(tiny_params):
 
 def _write_inputs(root, data):
     for table, path in (("design", validate.DESIGN), ("status", validate.STATUS), ("labels", validate.LABELS),
-                        ("spectra", validate.SPECTRA)):
+                        ("spectra", validate.SPECTRA), ("per_spectrum", validate.SPECTRUM_FEATURES),
+                        ("features", validate.FEATURES)):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         data[table].to_parquet(root / path)
 
 
 def test_gate_fails_the_stage_but_keeps_the_report(tiny_params, tmp_path, monkeypatch):
     data = _dataset()
-    _set(data["spectra"], "a", "kk_residual_pct", 50.0)
-    _set(data["spectra"], "b", "kk_residual_pct", 50.0)
+    _set(data["per_spectrum"], "a", "kk_residual_pct", 50.0)
+    _set(data["per_spectrum"], "b", "kk_residual_pct", 50.0)
     _write_inputs(tmp_path, data)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StageError, match=r"kk_flag_rate 0\.666667 exceeds validate\.max_kk_flag_rate"):
         validate.main(tiny_params)
     report = (tmp_path / validate.OUTPUT / "report.md").read_text()
-    assert "| a | ok | 2/2 | kk_residual_high |" in report
+    assert "| a | ok | 2/2 | no_usable_spectrum |" in report
+    assert "| a | 0 | 25 | 0.2 | kk_residual_high |" in report  # every flagged spectrum, with its reason
     flags = pd.read_parquet(tmp_path / validate.OUTPUT / "flags.parquet")
     assert len(flags) == 6 and flags["usable"].sum() == 2  # flagged rows are kept, marked unusable
 

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pybamm
 
-from ..impedance_features import spectrum_features
 from ..params import EisConfig, ModelConfig
 from . import model as model_building
 from .aging import describe
@@ -33,6 +32,7 @@ _MOVE_CURRENT = "SOC move current [A]"
 _AMPLITUDE = "Excitation amplitude [A]"
 _FREQUENCY = "Excitation frequency [Hz]"
 _KELVIN = 273.15
+_SHORT_OF_LIMIT = 0.995  # share of the time to a voltage limit that a stopped SOC move runs
 
 
 def _current(t):
@@ -58,10 +58,15 @@ class Operating:
 
 @dataclass(frozen=True)
 class Rested:
-    """A rested time-domain solution at an operating point and the inputs that define it."""
+    """A rested time-domain solution at an operating point and the inputs that define it.
+
+    ``soc_reached`` is the coulomb-counted SOC the move ended at: the target, or less (more)
+    when the charge (discharge) stopped at the cell's voltage limit first.
+    """
 
     solution: pybamm.Solution
     inputs: dict
+    soc_reached: float
 
 
 class ImpedanceSimulator:
@@ -104,17 +109,34 @@ class ImpedanceSimulator:
     def rested(
         self, state: dict[str, np.ndarray], inputs: dict, soc_from: float, capacity_ah: float, point: Operating
     ) -> Rested:
-        """The saved state moved by coulomb counting to ``point.soc`` and rested there."""
+        """The saved state moved by coulomb counting towards ``point.soc`` and rested there.
+
+        The move is a constant-current charge or discharge, as a cycler sets an SOC. An aged
+        cell, or a cold one, may reach the voltage limit before the target (its polarisation
+        at that rate eats the window's edge): the move then stops at the limit, as the
+        cycler would, and the spectrum is taken at the SOC reached, which is recorded.
+        """
         cell_inputs = {**inputs, _AMBIENT: point.temperature_c + _KELVIN}
         inputs = {**cell_inputs, _AMPLITUDE: 0.0, _FREQUENCY: 0.0}
         solution = self.start(state, {**inputs, _MOVE_CURRENT: 0.0})
         charge_ah = (soc_from - point.soc) * capacity_ah  # > 0: discharge
         current = np.sign(charge_ah) * self.eis.soc_move_c_rate * self.nominal_capacity_ah
+        soc_reached = point.soc
         if charge_ah:
             duration = abs(charge_ah / current) * 3600.0
-            solution = self._step(self.move_solver, solution, duration, {**inputs, _MOVE_CURRENT: current})
+            moving = {**inputs, _MOVE_CURRENT: current}
+            moved = self.move_solver.step(solution, self.time_model, duration, inputs=moving, save=False)
+            if moved.termination != "final time":
+                if not _voltage_limit(moved.termination):
+                    raise pybamm.SolverError(f"stopped early: {moved.termination}")
+                # Stop just short of the limit: a state exactly on it would end the rest at
+                # its first step (the double-layer states still hold the move's overpotential).
+                duration = _SHORT_OF_LIMIT * float(moved.t[-1] - moved.t[0])
+                moved = self._step(self.move_solver, solution, duration, moving)
+                soc_reached = soc_from - current * duration / 3600.0 / capacity_ah
+            solution = moved
         solution = self._step(self.move_solver, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
-        return Rested(solution, cell_inputs)
+        return Rested(solution, cell_inputs, float(soc_reached))
 
     def _step(self, solver, solution, duration, inputs, t_interp=None):
         stepped = solver.step(solution, self.time_model, duration, t_interp=t_interp, inputs=inputs, save=False)
@@ -160,6 +182,10 @@ class ImpedanceSimulator:
             voltage = response["Voltage [V]"].entries[measured]
             impedance.append(lock_in_impedance(t[measured], voltage, frequency, amplitude))
         return np.array(impedance)
+
+
+def _voltage_limit(termination: str) -> bool:
+    return termination.startswith("event:") and "voltage" in termination.lower()
 
 
 def lock_in_impedance(t: np.ndarray, voltage: np.ndarray, frequency_hz: float, amplitude_a: float) -> complex:
@@ -265,6 +291,7 @@ class Spectrum:
     solver_status: str
     fallback_reason: str = ""
     cross_check_pct: float = float("nan")
+    soc_reached: float = float("nan")
 
 
 def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dict, point: Operating) -> Spectrum:
@@ -295,10 +322,10 @@ def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dic
             reasons.append(f"{BACKENDS[backend]}: {describe(err)}")
             continue
         if reasons:  # the fallback answered: nothing left to check against
-            return Spectrum(impedance, BACKENDS[backend], "ok", "; ".join(reasons))
+            return Spectrum(impedance, BACKENDS[backend], "ok", "; ".join(reasons), soc_reached=rested.soc_reached)
         check = _cross_check(solvers, backend, other, rested, eis) if eis.cross_check_hz else float("nan")
-        return Spectrum(impedance, BACKENDS[backend], "ok", cross_check_pct=check)
-    return Spectrum(nothing, BACKENDS[backend], "failed: " + "; ".join(reasons))
+        return Spectrum(impedance, BACKENDS[backend], "ok", cross_check_pct=check, soc_reached=rested.soc_reached)
+    return Spectrum(nothing, BACKENDS[backend], "failed: " + "; ".join(reasons), soc_reached=rested.soc_reached)
 
 
 def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: EisConfig) -> float:
@@ -314,7 +341,8 @@ def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: E
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
     """Long table of every spectrum of one sample: snapshots x temperatures x SOCs x frequencies.
 
-    Per-spectrum features (``eis_*``, ``kk_residual_pct``) are repeated on every point.
+    Impedance, status and provenance only: features are computed from it downstream
+    (:mod:`agingset.impedance_features`), so a feature change never re-solves a spectrum.
     """
     from ..executor import cached
 
@@ -346,7 +374,7 @@ def _spectra_table(task: SpectrumTask, solve) -> pd.DataFrame:
                             "solver_status": result.solver_status,
                             "fallback_reason": result.fallback_reason,
                             "cross_check_pct": result.cross_check_pct,
-                            **spectrum_features(frequencies, impedance),
+                            "soc_reached": result.soc_reached,
                         }
                     )
                 )

@@ -1,0 +1,85 @@
+"""Spectrum features never hand a model a number it cannot hold, whatever the spectrum looks like."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agingset.impedance_features import FEATURE_NAMES, fit_circuit, arc_and_tail, spectrum_features
+from agingset.quality import MAX_FEATURE_MAGNITUDE
+
+FREQUENCIES = np.logspace(-3, 4, 36)
+OMEGA = 2 * np.pi * FREQUENCIES
+
+
+def _arc(r, c):
+    return r / (1 + 1j * OMEGA * r * c)
+
+
+def _tail(sigma):
+    return sigma * (1 - 1j) / np.sqrt(OMEGA)
+
+
+SHAPES = {
+    "flat": lambda: np.full(FREQUENCIES.shape, 0.02 + 0j),
+    "single arc": lambda: 0.01 + _arc(0.02, 1.0),
+    "pure tail": lambda: 0.001 + _tail(0.01),
+    "two arcs and a tail": lambda: 0.015 + _arc(0.03, 2.0) + _arc(0.01, 0.05) + _tail(0.002),
+    "pure capacitor": lambda: 1 / (1j * OMEGA * 100.0),
+    "inductive loop": lambda: 0.02 + 1j * OMEGA * 1e-6 + _arc(0.01, 1.0),
+}
+
+
+def _assert_model_ready(features: dict):
+    assert set(FEATURE_NAMES) <= set(features)
+    for name, value in features.items():
+        assert not np.isinf(value), name
+        assert np.isnan(value) or abs(value) < MAX_FEATURE_MAGNITUDE, (name, value)
+    assert features["eis_ecm_converged"] in (0.0, 1.0)
+    ecm = [value for name, value in features.items() if name.startswith("eis_ecm_") and name != "eis_ecm_converged"]
+    if features["eis_ecm_converged"] == 0.0:
+        assert np.all(np.isnan(ecm)), "a fit that did not converge reports no number"
+    else:
+        assert np.all(np.isfinite(ecm))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shape=st.sampled_from(sorted(SHAPES)),
+    # Tiny to huge, within what a cell's impedance can be in any unit (nano- to megaohm scale).
+    magnitude=st.sampled_from([1e-9, 1e-3, 1.0, 1e5]),
+    noise_pct=st.sampled_from([0.0, 0.3, 10.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_features_of_any_spectrum_are_finite_and_bounded_or_missing(shape, magnitude, noise_pct, seed):
+    rng = np.random.default_rng(seed)
+    impedance = SHAPES[shape]() * magnitude
+    noise = 1 + noise_pct / 100 * (rng.standard_normal(len(impedance)) + 1j * rng.standard_normal(len(impedance)))
+    _assert_model_ready(spectrum_features(FREQUENCIES, impedance * noise))
+
+
+def test_a_clean_two_arc_spectrum_converges_and_is_described():
+    impedance = SHAPES["two arcs and a tail"]()
+    features = spectrum_features(FREQUENCIES, impedance)
+    assert features["eis_ecm_converged"] == 1.0
+    assert features["eis_ecm_fit_error_pct"] < 2.0
+    assert features["eis_ecm_r0_ohm"] == pytest.approx(0.015, rel=0.1)
+
+
+def test_a_flat_spectrum_is_a_resistor_or_not_converged():
+    # A flat spectrum has no arc and no tail: those elements vanish, or the fit says it failed.
+    impedance = SHAPES["flat"]()
+    result = fit_circuit(FREQUENCIES, impedance, arc_and_tail(FREQUENCIES, impedance.real, impedance.imag))
+    if result["ecm_converged"] == 1.0:
+        assert result["ecm_r0_ohm"] == pytest.approx(0.02, rel=1e-3)
+        assert result["ecm_rct_ohm"] < 1e-5
+    else:
+        assert np.isnan(result["ecm_r0_ohm"])
+
+
+def test_a_spectrum_with_missing_points_has_missing_features():
+    impedance = SHAPES["single arc"]().copy()
+    impedance[3] = np.nan
+    features = spectrum_features(FREQUENCIES, impedance)
+    assert all(np.isnan(features[name]) for name in FEATURE_NAMES if name != "eis_ecm_converged")
+    assert features["eis_ecm_converged"] == 0.0
