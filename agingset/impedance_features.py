@@ -7,6 +7,8 @@ SciPy; the Kramers-Kronig test is lin-KK, written out in :func:`lin_kk`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -259,6 +261,30 @@ def spectrum_feature_table(spectra: pd.DataFrame) -> pd.DataFrame:
         )
     columns = [*SPECTRUM_KEYS, "soc_reached", *FEATURE_NAMES, "kk_residual_pct"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class SpectrumFeatureTask:
+    """The spectra of one sample, whose features a worker computes (see :mod:`agingset.executor`)."""
+
+    sample_id: str
+    spectra: pd.DataFrame
+
+    def cache_token(self) -> str:
+        return self.sample_id
+
+    def failure(self, status: str, message: str) -> pd.DataFrame:
+        """Every spectrum of the sample with missing features (its worker hung or died)."""
+        return spectrum_feature_table(self.spectra.assign(z_re_ohm=np.nan, z_im_ohm=np.nan))
+
+
+def spectrum_feature_tasks(spectra: pd.DataFrame) -> list[SpectrumFeatureTask]:
+    """One task per sample, in sample order: concatenated, their results are :func:`spectrum_feature_table`."""
+    return [SpectrumFeatureTask(sample_id, group) for sample_id, group in spectra.groupby("sample_id", sort=True)]
+
+
+def sample_spectrum_features(task: SpectrumFeatureTask) -> pd.DataFrame:
+    return spectrum_feature_table(task.spectra)
 
 
 def spectrum_suffix(soc: float, temperature_c: float) -> str:

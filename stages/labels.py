@@ -10,7 +10,8 @@ import pandas as pd
 
 from agingset.design import cell_parameter_columns
 from agingset.features import build_features
-from agingset.impedance_features import spectrum_feature_table
+from agingset.executor import run_tasks
+from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
 from agingset.labels import build_labels, sample_summary
 from stages._io import atomic_path, run_stage
 
@@ -50,7 +51,9 @@ def main(params):
     labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
     labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
     samples = sample_summary(aging["status"], labels, aging["metadata"])
-    per_spectrum = spectrum_feature_table(spectra)
+    # Circuit fits cost ~50 ms per spectrum: spread over the workers, like the solves.
+    per_spectrum, _ = run_tasks(sample_spectrum_features, spectrum_feature_tasks(spectra), "spectrum features")
+    per_spectrum = pd.concat(per_spectrum, ignore_index=True) if per_spectrum else spectrum_feature_table(spectra)
     features = build_features(design, aging["curves"], spectra, per_spectrum, params.labels.voltage_grid)
 
     records = aging["metadata"].sort_values("sample_id")

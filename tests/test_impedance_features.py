@@ -83,3 +83,27 @@ def test_a_spectrum_with_missing_points_has_missing_features():
     features = spectrum_features(FREQUENCIES, impedance)
     assert all(np.isnan(features[name]) for name in FEATURE_NAMES if name != "eis_ecm_converged")
     assert features["eis_ecm_converged"] == 0.0
+
+
+def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypatch):
+    import pandas as pd
+
+    from agingset.executor import Settings, run_tasks
+    from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
+
+    spectra = pd.DataFrame(
+        [
+            {"sample_id": sample, "snapshot": snapshot, "temperature_c": 25.0, "soc": soc, "frequency_hz": f,
+             "z_re_ohm": z.real, "z_im_ohm": z.imag, "soc_reached": soc}
+            for sample, scale in (("b", 2.0), ("a", 1.0))
+            for snapshot in (0, 1)
+            for soc in (0.2, 0.8)
+            for f, z in zip(FREQUENCIES, SHAPES["two arcs and a tail"]() * scale * (1 + snapshot + soc))
+        ]
+    )  # fmt: skip
+    whole = spectrum_feature_table(spectra)
+    parts, _ = run_tasks(
+        sample_spectrum_features, spectrum_feature_tasks(spectra), "features", settings=Settings(workers=2, quiet=True)
+    )
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    assert list(whole["sample_id"]) == ["a"] * 4 + ["b"] * 4
