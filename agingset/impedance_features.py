@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-KEYS = ["sample_id", "snapshot"]
+from .catalog import KEYS
+
 SPECTRUM_KEYS = [*KEYS, "temperature_c", "soc"]
 
 # R0 + one (R || CPE) arc per electrode + finite-space (reflective) Warburg: the particle

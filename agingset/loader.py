@@ -19,14 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .labels import LABEL_COLUMNS
-
-KEYS = ["sample_id", "snapshot"]
-SPLIT = "data/split/split.parquet"
-FEATURES = "data/labels/features.parquet"
-LABELS = "data/labels/labels.parquet"
-SPECTRA = "data/eis/spectra.parquet"
-CURVES = "data/aging/curves.parquet"
+from .catalog import CURVES, FEATURES, KEYS, LABEL_COLUMNS, LABELS, SPECTRA, SPLIT
 # Spectra of one snapshot at several conditions are stacked in this order.
 SPECTRUM_CONDITIONS = ("temperature_c", "soc")
 

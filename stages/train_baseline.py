@@ -6,14 +6,13 @@ the CSV files `dvc plots` renders: predicted vs true and importance bars per tar
 
 import pandas as pd
 
-from agingset.train import KEYS, feature_columns, train_baselines
+from agingset.catalog import FEATURES, KEYS, LABELS, SPLIT
+from agingset.catalog import METRICS as _METRICS
+from agingset.catalog import TRAIN_DIR as OUTPUT
+from agingset.train import feature_columns, train_baselines
 from stages._io import atomic_path, run_stage, write_json
 
-FEATURES = "data/labels/features.parquet"
-LABELS = "data/labels/labels.parquet"
-SPLIT = "data/split/split.parquet"
-OUTPUT = "data/train"
-METRICS = "metrics/train.json"
+METRICS = _METRICS["train"]
 PLOTTED_FEATURES = 20
 
 
