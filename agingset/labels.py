@@ -15,8 +15,6 @@ import pandas as pd
 from .catalog import DEGRADATION_COLUMNS, LABEL_COLUMNS, RUL_CENSORED, RUL_EXTRAPOLATED, RUL_SIMULATED
 from .params import LabelsConfig
 
-__all__ = ["DEGRADATION_COLUMNS", "LABEL_COLUMNS", "RUL_CENSORED", "RUL_EXTRAPOLATED", "RUL_SIMULATED"]
-
 
 @dataclass(frozen=True)
 class EndOfLife:

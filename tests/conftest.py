@@ -51,9 +51,10 @@ def tiny_params():
 
 
 # Tests in tiers: `pytest -m "not slow"` is the inner loop; plain `pytest` (README, CI) runs everything.
-# A test is slow when it builds the whole pipeline (the tiny_dataset or built_project fixtures, marked
-# here so a new test using them is too), or is marked so (real-DVC end-to-end and fault injection).
-FULL_PIPELINE_FIXTURES = {"tiny_dataset", "built_project"}
+# A test is slow when it builds the whole pipeline (the tiny_dataset, built_project or tiny_solved fixtures,
+# marked here so a new test using them is too), or is marked so: real-DVC end-to-end, fault injection, and
+# solves of the larger models (SPMe/DFN) or of many samples.
+FULL_PIPELINE_FIXTURES = {"tiny_dataset", "built_project", "tiny_solved"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -133,6 +133,7 @@ def test_sample_timeout_is_recorded(tiny_params):
     assert "wall-clock" in status["message"]
 
 
+@pytest.mark.slow
 def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     """Build-once reuse must not leak one sample's solve into the next (byte-identical outputs)."""
     from agingset.physics.aging import AgingSimulator, Protocol
