@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from agingset.cache import ResultCache, code_fingerprint
-from agingset.code_deps import closure_files
+from agingset.code_deps import ROOT, closure_files
 from agingset.executor import run_tasks
 
 
@@ -18,7 +18,7 @@ def solve_all(function: Callable, tasks: Sequence, name: str, hard_timeout_s: fl
         tasks,
         name,
         cache=ResultCache.from_env(name),
-        fingerprint=code_fingerprint(closure_files(function.__module__)),
+        fingerprint=code_fingerprint(ROOT / path for path in closure_files(function.__module__)),
         hard_timeout_s=hard_timeout_s,
     )
     print(f"{name}: {report}", file=sys.stderr)

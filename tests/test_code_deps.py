@@ -48,10 +48,11 @@ def test_closure_follows_lazy_relative_and_submodule_imports():
     assert "pandas" not in code_deps.closure("agingset.cache")
 
 
-def test_cache_fingerprint_covers_the_solved_functions_closure(monkeypatch):
+def test_cache_fingerprint_covers_the_solved_functions_closure(monkeypatch, tmp_path):
     import stages._solve as solve
     from agingset.physics.eis import solve_spectra
 
+    monkeypatch.chdir(tmp_path)  # `agingset run` solves inside its output directory
     seen = {}
     monkeypatch.setattr(solve, "run_tasks", lambda *a, **k: (seen.setdefault("fingerprint", k["fingerprint"]), ""))
     solve.solve_all(solve_spectra, [], "solve_eis", 1.0)
