@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .catalog import CACHE_KEY_PACKAGES
+
 log = logging.getLogger(__name__)
 
 CACHE_DIR_ENV = "AGINGSET_CACHE_DIR"
@@ -31,7 +33,6 @@ _MANIFEST = "manifest.json"
 # A result is a DataFrame or a mapping of table name -> DataFrame; a bare frame is stored
 # under this name and handed back bare.
 _BARE = "_frame"
-_VERSIONED_PACKAGES = ("pybamm", "pybammsolvers", "casadi", "numpy", "scipy", "pandas", "pyarrow")
 
 
 def code_fingerprint(paths: Iterable[Path]) -> str:
@@ -40,7 +41,7 @@ def code_fingerprint(paths: Iterable[Path]) -> str:
     for path in sorted(Path(p) for p in paths):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    for package in _VERSIONED_PACKAGES:
+    for package in CACHE_KEY_PACKAGES:
         try:
             version = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

@@ -23,10 +23,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .catalog import KEYS  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
 
-KEYS = ("sample_id", "snapshot")
 NOT_LABELS = {"sample_id", "snapshot", "cycle", "cell_design_id", "rpt_capacity_ah"}
 DEGRADATION_MODES = (("lam_ne_pct", "LAM negative"), ("lam_pe_pct", "LAM positive"))
 FIGURE_DPI = 110

@@ -27,16 +27,14 @@ from pathlib import Path
 
 import yaml
 
+from .catalog import ARTIFACT_ROOTS
+from .code_deps import DVC_YAML, stage_modules
 from .params import BPX_PREFIX, ParamsError, parse_params
 
 log = logging.getLogger("agingset")
 
-# The pipeline's stages in dvc.yaml order (tests check the two agree).
-STAGES = (
-    "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline",
-    "card",
-)
-ARTIFACT_ROOTS = ("data", "metrics", "docs")
+# The pipeline's stages, read from dvc.yaml in its order: `agingset run` runs what `dvc repro` runs.
+STAGES = tuple(stage_modules()) if DVC_YAML.is_file() else ()
 MANIFEST = "manifest.json"
 PARAMS_FILE = "params.yaml"
 BACKENDS = ("pybamm",)

@@ -31,6 +31,7 @@ from multiprocessing.connection import wait
 from tqdm import tqdm
 
 from .cache import ResultCache, decode, encode, entry_key
+from .catalog import STATUS_FAILED, STATUS_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ EXECUTOR_ENV = "AGINGSET_EXECUTOR"
 SCHEDULER_ENV = "AGINGSET_SCHEDULER"
 QUIET_ENV = "AGINGSET_QUIET"
 EXECUTORS = ("local", "dask")
-STATUS_TIMEOUT, STATUS_FAILED = "timeout", "failed"
 _CRASH_ATTEMPTS = 2
 _POLL_S = 0.5
 

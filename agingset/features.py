@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .catalog import KEYS
 from .ica import differential_voltage, incremental_capacity, peak_features
 from .impedance_features import impedance_features
 from .params import PROTOCOL_FIELDS, VoltageGrid
-
-KEYS = ["sample_id", "snapshot"]
 
 
 def capacity_at_voltages(voltage_v: np.ndarray, discharged_ah: np.ndarray, grid_v: np.ndarray) -> np.ndarray:

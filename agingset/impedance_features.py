@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-KEYS = ["sample_id", "snapshot"]
+from .catalog import KEYS
+
 SPECTRUM_KEYS = [*KEYS, "temperature_c", "soc"]
 
 # R0 + one (R || CPE) arc per electrode + finite-space (reflective) Warburg: the particle

@@ -12,32 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .catalog import DEGRADATION_COLUMNS, LABEL_COLUMNS, RUL_CENSORED, RUL_EXTRAPOLATED, RUL_SIMULATED
 from .params import LabelsConfig
-
-RUL_SIMULATED, RUL_EXTRAPOLATED, RUL_CENSORED = "simulated", "extrapolated", "censored"
-
-DEGRADATION_COLUMNS = [
-    "lli_pct",
-    "lam_ne_pct",
-    "lam_pe_pct",
-    "li_lost_plating_mol",
-    "capacity_lost_sei_ah",
-    "capacity_lost_sei_cracks_ah",
-    "capacity_lost_plating_ah",
-    "q_ne_ah",
-    "q_pe_ah",
-    "q_li_ah",
-]
-LABEL_COLUMNS = [
-    "soh",
-    *DEGRADATION_COLUMNS,
-    "resistance_ohm",
-    "eol_cycle",
-    "rul80_cycles",
-    "rul80_lower_bound",
-    "knee_cycle",
-    "knee_capacity_retention",
-]
 
 
 @dataclass(frozen=True)

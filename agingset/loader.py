@@ -19,16 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .labels import LABEL_COLUMNS
+from .catalog import CHECKED_SPECTRA, CURVES, FEATURES, KEYS, LABEL_COLUMNS, LABELS, SPECTRA, SPLIT
 from .quality import mask_unusable_spectra
 
-KEYS = ["sample_id", "snapshot"]
-SPLIT = "data/split/split.parquet"
-FEATURES = "data/labels/features.parquet"
-LABELS = "data/labels/labels.parquet"
-SPECTRA = "data/eis/spectra.parquet"
-CURVES = "data/aging/curves.parquet"
-CHECKED_SPECTRA = "data/validate/spectra.parquet"
 # Spectra of one snapshot at several conditions are stacked in this order.
 SPECTRUM_CONDITIONS = ("temperature_c", "soc")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import string
+import typing
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -570,12 +571,27 @@ def size_warning(params: Params) -> str | None:
     )
 
 
+def _allowed_keys(location: tuple) -> list[str] | None:
+    """The keys the schema allows beside the last part of ``location`` (None past a free mapping)."""
+    model = Params
+    for part in location[:-1]:
+        field = next(
+            (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
+        )
+        candidates = (field.annotation, *typing.get_args(field.annotation)) if field else ()
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _format_error(err: ValidationError) -> str:
     first = err.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        allowed = _allowed_keys(first["loc"])
+        message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     elif first["type"] == "missing":
         message = "missing key"
     if first["type"] in ("literal_error", "enum"):

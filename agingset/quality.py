@@ -11,13 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .catalog import CORE_LABELS, KEYS, STATUSES
+from .catalog import DEGRADATION_MODES as DEGRADATION_LABELS
 from .params import ValidateConfig
 
-KEYS = ["sample_id", "snapshot"]
 SPECTRUM_KEYS = [*KEYS, "soc", "temperature_c"]
-CORE_LABELS = ["soh", "lli_pct", "lam_ne_pct", "lam_pe_pct", "resistance_ohm", "rul80_cycles", "rul80_source"]
-DEGRADATION_LABELS = ["lli_pct", "lam_ne_pct", "lam_pe_pct"]
-STATUSES = ("ok", "failed", "timeout", "non-physical")
 NOT_DESIGN_POINT = ("sample_id", "sample_index", "cell_design_id")
 KK_COLUMN = "kk_residual_pct"
 

@@ -14,8 +14,7 @@ import pandas as pd
 
 from .params import OodRegion, SplitConfig
 
-GROUP = "cell_design_id"
-KEYS = ["sample_id", "snapshot"]
+from .catalog import GROUP, KEYS
 SIDES = ("train", "validation", "test")
 EXCLUDED = "excluded"  # rows of a cell design that also has held-out (OOD) rows: used nowhere
 

@@ -25,11 +25,9 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from .labels import LABEL_COLUMNS, RUL_CENSORED
+from .catalog import GROUP, KEYS, LABEL_COLUMNS, RUL_CENSORED
 from .params import TrainConfig
 
-KEYS = ["sample_id", "snapshot"]
-GROUP = "cell_design_id"
 RUL = "rul80_cycles"
 NOT_FEATURES = {*KEYS, GROUP, "split", "sample_index", "cycle", "rul80_source", *LABEL_COLUMNS}
 

@@ -80,7 +80,7 @@ def solver_share(base: Path, params: dict) -> None:
     from agingset.executor import Settings, run_tasks
     from agingset.params import load_params
 
-    stage.solve_all = lambda function, tasks, name, code, hard: run_tasks(
+    stage.solve_all = lambda function, tasks, name, hard: run_tasks(
         function, tasks, name, settings=Settings(workers=1, quiet=True)
     )[0]
     start = time.perf_counter()

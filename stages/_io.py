@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agingset.catalog import CALIBRATION
 from agingset.params import Params, ParamsError, load_params
 
 PARAMS_FILE = "params.yaml"
@@ -70,7 +71,6 @@ def write_text(text: str, target: str | Path) -> None:
         temporary.write_text(text)
 
 
-CALIBRATION = "data/calibrate/calibrated.json"
 
 
 def read_calibration(params: Params) -> tuple[dict | None, dict[str, float]]:

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from agingset.cache import ResultCache, code_fingerprint
+from agingset.code_deps import ROOT, closure_files
 from agingset.executor import run_tasks
 
 
-def solve_all(
-    function: Callable, tasks: Sequence, name: str, code: Iterable[str | Path], hard_timeout_s: float
-) -> list:
-    """Results in task order. ``code`` are the source files the results depend on (cache key)."""
+def solve_all(function: Callable, tasks: Sequence, name: str, hard_timeout_s: float) -> list:
+    """Results in task order, cached per task under the code closure of ``function``'s module
+    (that module and every project module it imports, transitively: see agingset.code_deps)."""
     results, report = run_tasks(
         function,
         tasks,
         name,
         cache=ResultCache.from_env(name),
-        fingerprint=code_fingerprint(code),
+        fingerprint=code_fingerprint(ROOT / path for path in closure_files(function.__module__)),
         hard_timeout_s=hard_timeout_s,
     )
     print(f"{name}: {report}", file=sys.stderr)

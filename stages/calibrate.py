@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from agingset.catalog import CALIBRATION_DIR as OUTPUT
+from agingset.catalog import METRICS as _METRICS
 from agingset.calibration import FitParameter, RecordModel, build_objective, fit
 from agingset.measurement import MeasurementError, block_average, validate_measurement, window
 from stages._io import StageError, run_stage, write_json, write_parquet
 
-OUTPUT = "data/calibrate"
-METRICS = "metrics/calibration.json"
+METRICS = _METRICS["calibration"]
 
 
 def read_measurement(config):

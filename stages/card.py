@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from agingset import catalog
 from agingset.card import (
     FIGURE_DPI,
     PNG_METADATA,
@@ -21,22 +22,22 @@ from agingset.card import (
 )
 from stages._io import atomic_path, run_stage
 
-OUTPUT = "docs/dataset_card"
+OUTPUT = catalog.CARD_DIR
 TABLES = {
-    "design": "data/design/samples.parquet",
-    "status": "data/aging/status.parquet",
-    "curves": "data/aging/curves.parquet",
-    "labels": "data/labels/labels.parquet",
-    "spectra": "data/eis/spectra.parquet",
-    "flags": "data/validate/flags.parquet",
-    "predictions": "data/train/predictions.parquet",
+    "design": catalog.DESIGN,
+    "status": catalog.STATUS,
+    "curves": catalog.CURVES,
+    "labels": catalog.LABELS,
+    "spectra": catalog.SPECTRA,
+    "flags": catalog.FLAGS,
+    "predictions": catalog.PREDICTIONS,
 }
 METRICS = {
-    "quality": "metrics/quality.json",
-    "split_metrics": "metrics/split.json",
-    "train_metrics": "metrics/train.json",
+    "quality": catalog.METRICS["quality"],
+    "split_metrics": catalog.METRICS["split"],
+    "train_metrics": catalog.METRICS["train"],
 }
-METADATA = "data/aging/metadata.json"
+METADATA = catalog.AGING_METADATA
 
 
 def read_inputs(params) -> CardInputs:

@@ -2,12 +2,11 @@
 
 import logging
 
+from agingset.catalog import DESIGN as OUTPUT
+from agingset.catalog import DESIGN_RANGES as RANGES
 from agingset.design import build_design, effective_config
 from agingset.params import size_warning
 from stages._io import read_calibration, run_stage, write_json, write_parquet
-
-OUTPUT = "data/design/samples.parquet"
-RANGES = "data/design/ranges.json"
 
 
 def main(params):

@@ -8,17 +8,15 @@ import json
 
 import pandas as pd
 
+from agingset.catalog import AGING_DIR as AGING
+from agingset.catalog import DESIGN, SPECTRA
+from agingset.catalog import LABELS_DIR as OUTPUT
 from agingset.design import cell_parameter_columns
 from agingset.features import build_features
 from agingset.executor import run_tasks
 from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
 from agingset.labels import build_labels, sample_summary
 from stages._io import atomic_path, run_stage
-
-DESIGN = "data/design/samples.parquet"
-AGING = "data/aging"
-SPECTRA = "data/eis/spectra.parquet"
-OUTPUT = "data/labels"
 
 
 def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:

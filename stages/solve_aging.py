@@ -2,17 +2,14 @@
 
 import pandas as pd
 
-from agingset.physics import aging, model
-from agingset.physics import provenance as provenance_module
+from agingset.catalog import AGING_DIR as OUTPUT
+from agingset.catalog import AGING_TABLES as TABLES
+from agingset.catalog import DESIGN
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
-
-DESIGN = "data/design/samples.parquet"
-OUTPUT = "data/aging"
-TABLES = ("status", "snapshots", "curves", "states", "cycles", "metadata")
 
 
 def provenance(params) -> dict:
@@ -32,8 +29,7 @@ def main(params):
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
-    code = (aging.__file__, model.__file__, provenance_module.__file__)
-    results = solve_all(solve_sample, tasks, "solve_aging", code, hard_timeout_s)
+    results = solve_all(solve_sample, tasks, "solve_aging", hard_timeout_s)
 
     with atomic_path(OUTPUT, directory=True) as directory:
         for table in TABLES:

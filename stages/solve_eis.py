@@ -2,14 +2,12 @@
 
 import pandas as pd
 
-from agingset.physics import eis, model
+from agingset.catalog import AGING_DIR as AGING
+from agingset.catalog import DESIGN
+from agingset.catalog import SPECTRA as OUTPUT
 from agingset.physics.eis import solve_spectra, spectrum_tasks
 from stages._io import run_stage, write_parquet
 from stages._solve import solve_all
-
-DESIGN = "data/design/samples.parquet"
-AGING = "data/aging"
-OUTPUT = "data/eis/spectra.parquet"
 
 
 def main(params):
@@ -20,9 +18,7 @@ def main(params):
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
-    # The cache key covers every module a spectrum's values come from (features are computed in labels).
-    code = (eis.__file__, model.__file__)
-    spectra = solve_all(solve_spectra, tasks, "solve_eis", code, params.eis.timeout_s)
+    spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
     write_parquet(pd.concat(spectra, ignore_index=True), OUTPUT)
 
 

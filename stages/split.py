@@ -2,14 +2,11 @@
 
 import pandas as pd
 
-from agingset.split import GROUP, KEYS, split_metrics, split_rows
+from agingset.catalog import DESIGN, FLAGS, GROUP, KEYS, LABELS, METRICS as _METRICS, SPLIT as OUTPUT
+from agingset.split import split_metrics, split_rows
 from stages._io import StageError, run_stage, write_json, write_parquet
 
-DESIGN = "data/design/samples.parquet"
-LABELS = "data/labels/labels.parquet"
-FLAGS = "data/validate/flags.parquet"
-OUTPUT = "data/split/split.parquet"
-METRICS = "metrics/split.json"
+METRICS = _METRICS["split"]
 
 
 def main(params):

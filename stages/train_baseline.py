@@ -6,16 +6,14 @@ the CSV files `dvc plots` renders: predicted vs true and importance bars per tar
 
 import pandas as pd
 
+from agingset.catalog import CHECKED_SPECTRA, FEATURES, KEYS, LABELS, SPLIT
+from agingset.catalog import METRICS as _METRICS
+from agingset.catalog import TRAIN_DIR as OUTPUT
 from agingset.quality import features_out_of_range, mask_unusable_spectra
-from agingset.train import KEYS, feature_columns, train_baselines
+from agingset.train import feature_columns, train_baselines
 from stages._io import StageError, atomic_path, run_stage, write_json
 
-FEATURES = "data/labels/features.parquet"
-LABELS = "data/labels/labels.parquet"
-SPLIT = "data/split/split.parquet"
-CHECKED_SPECTRA = "data/validate/spectra.parquet"
-OUTPUT = "data/train"
-METRICS = "metrics/train.json"
+METRICS = _METRICS["train"]
 PLOTTED_FEATURES = 20
 
 

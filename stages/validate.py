@@ -6,17 +6,13 @@ dataset still leaves the report that explains why.
 
 import pandas as pd
 
+from agingset.catalog import DESIGN, FEATURES, LABELS, SPECTRA, SPECTRUM_FEATURES, STATUS
+from agingset.catalog import METRICS as _METRICS
+from agingset.catalog import VALIDATE_DIR as OUTPUT
 from agingset.quality import KK_COLUMN, Assessment, assess
 from stages._io import StageError, atomic_path, run_stage, write_json
 
-DESIGN = "data/design/samples.parquet"
-STATUS = "data/aging/status.parquet"
-LABELS = "data/labels/labels.parquet"
-FEATURES = "data/labels/features.parquet"
-SPECTRUM_FEATURES = "data/labels/spectrum_features.parquet"
-SPECTRA = "data/eis/spectra.parquet"
-OUTPUT = "data/validate"
-METRICS = "metrics/quality.json"
+METRICS = _METRICS["quality"]
 
 
 def _cell(text) -> str:

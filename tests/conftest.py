@@ -50,6 +50,19 @@ def tiny_params():
     return parse_params(tiny_params_dict())
 
 
+# Tests in tiers: `pytest -m "not slow"` is the inner loop; plain `pytest` (README, CI) runs everything.
+# A test is slow when it builds the whole pipeline (the tiny_dataset, built_project or tiny_solved fixtures,
+# marked here so a new test using them is too), or is marked so: real-DVC end-to-end, fault injection, and
+# solves of the larger models (SPMe/DFN) or of many samples.
+FULL_PIPELINE_FIXTURES = {"tiny_dataset", "built_project", "tiny_solved"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if FULL_PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A finished tiny dataset built by `agingset run` (all stages, card included), shared by tests."""

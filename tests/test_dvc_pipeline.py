@@ -1,4 +1,8 @@
-"""End to end with the real dvc CLI in a temporary git repository holding a copy of the project."""
+"""End to end with the real dvc CLI in a temporary git repository holding a copy of the project.
+
+The project is built once per session; every test reads it or works on its own copy, so each passes
+alone, with -k or in any order.
+"""
 
 import filecmp
 import json
@@ -14,6 +18,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, tiny_params_dict
+
+pytestmark = pytest.mark.slow  # the whole pipeline with the real dvc CLI
 
 PROJECT_FILES = ["dvc.yaml", "stages", "agingset", ".dvcignore", "reference-data"]
 
@@ -60,30 +66,45 @@ def _set_param(repo: Path, section: str, key: str, value) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory):
+    """The tiny project after `dvc repro`, committed as "dataset v1": (repo, repro output).
+
+    Tests never change it: one that runs DVC again works on its own copy (``project``)."""
     repo = tmp_path_factory.mktemp("project")
     _copy_project(repo, tiny_params_dict())
     _run(repo, "git", "init", "-q")
     _dvc(repo, "init", "-q")
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "tiny project")
-    return repo
-
-
-def test_repro_builds_the_dataset(repo):
     output = _dvc(repo, "repro")
+    _run(repo, "git", "add", "-A")
+    _run(repo, "git", "commit", "-qm", "dataset v1")
+    return repo, output
+
+
+@pytest.fixture
+def project(built_project, tmp_path):
+    """A private copy of the built project (git, DVC cache, outputs and per-sample cache)."""
+    copy = tmp_path / "project"
+    shutil.copytree(built_project[0], copy, symlinks=True)
+    return copy
+
+
+def test_repro_builds_the_dataset(built_project):
+    repo, output = built_project
     assert _stages_run(output) == {
-        "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split",
-        "train_baseline", "card",
+        "check_params", "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate",
+        "split", "train_baseline", "card",
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
     assert labels["sample_id"].nunique() == 4
     assert set(spectra.columns) >= {
-        "sample_id", "snapshot", "soc", "temperature", "frequency_hz", "z_re_ohm", "z_im_ohm",
+        "sample_id", "snapshot", "soc", "temperature_c", "frequency_hz", "z_re_ohm", "z_im_ohm",
         "z_abs_ohm", "phase_deg", "backend", "solver_status",
-    } - {"temperature"}
+    }
+    assert set(spectra["temperature_c"]) == set(tiny_params_dict()["eis"]["temperatures_c"])
     split = pd.read_parquet(repo / "data/split/split.parquet")
     sides = split.groupby("cell_design_id")["split"].nunique()
     assert (sides == 1).all()
@@ -105,45 +126,52 @@ def test_repro_builds_the_dataset(repo):
     assert (repo / "docs/dataset_card/README.md").exists()
     for name in ("calibration", "sensitivity"):
         assert (repo / f"metrics/{name}.json").exists()
-    _run(repo, "git", "add", "-A")
-    _run(repo, "git", "commit", "-qm", "dataset v1")
 
 
-def test_cli_run_gives_the_same_bytes_as_dvc_repro(repo, tiny_dataset):
+def test_cli_run_gives_the_same_bytes_as_dvc_repro(built_project, tiny_dataset):
     from agingset.cli import artifact_hashes, main
 
+    repo, _ = built_project
     cli_files = artifact_hashes(tiny_dataset)
     assert cli_files == artifact_hashes(repo)
     assert any(path.startswith("data/aging/") for path in cli_files) and "docs/dataset_card/README.md" in cli_files
     assert main(["check", str(repo)]) == 0  # the outputs match dvc.lock's hashes
 
 
-def test_second_repro_runs_nothing(repo):
-    assert _stages_run(_dvc(repo, "repro")) == set()
+def test_second_repro_runs_nothing(project):
+    assert _stages_run(_dvc(project, "repro")) == set()
 
 
-def test_eis_change_reruns_only_impedance_and_downstream(repo):
-    _set_param(repo, "eis", "points_per_decade", 3)
-    ran = _stages_run(_dvc(repo, "repro"))
+def test_eis_change_reruns_only_impedance_and_downstream(project):
+    _set_param(project, "eis", "points_per_decade", 3)
+    ran = _stages_run(_dvc(project, "repro"))
     assert {"solve_eis", "labels"} <= ran
-    assert not ran & {"design", "solve_aging"}
+    assert not ran & {"calibrate", "design", "solve_aging"}
 
 
-def test_train_change_reruns_only_training(repo):
-    _set_param(repo, "train", "n_estimators", 12)
-    assert _stages_run(_dvc(repo, "repro")) == {"train_baseline", "card"}
-    _run(repo, "git", "add", "-A")
-    _run(repo, "git", "commit", "-qm", "dataset v2")
+def test_train_change_reruns_only_training(project):
+    _set_param(project, "train", "n_estimators", 12)
+    # check_params reads every key; its output is constant, so nothing behind it reruns.
+    assert _stages_run(_dvc(project, "repro")) == {"check_params", "train_baseline", "card"}
 
 
-def test_exp_run_grows_the_dataset_and_metrics_diff_shows_it(repo):
-    output = _dvc(repo, "exp", "run", "-S", "samples=6")
+def test_exp_run_grows_the_dataset_metrics_diff_shows_it_and_the_loader_reads_both(project):
+    from agingset.loader import load_dataset
+
+    output = _dvc(project, "exp", "run", "-S", "samples=6")
     # The design is nested and samples are cached: only the two new trajectories are solved.
     assert "solve_aging: 2 computed, 4 from cache" in output, output
-    design = pd.read_parquet(repo / "data/design/samples.parquet")
+    design = pd.read_parquet(project / "data/design/samples.parquet")
     assert len(design) == 6
-    diff = _dvc(repo, "metrics", "diff")
+    diff = _dvc(project, "metrics", "diff")
     assert re.search(r"metrics/quality\.json\s+samples\s+4\s+6", diff), diff
+    # The loader reads a committed version through DVC, and the workspace.
+    committed = load_dataset("HEAD", split=None, repo=str(project))  # dataset v1: 4 samples
+    workspace = load_dataset(project, split=None)  # after `exp run -S samples=6`
+    assert committed.meta["sample_id"].nunique() == 4
+    assert workspace.meta["sample_id"].nunique() == 6
+    # The design is nested: the committed samples are the first of the grown dataset.
+    assert set(committed.meta["sample_id"]) <= set(workspace.meta["sample_id"])
 
 
 def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
@@ -167,14 +195,3 @@ def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
         for table in ("runs", "indices"):
             first, second = (path / f"sensitivity/{table}.parquet" for path in (reference, other))
             assert filecmp.cmp(first, second, shallow=False)
-
-
-def test_loader_reads_a_committed_version_through_dvc(repo):
-    from agingset.loader import load_dataset
-
-    committed = load_dataset("HEAD", split=None, repo=str(repo))  # dataset v2: 4 samples
-    workspace = load_dataset(repo, split=None)  # after `exp run -S samples=6`
-    assert committed.meta["sample_id"].nunique() == 4
-    assert workspace.meta["sample_id"].nunique() == 6
-    # The design is nested: the committed samples are the first of the grown dataset.
-    assert set(committed.meta["sample_id"]) <= set(workspace.meta["sample_id"])

@@ -136,6 +136,7 @@ def test_lin_kk_passes_a_causal_spectrum_and_flags_a_corrupted_one():
     assert np.isnan(kk_residual_pct(frequencies, np.where(frequencies > 1, np.nan, clean)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["SPMe", "DFN"])
 def test_spme_and_dfn_hand_their_aged_state_to_the_impedance_model(family):
     """Resistances grow with SEI: R_ct through the film in the Faradaic branch, R0 through the

@@ -18,7 +18,8 @@ def _handoff(params):
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(tiny_params):
+def tiny_solved(tiny_params):
+    """The tiny design solved in-process (aging, spectra, labels); not the `agingset run` tiny_solved."""
     p = tiny_params
     design = build_design(p.design, p.samples, p.seed)
     results = [solve_sample(task) for task in aging_tasks(p.model, p.solver, p.aging, _handoff(p), design)]
@@ -31,15 +32,15 @@ def tiny_dataset(tiny_params):
     return tables
 
 
-def test_every_sample_solves_with_all_snapshots(tiny_dataset, tiny_params):
-    status = tiny_dataset["status"]
+def test_every_sample_solves_with_all_snapshots(tiny_solved, tiny_params):
+    status = tiny_solved["status"]
     assert (status["status"] == "ok").all(), status.to_dict("records")
     expected = tiny_params.aging.cycles // tiny_params.aging.rpt_every + 1
     assert (status["snapshots"] == expected).all()
 
 
-def test_soh_starts_at_one_and_falls(tiny_dataset):
-    for _, trajectory in tiny_dataset["labels"].groupby("sample_id"):
+def test_soh_starts_at_one_and_falls(tiny_solved):
+    for _, trajectory in tiny_solved["labels"].groupby("sample_id"):
         soh = trajectory.sort_values("snapshot")["soh"].to_numpy()
         assert soh[0] == pytest.approx(1.0)
         assert np.all(soh <= 1.0 + 1e-9)
@@ -47,16 +48,16 @@ def test_soh_starts_at_one_and_falls(tiny_dataset):
         assert soh[-1] < 0.995  # the sampled SEI range ages the cell visibly in 20 cycles
 
 
-def test_measured_capacity_is_coulomb_counted_not_theoretical(tiny_dataset):
-    curves = tiny_dataset["curves"]
+def test_measured_capacity_is_coulomb_counted_not_theoretical(tiny_solved):
+    curves = tiny_solved["curves"]
     for (sid, snap), curve in curves.groupby(["sample_id", "snapshot"]):
         integral = np.trapezoid(curve["current_a"], curve["time_s"]) / 3600
-        row = tiny_dataset["snapshots"].query("sample_id == @sid and snapshot == @snap").iloc[0]
+        row = tiny_solved["snapshots"].query("sample_id == @sid and snapshot == @snap").iloc[0]
         assert integral == pytest.approx(row["rpt_capacity_ah"], rel=2e-3)
 
 
-def test_degradation_modes_are_physical(tiny_dataset):
-    labels = tiny_dataset["labels"]
+def test_degradation_modes_are_physical(tiny_solved):
+    labels = tiny_solved["labels"]
     assert (labels[["lli_pct", "lam_ne_pct", "lam_pe_pct"]] >= -1e-6).all().all()
     last = labels.sort_values("snapshot").groupby("sample_id").tail(1)
     assert (last["lli_pct"] > 0).all()
@@ -65,8 +66,8 @@ def test_degradation_modes_are_physical(tiny_dataset):
     assert np.corrcoef(labels["soh"], labels["lli_pct"])[0, 1] < 0
 
 
-def test_spectra_have_positive_real_part_and_capacitive_arc(tiny_dataset):
-    spectra = tiny_dataset["spectra"]
+def test_spectra_have_positive_real_part_and_capacitive_arc(tiny_solved):
+    spectra = tiny_solved["spectra"]
     assert (spectra["solver_status"] == "ok").all()
     assert (spectra["z_re_ohm"] > 0).all()
     for _, spectrum in spectra.groupby(["sample_id", "snapshot"]):
@@ -74,11 +75,11 @@ def test_spectra_have_positive_real_part_and_capacitive_arc(tiny_dataset):
         assert (spectrum["z_im_ohm"] < 0).any()  # capacitive behaviour somewhere
 
 
-def test_impedance_grows_with_sei(tiny_dataset):
+def test_impedance_grows_with_sei(tiny_solved):
     """R_ct grows with SEI (the film resistance sits in the Faradaic branch) at every SOC;
     SPM has no electrolyte, so its R0 (contact + electrode) does not fall but need not grow
     (tests/test_impedance.py checks R0 growth with SPMe/DFN)."""
-    per_spectrum = tiny_dataset["per_spectrum"].merge(tiny_dataset["snapshots"], on=["sample_id", "snapshot"])
+    per_spectrum = tiny_solved["per_spectrum"].merge(tiny_solved["snapshots"], on=["sample_id", "snapshot"])
     for _, trajectory in per_spectrum.groupby(["sample_id", "temperature_c", "soc"]):
         trajectory = trajectory.sort_values("snapshot")
         assert np.all(np.diff(trajectory["capacity_lost_sei_ah"]) > 0)
@@ -89,14 +90,14 @@ def test_impedance_grows_with_sei(tiny_dataset):
         assert np.all(np.diff(r0) > -1e-5 * r0[0]), r0
 
 
-def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_dataset):
-    spectra = tiny_dataset["spectra"]
-    assert (tiny_dataset["per_spectrum"]["kk_residual_pct"] < 0.1).all()
+def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_solved):
+    spectra = tiny_solved["spectra"]
+    assert (tiny_solved["per_spectrum"]["kk_residual_pct"] < 0.1).all()
     assert (spectra["cross_check_pct"] < 2.0).all(), spectra["cross_check_pct"].max()
 
 
-def test_circuit_fit_describes_every_spectrum(tiny_dataset):
-    features = tiny_dataset["per_spectrum"]
+def test_circuit_fit_describes_every_spectrum(tiny_solved):
+    features = tiny_solved["per_spectrum"]
     # A fit whose faster arc drifts outside the measured time constants (a redundant arc, ~2 %
     # of the default dataset's spectra) is reported as not converged rather than as numbers.
     assert features["eis_ecm_converged"].mean() >= 0.8, features["eis_ecm_converged"].tolist()
@@ -105,15 +106,15 @@ def test_circuit_fit_describes_every_spectrum(tiny_dataset):
     assert np.allclose(fit["eis_ecm_r0_ohm"], fit["eis_r0_ohm"], rtol=0.1)
 
 
-def test_features_cover_every_snapshot(tiny_dataset, tiny_params):
+def test_features_cover_every_snapshot(tiny_solved, tiny_params):
     features = build_features(
-        tiny_dataset["design"],
-        tiny_dataset["curves"],
-        tiny_dataset["spectra"],
-        tiny_dataset["per_spectrum"],
+        tiny_solved["design"],
+        tiny_solved["curves"],
+        tiny_solved["spectra"],
+        tiny_solved["per_spectrum"],
         tiny_params.labels.voltage_grid,
     )
-    assert len(features) == len(tiny_dataset["labels"])
+    assert len(features) == len(tiny_solved["labels"])
     curve_columns = [c for c in features.columns if c.startswith("rpt_q_ah_at_")]
     assert len(curve_columns) == tiny_params.labels.voltage_grid.points
     for soc in tiny_params.eis.socs:
@@ -144,6 +145,7 @@ def test_sample_timeout_is_recorded(tiny_params):
     assert "wall-clock" in status["message"]
 
 
+@pytest.mark.slow
 def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     """Build-once reuse must not leak one sample's solve into the next (byte-identical outputs)."""
     from agingset.physics.aging import AgingSimulator, Protocol

@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import ROOT, tiny_params_dict
 from tests.test_dvc_pipeline import _copy_project, _env, _run
 
+pytestmark = pytest.mark.slow  # fault injection on real solves
+
 STAGES = ("design", "solve_aging")
 
 

@@ -41,6 +41,7 @@ def test_constant_and_failed_observables():
     assert np.isnan(failed["ST"]) and not failed["identifiable"]
 
 
+@pytest.mark.slow
 def test_on_the_model_sei_diffusivity_does_not_move_a_cell_without_sei(tiny_params):
     """Positive active material sets capacity; the SEI parameter has no SEI model to act in."""
     model = tiny_params.model.model_copy(update={"options": {"contact resistance": "true"}})

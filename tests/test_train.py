@@ -91,7 +91,14 @@ def test_censored_rul_is_not_fitted_but_scored_as_a_bound(trained):
     simulated_test = ((table["split"] == "test") & (table["rul80_source"] == "simulated")).sum()
     censored_test = ((table["split"] == "test") & (table["rul80_source"] == "censored")).sum()
     assert rul["rows_test"] == simulated_test and rul["rows_censored_test"] == censored_test > 0
-    assert 0.0 <= rul["random_forest"]["censored_below_bound_rate"] <= 1.0
+    # Recomputed: the dummy predicts the mean fitted RUL, below every censored row's bound (3 cycles) ...
+    fitted_mean = table.loc[(table["split"] == "train") & (table["rul80_source"] == "simulated"), "rul80_cycles"].mean()
+    bounds = table.loc[(table["split"] == "test") & (table["rul80_source"] == "censored"), "rul80_cycles"]
+    assert rul["dummy"]["censored_below_bound_rate"] == pytest.approx((fitted_mean < bounds).mean())
+    # ... and every model's rate is a share of those rows.
+    for model in MODELS:
+        below = rul[model]["censored_below_bound_rate"] * censored_test
+        assert below == pytest.approx(round(below)) and 0 <= round(below) <= censored_test
     held_out = result.predictions[(result.predictions["target"] == "rul80_cycles")]
     censored_ids = set(table.loc[table["rul80_source"] == "censored", "sample_id"] + "/" +
                        table.loc[table["rul80_source"] == "censored", "snapshot"].astype(str))

@@ -14,10 +14,11 @@ import json
 
 import pybamm
 
+from ..catalog import RECORDED_PACKAGES
 from ..params import AgingConfig, ModelConfig, SolverConfig
 from .model import serialisable_parameters
 
-PACKAGES = ("pybamm", "pybammsolvers", "casadi", "numpy", "scipy", "pandas")
+PACKAGES = RECORDED_PACKAGES
 SOLVER_NAME = "IDAKLUSolver"
 
 

@@ -1,0 +1,78 @@
+"""The names the project shares: artifact paths, row keys, sample statuses, labels, recorded packages.
+
+One place for what stages, card, loader, CLI, quality, train and cache must agree on. Constants
+only (no imports), so any module can use it at no cost.
+"""
+
+# ---- rows -----------------------------------------------------------------------------------------
+# An ML row is one snapshot (RPT) of one sample (aging trajectory); splits group by cell design.
+KEYS = ["sample_id", "snapshot"]
+GROUP = "cell_design_id"
+
+# ---- sample statuses ------------------------------------------------------------------------------
+# Every sample ends with one; only ok and non-physical samples carry measurements.
+STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
+STATUSES = (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL)
+
+# ---- labels y -------------------------------------------------------------------------------------
+RUL_SIMULATED, RUL_EXTRAPOLATED, RUL_CENSORED = "simulated", "extrapolated", "censored"
+RUL_SOURCE = "rul80_source"
+# The degradation modes (percent of the fresh cell's capacity they account for).
+DEGRADATION_MODES = ["lli_pct", "lam_ne_pct", "lam_pe_pct"]
+DEGRADATION_COLUMNS = [
+    *DEGRADATION_MODES,
+    "li_lost_plating_mol",
+    "capacity_lost_sei_ah",
+    "capacity_lost_sei_cracks_ah",
+    "capacity_lost_plating_ah",
+    "q_ne_ah",
+    "q_pe_ah",
+    "q_li_ah",
+]
+LABEL_COLUMNS = [
+    "soh",
+    *DEGRADATION_COLUMNS,
+    "resistance_ohm",
+    "eol_cycle",
+    "rul80_cycles",
+    "rul80_lower_bound",
+    "knee_cycle",
+    "knee_capacity_retention",
+]
+# The labels every usable row must have (the quality gate flags a row missing one).
+CORE_LABELS = ["soh", *DEGRADATION_MODES, "resistance_ohm", "rul80_cycles", RUL_SOURCE]
+
+# ---- packages -------------------------------------------------------------------------------------
+# Versions recorded in every sample's m_i (and the run metadata).
+RECORDED_PACKAGES = ("pybamm", "pybammsolvers", "casadi", "numpy", "scipy", "pandas")
+# Versions a cached result depends on: the recorded ones and pyarrow, which writes the cache entries.
+CACHE_KEY_PACKAGES = (*RECORDED_PACKAGES, "pyarrow")
+
+# ---- artifacts (paths relative to the project or `agingset run` directory) ------------------------
+ARTIFACT_ROOTS = ("data", "metrics", "docs")
+PARAMS_CHECK = "data/check_params/valid.txt"
+CALIBRATION_DIR = "data/calibrate"
+CALIBRATION = f"{CALIBRATION_DIR}/calibrated.json"
+DESIGN = "data/design/samples.parquet"
+DESIGN_RANGES = "data/design/ranges.json"
+SENSITIVITY_DIR = "data/sensitivity"
+AGING_DIR = "data/aging"
+AGING_TABLES = ("status", "snapshots", "curves", "states", "cycles", "metadata")
+STATUS = f"{AGING_DIR}/status.parquet"
+CURVES = f"{AGING_DIR}/curves.parquet"
+AGING_METADATA = f"{AGING_DIR}/metadata.json"
+SPECTRA = "data/eis/spectra.parquet"
+LABELS_DIR = "data/labels"
+LABELS = f"{LABELS_DIR}/labels.parquet"
+FEATURES = f"{LABELS_DIR}/features.parquet"
+SPECTRUM_FEATURES = f"{LABELS_DIR}/spectrum_features.parquet"
+VALIDATE_DIR = "data/validate"
+FLAGS = f"{VALIDATE_DIR}/flags.parquet"
+CHECKED_SPECTRA = f"{VALIDATE_DIR}/spectra.parquet"
+SPLIT = "data/split/split.parquet"
+TRAIN_DIR = "data/train"
+PREDICTIONS = f"{TRAIN_DIR}/predictions.parquet"
+CARD_DIR = "docs/dataset_card"
+METRICS = {
+    name: f"metrics/{name}.json" for name in ("calibration", "sensitivity", "quality", "split", "train")
+}
