@@ -43,8 +43,10 @@ def test_closure_follows_lazy_relative_and_submodule_imports():
     assert {"agingset", "agingset.physics"} <= set(aging)  # the packages Python executes
     eis = code_deps.closure_files("agingset.physics.eis")
     assert eis[0] == "agingset/physics/eis.py"
-    # The frequency grid and range mapping live in params.py; features are stored with each spectrum.
-    assert {"agingset/params.py", "agingset/impedance_features.py"} <= set(eis)
+    # The frequency grid and range mapping live in params.py; spectrum features are computed in
+    # labels, so editing them never invalidates a solved spectrum.
+    assert "agingset/params.py" in eis and "agingset/impedance_features.py" not in eis
+    assert "agingset/impedance_features.py" in code_deps.closure_files("stages.labels")
     assert "pandas" not in code_deps.closure("agingset.cache")
 
 
@@ -186,6 +188,18 @@ def _assert_touching_reports_its_importers(repo: Path, module_path: str) -> None
 
 def test_changing_params_py_makes_dvc_status_report_exactly_the_stages_importing_it(committed_repo):
     _assert_touching_reports_its_importers(committed_repo, "agingset/params.py")
+
+
+def test_changing_spectrum_feature_code_reruns_labels_onwards_and_no_impedance_solve(committed_repo):
+    source = committed_repo / "agingset/impedance_features.py"
+    original = source.read_text()
+    source.write_text(original + "\n# a feature function edited\n")
+    try:
+        changed = _stages_with_changed_code(committed_repo)
+    finally:
+        source.write_text(original)
+    assert "labels" in changed and "solve_eis" not in changed and "solve_aging" not in changed
+    assert changed["labels"] == {"agingset/impedance_features.py"}
 
 
 def test_changing_any_module_makes_dvc_status_report_every_stage_importing_it(committed_repo):
