@@ -5,14 +5,24 @@ import json
 import pandas as pd
 
 from agingset.design import cell_parameter_columns
-from agingset.features import build_features
+from agingset.features import build_features, noisy_curve_features
 from agingset.labels import build_labels, sample_summary
+from agingset.noise import sample_offsets
 from stages._io import atomic_path, run_stage
 
 DESIGN = "data/design/samples.parquet"
 AGING = "data/aging"
 SPECTRA = "data/eis/spectra.parquet"
 OUTPUT = "data/labels"
+KEYS = ["sample_id", "snapshot"]
+
+
+def noise_provenance(sample_ids, noise, seed: int) -> pd.DataFrame:
+    """The noise levels and the current offset each sample's noisy observables carry (``m_noise_*``)."""
+    m = sample_offsets(sample_ids, noise, seed).rename(columns={"current_offset_a": "m_noise_current_offset_drawn_a"})
+    for name, value in noise.model_dump().items():
+        m[f"m_noise_{name}"] = value
+    return m
 
 
 def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
@@ -44,8 +54,12 @@ def main(params):
     labels = labels.merge(design[["sample_id", "cell_design_id"]], on="sample_id", how="left")
     labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
     labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+    labels = labels.merge(noise_provenance(labels["sample_id"], params.noise, params.seed), on="sample_id", how="left")
     samples = sample_summary(aging["status"], labels, aging["metadata"])
     features = build_features(design, aging["curves"], spectra, params.labels.voltage_grid)
+    # Instrument-realistic curve features beside the clean ones (noisy_ prefix).
+    noisy = noisy_curve_features(aging["curves"], params.labels.voltage_grid, params.noise, params.seed)
+    features = features.merge(noisy, on=KEYS, how="left")
 
     records = aging["metadata"].sort_values("sample_id")
     with atomic_path(OUTPUT, directory=True) as directory:
