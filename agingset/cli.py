@@ -34,7 +34,7 @@ log = logging.getLogger("agingset")
 # The pipeline's stages in dvc.yaml order (tests check the two agree).
 STAGES = (
     "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split", "train_baseline",
-    "card",
+    "export_hf", "summary", "card",
 )
 ARTIFACT_ROOTS = ("data", "metrics", "docs")
 MANIFEST = "manifest.json"
