@@ -75,7 +75,7 @@ def test_repro_builds_the_dataset(repo):
     output = _dvc(repo, "repro")
     assert _stages_run(output) == {
         "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate", "split",
-        "train_baseline", "card",
+        "train_baseline", "export_hf", "summary", "card",
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
@@ -102,6 +102,10 @@ def test_repro_builds_the_dataset(repo):
     plotted = set(rendered["data"])
     assert "data/train/plots/predicted_vs_true/soh.random_forest.csv" in plotted
     assert "data/train/plots/importance/soh.random_forest.csv" in plotted
+    assert "data/train/plots/learning_curve/soh.random_forest.csv" in plotted
+    summary = json.loads((repo / "metrics/summary.json").read_text())
+    assert summary["samples"] == 4 and "usable_share" in summary
+    assert (repo / "data/hf/train.parquet").exists() and (repo / "data/hf/test.parquet").exists()
     assert (repo / "docs/dataset_card/README.md").exists()
     for name in ("calibration", "sensitivity"):
         assert (repo / f"metrics/{name}.json").exists()
@@ -129,9 +133,16 @@ def test_eis_change_reruns_only_impedance_and_downstream(repo):
     assert not ran & {"design", "solve_aging"}
 
 
+def test_noise_change_reruns_labels_onward_and_no_simulation(repo):
+    _set_param(repo, "noise", "voltage_noise_v", 1.0e-3)
+    ran = _stages_run(_dvc(repo, "repro"))
+    assert "labels" in ran
+    assert not ran & {"calibrate", "design", "sensitivity", "solve_aging", "solve_eis"}
+
+
 def test_train_change_reruns_only_training(repo):
     _set_param(repo, "train", "n_estimators", 12)
-    assert _stages_run(_dvc(repo, "repro")) == {"train_baseline", "card"}
+    assert _stages_run(_dvc(repo, "repro")) == {"train_baseline", "summary", "card"}
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v2")
 
@@ -144,6 +155,9 @@ def test_exp_run_grows_the_dataset_and_metrics_diff_shows_it(repo):
     assert len(design) == 6
     diff = _dvc(repo, "metrics", "diff")
     assert re.search(r"metrics/quality\.json\s+samples\s+4\s+6", diff), diff
+    headline = _dvc(repo, "metrics", "diff", "metrics/summary.json")
+    assert re.search(r"metrics/summary\.json\s+samples\s+4\s+6", headline), headline
+    assert len(headline.splitlines()) < 60
 
 
 def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):
