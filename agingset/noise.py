@@ -88,6 +88,38 @@ def noisy_impedance(
     return z + relative * np.abs(z) * error
 
 
+SPECTRUM_KEYS = ["sample_id", "snapshot", "soc", "temperature_c"]
+
+
+def noisy_spectra(spectra: pd.DataFrame, levels: NoiseLevels, seed: int) -> pd.DataFrame:
+    """The long spectra table (``sample_id, snapshot, soc, temperature_c, frequency_hz, z_re_ohm,
+    z_im_ohm``, ...) as an impedance analyser measures it: same rows, same order, noisy
+    ``z_re_ohm``/``z_im_ohm`` (and ``z_abs_ohm``/``phase_deg`` when present). Each spectrum's
+    draw is keyed by its (sample_id, snapshot, soc, temperature_c), frequencies in ascending
+    order, so the result does not depend on row order. Feature code run on it gives the
+    ``noisy_`` twins of the spectrum features."""
+    result = spectra.copy()
+    if spectra.empty:
+        return result
+    keys = [key for key in SPECTRUM_KEYS if key in spectra]
+    frequency = spectra["frequency_hz"].to_numpy(dtype=float)
+    z = spectra["z_re_ohm"].to_numpy(dtype=float) + 1j * spectra["z_im_ohm"].to_numpy(dtype=float)
+    noisy = z.copy()
+    for key, index in spectra.groupby(keys, sort=True).indices.items():
+        key = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        index = index[np.argsort(frequency[index], kind="stable")]
+        rng = spectrum_rng(
+            seed, levels, key["sample_id"], key.get("snapshot", 0), key.get("soc", np.nan), key.get("temperature_c", np.nan)
+        )
+        noisy[index] = noisy_impedance(frequency[index], z[index], levels, rng)
+    result["z_re_ohm"], result["z_im_ohm"] = noisy.real, noisy.imag
+    if "z_abs_ohm" in result:
+        result["z_abs_ohm"] = np.abs(noisy)
+    if "phase_deg" in result:
+        result["phase_deg"] = np.degrees(np.angle(noisy))
+    return result
+
+
 def quantise(values: np.ndarray, resolution: float) -> np.ndarray:
     """Round to the nearest multiple of ``resolution`` (unchanged when it is 0)."""
     values = np.asarray(values, dtype=float)

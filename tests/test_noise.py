@@ -16,6 +16,7 @@ from agingset.noise import (
     estimate_voltage_levels,
     noisy_curves,
     noisy_impedance,
+    noisy_spectra,
     sample_offsets,
     spectrum_rng,
 )
@@ -154,3 +155,30 @@ def test_zero_level_on_real_shaped_levels_namespace():
                              current_offset_a=0.0)
     f, z = _spectrum()
     assert np.array_equal(noisy_impedance(f, z, levels, np.random.default_rng(1)), z)
+
+
+def _spectra_table():
+    f, z = _spectrum()
+    frames = []
+    for sample in ("a", "b"):
+        for snapshot in (0, 1):
+            for soc in (0.2, 0.8):
+                frames.append(pd.DataFrame({"sample_id": sample, "snapshot": snapshot, "soc": soc, "temperature_c": 25.0,
+                                            "frequency_hz": f, "z_re_ohm": z.real, "z_im_ohm": z.imag,
+                                            "z_abs_ohm": np.abs(z), "phase_deg": np.degrees(np.angle(z))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_noisy_spectra_table_is_seeded_per_spectrum_and_clean_at_zero():
+    spectra = _spectra_table()
+    pd.testing.assert_frame_equal(noisy_spectra(spectra, ZERO, 7)[spectra.columns], spectra, check_exact=True)
+    noisy = noisy_spectra(spectra, DEFAULT, 7)
+    shuffled = noisy_spectra(spectra.sample(frac=1, random_state=1), DEFAULT, 7).sort_index()
+    pd.testing.assert_frame_equal(shuffled, noisy, check_exact=True)
+    assert _parquet_bytes(noisy) == _parquet_bytes(noisy_spectra(spectra, DEFAULT, 7))
+    # The table function draws what noisy_impedance draws for that spectrum.
+    one = spectra[(spectra["sample_id"] == "b") & (spectra["snapshot"] == 1) & (spectra["soc"] == 0.8)]
+    expected = noisy_impedance(one["frequency_hz"].to_numpy(), (one["z_re_ohm"] + 1j * one["z_im_ohm"]).to_numpy(),
+                               DEFAULT, spectrum_rng(7, DEFAULT, "b", 1, 0.8, 25.0))
+    assert np.array_equal(noisy.loc[one.index, "z_re_ohm"].to_numpy(), expected.real)
+    assert np.allclose(noisy["z_abs_ohm"], np.hypot(noisy["z_re_ohm"], noisy["z_im_ohm"]))
