@@ -25,6 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
+from .train import fraction_label  # noqa: E402
 
 KEYS = ("sample_id", "snapshot")
 NOT_LABELS = {"sample_id", "snapshot", "cycle", "cell_design_id", "rpt_capacity_ah"}
@@ -393,7 +394,7 @@ def _learning_curve_table(train_metrics: Mapping) -> list[str]:
             if not curve:
                 continue
             points = list(curve.values())
-            header = header or [f"{label} ({p['train_designs']} designs)" for label, p in zip(curve, points)]
+            header = header or [f"{fraction_label(p['train_fraction'])} ({p['train_designs']} designs)" for p in points]
             rows.append(
                 [
                     f"{target} / {model}",

@@ -121,7 +121,7 @@ LEARNING_CURVE_STREAM = 2
 
 
 def fraction_label(fraction: float) -> str:
-    """A learning-curve key: ``1/8``, ``1/4``, ``1/2``, ``1`` (or the decimal when not a simple fraction)."""
+    """A share as people read it: ``1/8``, ``1/4``, ``1/2``, ``1`` (or the decimal when not a simple fraction)."""
     from fractions import Fraction
 
     simple = Fraction(fraction).limit_denominator(64)
@@ -209,7 +209,8 @@ def learning_curve(
     model, train: pd.DataFrame, held_out: HeldOut, features: list[str], target: str, config: TrainConfig, seed: int
 ) -> dict:
     """Scores vs number of training cell designs, each point refitted on a nested subset and
-    scored (with its bootstrap interval) on the same held-out designs."""
+    scored (with its bootstrap interval) on the same held-out designs. Keyed by the share as a
+    decimal (``0.125`` ... ``1``), which sorts in training-size order in the sorted JSON."""
     x_test = _matrix(held_out.rows, features)
     points = {}
     designs = train[GROUP].to_numpy().astype(str)
@@ -219,7 +220,7 @@ def learning_curve(
         rows = train[np.isin(designs, subset)]
         fitted = clone(model).fit(_matrix(rows, features), rows[target].to_numpy(dtype=float))
         predicted = fitted.predict(x_test)
-        points[fraction_label(fraction)] = {
+        points[f"{fraction:g}"] = {
             "train_fraction": float(fraction),
             "train_designs": int(len(subset)),
             "train_rows": int(len(rows)),

@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from agingset.labels import LABEL_COLUMNS
-from agingset.train import design_resamples, feature_columns, feature_views, nested_design_subsets, train_baselines
+from agingset.train import (
+    design_resamples,
+    feature_columns,
+    feature_views,
+    fraction_label,
+    nested_design_subsets,
+    train_baselines,
+)
 
 MODELS = ("dummy", "random_forest", "hist_gradient_boosting")
 
@@ -163,7 +170,7 @@ def test_learning_curve_has_a_monotone_training_size_axis_and_one_held_out_set(t
         test_rows = result.scores[target]["rows_test"]
         for model in MODELS:
             curve = result.scores[target][model]["learning_curve"]
-            assert list(curve) == ["1/8", "1/4", "1/2", "1"]
+            assert list(curve) == ["0.125", "0.25", "0.5", "1"] == sorted(curve)
             points = list(curve.values())
             fractions = [p["train_fraction"] for p in points]
             assert fractions == sorted(fractions) == config.learning_curve_fractions
@@ -205,6 +212,7 @@ def test_bootstrap_intervals_resample_designs_and_contain_the_point_estimate(tra
                     assert ci[f"{score}_low"] <= entry[way][score] <= ci[f"{score}_high"], (target, model, way)
             for point in entry["learning_curve"].values():
                 assert point["mae_low"] <= point["mae"] <= point["mae_high"]
+    assert [fraction_label(f) for f in (0.125, 0.25, 0.5, 1.0, 0.3)] == ["1/8", "1/4", "1/2", "1", "3/10"]
     counts = design_resamples(np.array(["a", "b", "c", "d"]), 50, seed=7)
     assert counts.shape == (50, 4) and (counts.sum(axis=1) == 4).all()
     assert np.array_equal(counts, design_resamples(np.array(["a", "b", "c", "d"]), 50, seed=7))
