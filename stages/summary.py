@@ -1,4 +1,4 @@
-"""summary: metrics/summary.json, the headline `dvc metrics diff metrics/summary.json` compares.
+"""summary: metrics/summary.json, the headline `dvc metrics diff --targets metrics/summary.json` compares.
 
 Reads the other stages' metrics only (calibration's when it exists), so it runs in a second.
 """

@@ -155,7 +155,7 @@ def test_exp_run_grows_the_dataset_and_metrics_diff_shows_it(repo):
     assert len(design) == 6
     diff = _dvc(repo, "metrics", "diff")
     assert re.search(r"metrics/quality\.json\s+samples\s+4\s+6", diff), diff
-    headline = _dvc(repo, "metrics", "diff", "metrics/summary.json")
+    headline = _dvc(repo, "metrics", "diff", "--targets", "metrics/summary.json")
     assert re.search(r"metrics/summary\.json\s+samples\s+4\s+6", headline), headline
     assert len(headline.splitlines()) < 60
 
