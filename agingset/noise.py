@@ -50,6 +50,20 @@ class NoiseLevels(Protocol):
     current_offset_a: float
 
 
+def feature_views(features: list[str]) -> dict[str, list[str]]:
+    """``clean``: the simulator's exact observables; ``noisy``: the same columns with each
+    replaced by its ``noisy_`` counterpart where the dataset has one (protocol settings and
+    other columns without one are kept). ``noisy`` is absent when there are no noisy columns."""
+    present = set(features)
+    clean = [name for name in features if not name.startswith(NOISY_PREFIX)]
+    views = {"clean": clean}
+    if any(name.startswith(NOISY_PREFIX) for name in features):
+        views["noisy"] = [
+            f"{NOISY_PREFIX}{name}" if f"{NOISY_PREFIX}{name}" in present else name for name in clean
+        ]
+    return views
+
+
 def _key_integers(*parts) -> list[int]:
     """Four 32-bit words of the SHA-256 of the parts' text: a stable seed for any key."""
     digest = hashlib.sha256("|".join(repr(part) for part in parts).encode()).digest()

@@ -39,7 +39,7 @@ from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, cross_val_p
 from threadpoolctl import threadpool_limits
 
 from .labels import LABEL_COLUMNS, RUL_CENSORED
-from .noise import NOISY_PREFIX
+from .noise import feature_views
 from .params import TrainConfig
 
 KEYS = ["sample_id", "snapshot"]
@@ -62,20 +62,6 @@ def feature_columns(features: pd.DataFrame, label_columns) -> list[str]:
         and not column.startswith("m_")
         and (is_numeric_dtype(features[column]) or is_bool_dtype(features[column]))
     ]
-
-
-def feature_views(features: list[str]) -> dict[str, list[str]]:
-    """``clean``: the simulator's exact observables; ``noisy``: the same columns with each
-    replaced by its ``noisy_`` counterpart where the dataset has one (protocol settings and
-    other columns without one are kept). ``noisy`` is absent when there are no noisy columns."""
-    present = set(features)
-    clean = [name for name in features if not name.startswith(NOISY_PREFIX)]
-    views = {"clean": clean}
-    if any(name.startswith(NOISY_PREFIX) for name in features):
-        views["noisy"] = [
-            f"{NOISY_PREFIX}{name}" if f"{NOISY_PREFIX}{name}" in present else name for name in clean
-        ]
-    return views
 
 
 def make_model(name: str, config: TrainConfig, seed: int):

@@ -182,3 +182,28 @@ def test_noisy_spectra_table_is_seeded_per_spectrum_and_clean_at_zero():
                                DEFAULT, spectrum_rng(7, DEFAULT, "b", 1, 0.8, 25.0))
     assert np.array_equal(noisy.loc[one.index, "z_re_ohm"].to_numpy(), expected.real)
     assert np.allclose(noisy["z_abs_ohm"], np.hypot(noisy["z_re_ohm"], noisy["z_im_ohm"]))
+
+
+def test_loader_returns_clean_noisy_or_all_observables(tmp_path):
+    from agingset.loader import DatasetError, load_dataset
+
+    rows = pd.DataFrame({"sample_id": ["a", "a", "b"], "snapshot": [0, 1, 0], "cell_design_id": ["c1", "c1", "c2"],
+                         "split": ["train", "train", "test"]})
+    (tmp_path / "data/split").mkdir(parents=True)
+    (tmp_path / "data/labels").mkdir(parents=True)
+    (tmp_path / "data/eis").mkdir(parents=True)
+    rows.to_parquet(tmp_path / "data/split/split.parquet", index=False)
+    rows[["sample_id", "snapshot", "cell_design_id"]].assign(soh=[1.0, 0.9, 1.0]).to_parquet(
+        tmp_path / "data/labels/labels.parquet", index=False)
+    features = rows[["sample_id", "snapshot"]].assign(charge_c_rate=1.0, rpt_q=[5.0, 4.5, 5.0],
+                                                      noisy_rpt_q=[5.01, 4.49, 5.0])
+    features.to_parquet(tmp_path / "data/labels/features.parquet", index=False)
+    pd.DataFrame({"sample_id": ["a"], "snapshot": [0], "frequency_hz": [1.0], "z_re_ohm": [0.01],
+                  "z_im_ohm": [-0.001]}).to_parquet(tmp_path / "data/eis/spectra.parquet", index=False)
+    assert list(load_dataset(tmp_path).features.columns) == ["charge_c_rate", "rpt_q"]
+    noisy = load_dataset(tmp_path, observables="noisy").features
+    assert list(noisy.columns) == ["charge_c_rate", "noisy_rpt_q"] and noisy["noisy_rpt_q"].tolist() == [5.01, 4.49]
+    assert len(load_dataset(tmp_path, observables="all").features.columns) == 3
+    features.drop(columns="noisy_rpt_q").to_parquet(tmp_path / "data/labels/features.parquet", index=False)
+    with pytest.raises(DatasetError, match="no noisy_ observables"):
+        load_dataset(tmp_path, observables="noisy")
