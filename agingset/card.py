@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from .catalog import KEYS  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
+from .train import fraction_label  # noqa: E402
 
 NOT_LABELS = {"sample_id", "snapshot", "cycle", "cell_design_id", "rpt_capacity_ah"}
 DEGRADATION_MODES = (("lam_ne_pct", "LAM negative"), ("lam_pe_pct", "LAM positive"))
@@ -50,6 +51,8 @@ class CardInputs:
     quality: dict = field(default_factory=dict)
     split_metrics: dict = field(default_factory=dict)
     train_metrics: dict = field(default_factory=dict)
+    # Rows of each exported split file (data/hf/<part>.parquet), for the Hugging Face header.
+    hf_parts: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- helpers
@@ -344,6 +347,79 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
 
 # ---------------------------------------------------------------- markdown
 
+HF_LICENSE = "bsd-3-clause"  # the project's licence (pyproject.toml), which the generated data carries
+HF_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
+HF_PATH = "data/hf/{part}.parquet"
+
+
+def size_category(rows: int) -> str:
+    """The Hugging Face ``size_categories`` bucket of a row count."""
+    for bound, name in HF_SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "1M<n<10M" if rows < 10_000_000 else "n>10M"
+
+
+def hf_header(inputs: CardInputs) -> list[str]:
+    """The Hugging Face dataset-card YAML header: licence, size, tags and, when the split files
+    exist, a ``configs`` entry whose ``data_files`` are the parquet parts (paths relative to the
+    project root, where the Hub expects them when the project is uploaded with this card as README)."""
+    rows = sum(inputs.hf_parts.values()) if inputs.hf_parts else (len(inputs.labels) if inputs.labels is not None else 0)
+    lines = [
+        "---",
+        f"license: {HF_LICENSE}",
+        "pretty_name: agingset physics-labelled lithium-ion aging and impedance dataset",
+        "size_categories:",
+        f"- {size_category(rows)}",
+        "task_categories:",
+        "- tabular-regression",
+        "tags:",
+        *(f"- {tag}" for tag in ("battery", "lithium-ion", "state-of-health", "impedance", "pybamm", "simulation")),
+    ]
+    if inputs.hf_parts:
+        lines += ["configs:", "- config_name: default", "  data_files:"]
+        for part in inputs.hf_parts:
+            lines += [f"  - split: {part}", f"    path: {HF_PATH.format(part=part)}"]
+    return [*lines, "---", ""]
+
+
+def _learning_curve_table(train_metrics: Mapping) -> list[str]:
+    """Held-out MAE [interval] per target and model at each share of the training cell designs."""
+    rows, header = [], None
+    for target, entries in sorted(train_metrics.items()):
+        if not isinstance(entries, Mapping):
+            continue
+        for model, entry in sorted(entries.items()):
+            curve = entry.get("learning_curve") if isinstance(entry, Mapping) else None
+            if not curve:
+                continue
+            points = list(curve.values())
+            header = header or [f"{fraction_label(p['train_fraction'])} ({p['train_designs']} designs)" for p in points]
+            rows.append(
+                [
+                    f"{target} / {model}",
+                    *(
+                        f"{_fmt(p['mae'])} [{_fmt(p.get('mae_low'))}, {_fmt(p.get('mae_high'))}]"
+                        for p in points
+                    ),
+                ]
+            )
+    if not rows:
+        return _missing("a learning curve (metrics/train.json)")
+    return [*_table(["target / model", *header], rows), ""]
+
+
+def _without_learning_curves(train_metrics: Mapping) -> dict:
+    return {
+        key: (
+            {name: {k: v for k, v in entry.items() if k != "learning_curve"} if isinstance(entry, Mapping) else entry
+             for name, entry in value.items()}
+            if isinstance(value, Mapping)
+            else value
+        )
+        for key, value in train_metrics.items()
+    }
+
 
 def _counts(inputs: CardInputs) -> list[str]:
     rows = []
@@ -494,7 +570,9 @@ def _limitations(inputs: CardInputs) -> list[str]:
         f"Every cell is simulated: one physics-based model (`{model.get('family', '?')}`) and one "
         f"parameter set (`{model.get('parameter_set', '?')}`) perturbed over the ranges above. "
         "Models trained here learn that "
-        "model's physics, not a real cell's; there is no measurement noise.",
+        "model's physics, not a real cell's. Clean observables are exact simulator outputs; the `noisy_` "
+        "columns carry an instrument noise model whose levels come from one real LG M50LT cell and its "
+        "cycler (docs/noise.md), not from every instrument.",
         "Only the degradation mechanisms listed in the model options age the cells; others (e.g. electrolyte "
         "decomposition, current-collector corrosion) are absent.",
         "Impedance is PyBaMM's frequency-domain linearisation at a rested state: no measurement artefacts, "
@@ -533,6 +611,7 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
     if inputs.design is not None and inputs.labels is not None:
         colour = colour_parameter(inputs.design, inputs.labels) or ""
     lines = [
+        *hf_header(inputs),
         "# Dataset card",
         "",
         "Physics-labelled lithium-ion aging and impedance dataset generated by `agingset` "
@@ -588,11 +667,24 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "Scores on the held-out groups (`metrics/train.json`):",
         "",
         *(
-            _nested_table(inputs.train_metrics, "target / model")
+            _nested_table(_without_learning_curves(inputs.train_metrics), "target / model")
             if inputs.train_metrics
             else _missing("metrics/train.json")
         ),
         *_figure_link("predicted_vs_true", "predicted vs true", figures),
+        "### How much data is enough",
+        "",
+        "Held-out MAE [bootstrap interval over held-out cell designs] of each model refitted on nested, "
+        "seeded shares of the training cell designs"
+        + (
+            f" ({inputs.train_metrics.get('learning_curve_features')} features)"
+            if inputs.train_metrics.get("learning_curve_features")
+            else ""
+        )
+        + "; every point is scored on the same held-out designs. A curve still falling at the right "
+        "says more samples would still help.",
+        "",
+        *_learning_curve_table(inputs.train_metrics),
         "## Known limitations",
         "",
         *_limitations(inputs),
@@ -603,6 +695,14 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "",
         'train = load_dataset(".", split="train", targets=["soh"])  # a git revision: load_dataset("v1.0")',
         "train.features, train.targets, train.spectra  # pandas frames; numpy arrays of Z(f) per row",
+        "```",
+        "",
+        "With Hugging Face `datasets` (the split files named in the header above, paths from the project root):",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        'parts = load_dataset("parquet", data_files={"train": "data/hf/train.parquet", "test": "data/hf/test.parquet"})',
         "```",
         "",
     ]

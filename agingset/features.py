@@ -11,6 +11,7 @@ import pandas as pd
 from .catalog import KEYS
 from .ica import differential_voltage, incremental_capacity, peak_features
 from .impedance_features import impedance_features
+from .noise import NOISY_PREFIX, NoiseLevels, noisy_curves
 from .params import PROTOCOL_FIELDS, VoltageGrid
 
 
@@ -54,6 +55,18 @@ def ica_dva_features(curves: pd.DataFrame) -> pd.DataFrame:
             pass
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def curve_observables(curves: pd.DataFrame, grid: VoltageGrid) -> pd.DataFrame:
+    """Every feature of the RPT discharge curve: capacity on the voltage grid, ICA/DVA peaks."""
+    return curve_features(curves, grid).merge(ica_dva_features(curves), on=KEYS, how="left")
+
+
+def noisy_curve_features(curves: pd.DataFrame, grid: VoltageGrid, levels: NoiseLevels, seed: int) -> pd.DataFrame:
+    """The curve features of the curves as a cycler records them (:mod:`agingset.noise`),
+    named ``noisy_<clean name>``; one row per (sample_id, snapshot)."""
+    observed = curve_observables(noisy_curves(curves, levels, seed), grid)
+    return observed.rename(columns={c: f"{NOISY_PREFIX}{c}" for c in observed.columns if c not in KEYS})
 
 
 def protocol_features(design: pd.DataFrame) -> pd.DataFrame:

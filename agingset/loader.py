@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .catalog import CHECKED_SPECTRA, CURVES, FEATURES, KEYS, LABEL_COLUMNS, LABELS, SPECTRA, SPLIT
+from .noise import feature_views
 from .quality import mask_unusable_spectra
 
 # Spectra of one snapshot at several conditions are stacked in this order.
@@ -111,14 +112,19 @@ def load_dataset(
     *,
     repo: str = ".",
     curves: bool = False,
+    observables: str = "clean",
 ) -> Dataset:
     """The rows of one split (``"train"``, ``"test"``, or ``None`` for all usable rows).
 
     ``path_or_rev`` is a directory holding ``data/`` (the project root, or an ``agingset run``
     output), or else a git revision of the DVC project ``repo`` read through ``dvc.api``.
     ``targets`` defaults to every label column present; ``curves=True`` also returns the RPT
-    discharge curves.
+    discharge curves. ``observables``: ``"clean"`` (the simulator's exact values), ``"noisy"``
+    (each observable replaced by its instrument-noisy ``noisy_`` twin where it has one), or
+    ``"all"`` (both side by side).
     """
+    if observables not in ("clean", "noisy", "all"):
+        raise DatasetError(f"unknown observables {observables!r}; allowed: clean, noisy, all")
     read = _reader(str(path_or_rev), repo)
     rows = read(SPLIT)
     if split is not None:
@@ -142,8 +148,14 @@ def load_dataset(
     ]
     meta = labels[meta_columns].assign(split=rows["split"].to_numpy())
     frequencies, spectra = _spectra_array(read(SPECTRA), rows)
+    numeric = features.drop(columns=KEYS).select_dtypes("number")
+    if observables != "all":
+        views = feature_views(list(numeric.columns))
+        if observables not in views:
+            raise DatasetError("this dataset has no noisy_ observables (built without the noise model)")
+        numeric = numeric[views[observables]]
     return Dataset(
-        features=features.drop(columns=KEYS).select_dtypes("number"),
+        features=numeric,
         targets=labels[targets],
         meta=meta,
         frequencies_hz=frequencies,

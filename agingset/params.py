@@ -396,6 +396,33 @@ class TrainConfig(Strict):
     cv_folds: int = Field(5, ge=2, le=50)
     # Censored RUL is a lower bound, never a value to fit: it is scored as a bound only.
     rul_sources: list[Literal[RUL_FIT_SOURCES]] = Field(list(RUL_FIT_SOURCES), min_length=1)
+    # Learning curve: the same models fitted on nested, seeded subsets of the training cell
+    # designs (these shares of them), every point scored on the same held-out designs.
+    learning_curve_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field([0.125, 0.25, 0.5, 1.0], min_length=1)
+    # Confidence intervals: bootstrap over held-out cell designs (designs resampled, not rows).
+    bootstrap_resamples: int = Field(1000, ge=10, le=100_000)
+    confidence_level: Annotated[float, Field(gt=0, lt=1)] = 0.95
+
+    @field_validator("learning_curve_fractions")
+    @classmethod
+    def _increasing(cls, values):
+        if any(later <= earlier for earlier, later in zip(values, values[1:])):
+            raise ValueError(f"must be strictly increasing, got {values}")
+        return values
+
+
+class NoiseConfig(Strict):
+    """Instrument noise on the observables (agingset.noise; levels estimated in docs/noise.md).
+
+    Noisy features sit beside the clean ones (``noisy_`` prefix); every level 0 reproduces
+    the clean values exactly.
+    """
+
+    seed_offset: int = Field(0, ge=0)  # added to the params seed: other noise draws, same simulations
+    impedance_relative: Annotated[float, Field(ge=0, le=0.2)] = 0.001  # per part, / |Z|, per frequency
+    voltage_noise_v: Annotated[float, Field(ge=0, le=0.1)] = 2.4e-5  # Gaussian, per recorded point
+    voltage_resolution_v: Annotated[float, Field(ge=0, le=0.1)] = 1e-5  # quantisation step; 0: none
+    current_offset_a: Annotated[float, Field(ge=0, le=1)] = 1.3e-3  # spread of a channel's offset, per sample
 
 
 class FitRange(Range):
@@ -496,6 +523,7 @@ class Params(Strict):
     validate_: ValidateConfig = Field(alias="validate")
     split: SplitConfig
     train: TrainConfig
+    noise: NoiseConfig = NoiseConfig()
     calibrate: CalibrateConfig
     sensitivity: SensitivityConfig
 

@@ -9,6 +9,19 @@ For every target and model the same estimator is scored four ways:
 
 A random row split puts snapshots of one trajectory on both sides, so ``random_*`` shows
 how much a naive split inflates the scores.
+
+Instrument noise (``noisy_`` feature columns, :mod:`agingset.noise`): ``noisy_test`` is the
+same estimator fitted on the noisy train features and scored on the noisy held-out ones
+(what a model trained on simulated data and applied to a real instrument's data can reach);
+``clean_trained_noisy_test`` scores the clean-trained model on the noisy held-out features
+(how much a model trained on exact simulator outputs loses on measured ones).
+
+How much data is enough: ``learning_curve`` refits on nested, seeded subsets of the
+training cell designs (``train.learning_curve_fractions``), every point scored on the same
+held-out designs, with the noisy features when the dataset has them. Confidence intervals
+(``*_ci`` and the ``*_low``/``*_high`` of each learning-curve point) bootstrap the held-out
+cell designs: designs are resampled with replacement, never rows, because rows of one
+design are not independent.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, cross_val_p
 from threadpoolctl import threadpool_limits
 
 from .catalog import GROUP, KEYS, LABEL_COLUMNS, RUL_CENSORED
+from .noise import feature_views
 from .params import TrainConfig
 
 RUL = "rul80_cycles"
@@ -86,6 +100,122 @@ def _cv_scores(model, x: np.ndarray, y: np.ndarray, splitter, groups=None) -> di
     return scores(y, predicted)
 
 
+BOOTSTRAP_STREAM = 1
+LEARNING_CURVE_STREAM = 2
+
+
+def fraction_label(fraction: float) -> str:
+    """A share as people read it: ``1/8``, ``1/4``, ``1/2``, ``1`` (or the decimal when not a simple fraction)."""
+    from fractions import Fraction
+
+    simple = Fraction(fraction).limit_denominator(64)
+    return str(simple) if abs(float(simple) - fraction) < 1e-9 else f"{fraction:g}"
+
+
+def design_resamples(designs: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, designs) counts: how often each held-out design is drawn in each bootstrap
+    resample (designs drawn with replacement, as many as there are). Seeded; the same designs
+    give the same resamples, so every model and learning-curve point shares them."""
+    rng = np.random.default_rng([seed, BOOTSTRAP_STREAM])
+    drawn = rng.integers(0, len(designs), size=(resamples, len(designs)))
+    counts = np.zeros((resamples, len(designs)))
+    np.add.at(counts, (np.arange(resamples)[:, None], drawn), 1.0)
+    return counts
+
+
+def _design_sums(truth: np.ndarray, predicted: np.ndarray, design_index: np.ndarray, designs: int) -> np.ndarray:
+    """Per held-out design: rows, sum |error|, sum error², sum y, sum y² (5 x designs)."""
+    error = predicted - truth
+    return np.stack(
+        [
+            np.bincount(design_index, weights=weight, minlength=designs)
+            for weight in (np.ones_like(truth), np.abs(error), error**2, truth, truth**2)
+        ]
+    )
+
+
+def _resampled_scores(sums: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """MAE, RMSE and R² of each resample (rows of ``counts``) from per-design sums."""
+    rows, absolute, squared, total, total_sq = sums @ counts.T  # each (resamples,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = total_sq - total**2 / rows
+        r2 = np.where(spread > 1e-12 * np.maximum(total_sq, 1e-300), 1.0 - squared / spread, np.nan)
+        return {"mae": absolute / rows, "rmse": np.sqrt(squared / rows), "r2": r2}
+
+
+def interval(resampled: dict[str, np.ndarray], level: float) -> dict:
+    """Percentile interval of each score over the resamples (``<score>_low``, ``<score>_high``)."""
+    tail = (1.0 - level) / 2.0
+    result = {}
+    for name, values in resampled.items():
+        finite = values[np.isfinite(values)]
+        if len(finite) < 2:
+            continue
+        low, high = np.quantile(finite, [tail, 1.0 - tail])
+        result[f"{name}_low"], result[f"{name}_high"] = float(low), float(high)
+    return result
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out rows of one target with their design index and the shared bootstrap resamples."""
+
+    rows: pd.DataFrame
+    truth: np.ndarray
+    design_index: np.ndarray
+    designs: int
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame, target: str, config: TrainConfig, seed: int) -> "HeldOut":
+        designs, index = np.unique(rows[GROUP].to_numpy().astype(str), return_inverse=True)
+        return cls(
+            rows, rows[target].to_numpy(dtype=float), index, len(designs),
+            design_resamples(designs, config.bootstrap_resamples, seed),
+        )
+
+    def resampled(self, predicted: np.ndarray) -> dict[str, np.ndarray]:
+        return _resampled_scores(_design_sums(self.truth, predicted, self.design_index, self.designs), self.counts)
+
+    def confidence(self, predicted: np.ndarray, level: float) -> dict:
+        return {"designs": self.designs, **interval(self.resampled(predicted), level)}
+
+
+def nested_design_subsets(designs: np.ndarray, fractions: list[float], seed: int) -> list[np.ndarray]:
+    """For each fraction, the first ceil(fraction x designs) designs (at least one) of one seeded
+    permutation: every subset contains the smaller ones."""
+    designs = np.sort(np.unique(np.asarray(designs).astype(str)))
+    order = np.random.default_rng([seed, LEARNING_CURVE_STREAM]).permutation(designs)
+    return [order[: max(1, int(np.ceil(fraction * len(designs) - 1e-9)))] for fraction in fractions]
+
+
+def learning_curve(
+    model, train: pd.DataFrame, held_out: HeldOut, features: list[str], target: str, config: TrainConfig, seed: int
+) -> dict:
+    """Scores vs number of training cell designs, each point refitted on a nested subset and
+    scored (with its bootstrap interval) on the same held-out designs. Keyed by the share as a
+    decimal (``0.125`` ... ``1``), which sorts in training-size order in the sorted JSON."""
+    x_test = _matrix(held_out.rows, features)
+    points = {}
+    designs = train[GROUP].to_numpy().astype(str)
+    for fraction, subset in zip(
+        config.learning_curve_fractions, nested_design_subsets(designs, config.learning_curve_fractions, seed)
+    ):
+        rows = train[np.isin(designs, subset)]
+        fitted = clone(model).fit(_matrix(rows, features), rows[target].to_numpy(dtype=float))
+        predicted = fitted.predict(x_test)
+        points[f"{fraction:g}"] = {
+            "train_fraction": float(fraction),
+            "train_designs": int(len(subset)),
+            "train_rows": int(len(rows)),
+            "test_designs": held_out.designs,
+            "test_rows": int(len(held_out.truth)),
+            **scores(held_out.truth, predicted),
+            **interval(held_out.resampled(predicted), config.confidence_level),
+        }
+    return points
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     scores: dict  # target -> rows, model -> {test, cv, random_test, random_cv}
@@ -119,6 +249,8 @@ def train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfi
 
 def _train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
     table = table.sort_values(KEYS).reset_index(drop=True)
+    views = feature_views(features)
+    features, noisy = views["clean"], views.get("noisy")
     results: dict = {}
     predictions, importances = [], []
     for target in config.targets:
@@ -153,6 +285,19 @@ def _train_baselines(table: pd.DataFrame, features: list[str], config: TrainConf
                         predicted=predicted,
                     )
                 )
+            held_out = HeldOut.of(test, target, config, seed)
+            x_test = _matrix(test, features)
+            entry["test_ci"] = held_out.confidence(model.predict(x_test), config.confidence_level)
+            if noisy is not None:
+                x_test_noisy = _matrix(test, noisy)
+                noisy_model = clone(model).fit(_matrix(train, noisy), y_train)
+                predicted = noisy_model.predict(x_test_noisy)
+                entry["noisy_test"] = scores(held_out.truth, predicted)
+                entry["noisy_test_ci"] = held_out.confidence(predicted, config.confidence_level)
+                entry["clean_trained_noisy_test"] = scores(held_out.truth, model.predict(x_test_noisy))
+            entry["learning_curve"] = learning_curve(
+                model, train, held_out, noisy if noisy is not None else features, target, config, seed
+            )
             if len(censored_test):
                 below = model.predict(_matrix(censored_test, features)) < censored_test[target].to_numpy()
                 entry["censored_below_bound_rate"] = float(below.mean())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import pyarrow.parquet as pq
 
 from agingset import catalog
 from agingset.card import (
@@ -20,6 +21,7 @@ from agingset.card import (
     render_card,
     soh_by_cycle,
 )
+from agingset.export import PARTS, part_path
 from stages._io import atomic_path, run_stage
 
 OUTPUT = catalog.CARD_DIR
@@ -53,7 +55,8 @@ def read_inputs(params) -> CardInputs:
         "design": params.design.model_dump(),
         "eis": params.eis.model_dump(),
     }
-    return CardInputs(params=card_params, metadata=metadata, **tables, **metrics)
+    hf_parts = {part: pq.read_metadata(part_path(part)).num_rows for part in PARTS if Path(part_path(part)).exists()}
+    return CardInputs(params=card_params, metadata=metadata, hf_parts=hf_parts, **tables, **metrics)
 
 
 def write_card(inputs: CardInputs, target: str | Path = OUTPUT) -> None:

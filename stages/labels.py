@@ -12,11 +12,42 @@ from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN, SPECTRA
 from agingset.catalog import LABELS_DIR as OUTPUT
 from agingset.design import cell_parameter_columns
-from agingset.features import build_features
 from agingset.executor import run_tasks
-from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
+from agingset.features import build_features, noisy_curve_features
+from agingset.impedance_features import (
+    impedance_features,
+    sample_spectrum_features,
+    spectrum_feature_table,
+    spectrum_feature_tasks,
+)
 from agingset.labels import build_labels, sample_summary
+from agingset.noise import noisy_spectra, sample_offsets
 from stages._io import atomic_path, run_stage
+
+KEYS = ["sample_id", "snapshot"]
+
+
+def noise_provenance(sample_ids, noise, seed: int) -> pd.DataFrame:
+    """The noise levels and the current offset each sample's noisy observables carry (``m_noise_*``)."""
+    m = sample_offsets(sample_ids, noise, seed).rename(columns={"current_offset_a": "m_noise_current_offset_drawn_a"})
+    for name, value in noise.model_dump().items():
+        m[f"m_noise_{name}"] = value
+    return m
+
+
+def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
+    """:func:`spectrum_feature_table` of each long spectra table, computed on the workers.
+
+    Circuit fits cost ~50 ms per spectrum: spread over the workers, like the solves.
+    """
+    tasks = [spectrum_feature_tasks(table) for table in tables]
+    results, _ = run_tasks(sample_spectrum_features, [task for group in tasks for task in group], "spectrum features")
+    tables_out, start = [], 0
+    for table, group in zip(tables, tasks):
+        part = results[start : start + len(group)]
+        start += len(group)
+        tables_out.append(pd.concat(part, ignore_index=True) if part else spectrum_feature_table(table))
+    return tables_out
 
 
 def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
@@ -48,11 +79,16 @@ def main(params):
     labels = labels.merge(design[["sample_id", "cell_design_id"]], on="sample_id", how="left")
     labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
     labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+    labels = labels.merge(noise_provenance(labels["sample_id"], params.noise, params.seed), on="sample_id", how="left")
     samples = sample_summary(aging["status"], labels, aging["metadata"])
-    # Circuit fits cost ~50 ms per spectrum: spread over the workers, like the solves.
-    per_spectrum, _ = run_tasks(sample_spectrum_features, spectrum_feature_tasks(spectra), "spectrum features")
-    per_spectrum = pd.concat(per_spectrum, ignore_index=True) if per_spectrum else spectrum_feature_table(spectra)
+    # Instrument-realistic observables beside the clean ones (noisy_ prefix): curves and spectra.
+    noisy_spectra_table = noisy_spectra(spectra, params.noise, params.seed)
+    per_spectrum, noisy_per_spectrum = per_spectrum_features(spectra, noisy_spectra_table)
     features = build_features(design, aging["curves"], spectra, per_spectrum, params.labels.voltage_grid)
+    noisy_curves = noisy_curve_features(aging["curves"], params.labels.voltage_grid, params.noise, params.seed)
+    noisy_impedance = impedance_features(noisy_spectra_table, noisy_per_spectrum)
+    noisy_impedance = noisy_impedance.rename(columns={c: f"noisy_{c}" for c in noisy_impedance if c not in KEYS})
+    features = features.merge(noisy_curves, on=KEYS, how="left").merge(noisy_impedance, on=KEYS, how="left")
 
     records = aging["metadata"].sort_values("sample_id")
     with atomic_path(OUTPUT, directory=True) as directory:

@@ -1,7 +1,8 @@
 """train_baseline: baselines scored on held-out cell designs next to a random row split.
 
 Writes metrics/train.json, data/train/ (held-out predictions, feature importance) and
-the CSV files `dvc plots` renders: predicted vs true and importance bars per target and model.
+the CSV files `dvc plots` renders: predicted vs true, importance bars and the learning curve
+(held-out MAE and its interval vs training cell designs) per target and model.
 """
 
 import pandas as pd
@@ -10,7 +11,7 @@ from agingset.catalog import CHECKED_SPECTRA, FEATURES, KEYS, LABELS, SPLIT
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import TRAIN_DIR as OUTPUT
 from agingset.quality import features_out_of_range, mask_unusable_spectra
-from agingset.train import feature_columns, train_baselines
+from agingset.train import feature_columns, feature_views, train_baselines
 from stages._io import StageError, atomic_path, run_stage, write_json
 
 METRICS = _METRICS["train"]
@@ -36,7 +37,7 @@ def main(params):
     with atomic_path(OUTPUT, directory=True) as directory:
         result.predictions.to_parquet(directory / "predictions.parquet", index=False)
         result.importance.to_csv(directory / "feature_importance.csv", index=False)
-        for kind in ("predicted_vs_true", "importance"):
+        for kind in ("predicted_vs_true", "importance", "learning_curve"):
             (directory / "plots" / kind).mkdir(parents=True)
         predictions = result.predictions
         held_out = predictions[(predictions["part"] == "test") & (predictions["model"] != "dummy")]
@@ -47,8 +48,23 @@ def main(params):
         for (target, model), rows in result.importance.groupby(["target", "model"]):
             top = rows.head(PLOTTED_FEATURES)[["feature", "importance"]]
             top.to_csv(directory / "plots" / "importance" / f"{target}.{model}.csv", index=False)
+        for target, entries in result.scores.items():
+            for model, entry in entries.items():
+                if isinstance(entry, dict) and "learning_curve" in entry:
+                    curve = pd.DataFrame(list(entry["learning_curve"].values()))
+                    curve.to_csv(directory / "plots" / "learning_curve" / f"{target}.{model}.csv", index=False)
     sides = split["split"].value_counts().sort_index()
-    write_json({"features": len(names), "rows": {side: int(n) for side, n in sides.items()}, **result.scores}, METRICS)
+    views = feature_views(names)
+    write_json(
+        {
+            "features": len(views["clean"]),
+            "noisy_features": sum(name.startswith("noisy_") for name in names),
+            "learning_curve_features": "noisy" if "noisy" in views else "clean",
+            "rows": {side: int(n) for side, n in sides.items()},
+            **result.scores,
+        },
+        METRICS,
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def test_repro_builds_the_dataset(built_project):
     repo, output = built_project
     assert _stages_run(output) == {
         "check_params", "calibrate", "design", "sensitivity", "solve_aging", "solve_eis", "labels", "validate",
-        "split", "train_baseline", "card",
+        "split", "train_baseline", "export_hf", "summary", "card",
     }
     labels = pd.read_parquet(repo / "data/labels/labels.parquet")
     spectra = pd.read_parquet(repo / "data/eis/spectra.parquet")
@@ -123,6 +123,10 @@ def test_repro_builds_the_dataset(built_project):
     plotted = set(rendered["data"])
     assert "data/train/plots/predicted_vs_true/soh.random_forest.csv" in plotted
     assert "data/train/plots/importance/soh.random_forest.csv" in plotted
+    assert "data/train/plots/learning_curve/soh.random_forest.csv" in plotted
+    summary = json.loads((repo / "metrics/summary.json").read_text())
+    assert summary["samples"] == 4 and "usable_share" in summary
+    assert (repo / "data/hf/train.parquet").exists() and (repo / "data/hf/test.parquet").exists()
     assert (repo / "docs/dataset_card/README.md").exists()
     for name in ("calibration", "sensitivity"):
         assert (repo / f"metrics/{name}.json").exists()
@@ -149,10 +153,17 @@ def test_eis_change_reruns_only_impedance_and_downstream(project):
     assert not ran & {"calibrate", "design", "solve_aging"}
 
 
+def test_noise_change_reruns_labels_onward_and_no_simulation(project):
+    _set_param(project, "noise", "voltage_noise_v", 1.0e-3)
+    ran = _stages_run(_dvc(project, "repro"))
+    assert "labels" in ran
+    assert not ran & {"calibrate", "design", "sensitivity", "solve_aging", "solve_eis"}
+
+
 def test_train_change_reruns_only_training(project):
     _set_param(project, "train", "n_estimators", 12)
     # check_params reads every key; its output is constant, so nothing behind it reruns.
-    assert _stages_run(_dvc(project, "repro")) == {"check_params", "train_baseline", "card"}
+    assert _stages_run(_dvc(project, "repro")) == {"check_params", "train_baseline", "summary", "card"}
 
 
 def test_exp_run_grows_the_dataset_metrics_diff_shows_it_and_the_loader_reads_both(project):
@@ -172,6 +183,9 @@ def test_exp_run_grows_the_dataset_metrics_diff_shows_it_and_the_loader_reads_bo
     assert workspace.meta["sample_id"].nunique() == 6
     # The design is nested: the committed samples are the first of the grown dataset.
     assert set(committed.meta["sample_id"]) <= set(workspace.meta["sample_id"])
+    headline = _dvc(project, "metrics", "diff", "--targets", "metrics/summary.json")
+    assert re.search(r"metrics/summary\.json\s+samples\s+4\s+6", headline), headline
+    assert len(headline.splitlines()) < 60
 
 
 def test_outputs_do_not_depend_on_executor_or_worker_count(tmp_path):

@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from agingset.labels import LABEL_COLUMNS
-from agingset.train import feature_columns, train_baselines
+from agingset.train import (
+    design_resamples,
+    feature_columns,
+    feature_views,
+    fraction_label,
+    nested_design_subsets,
+    train_baselines,
+)
 
 MODELS = ("dummy", "random_forest", "hist_gradient_boosting")
 
@@ -122,3 +129,109 @@ def test_training_is_deterministic_whatever_the_row_order(config, tiny_params):
     again = train_baselines(table.sample(frac=1, random_state=2), FEATURES, soh_only, tiny_params.seed)
     assert again.scores == first.scores
     pd.testing.assert_frame_equal(again.predictions, first.predictions)
+
+
+# ---------------------------------------------------------------- noise, learning curve, intervals
+
+
+def _noisy_table(seed=0):
+    """The table with a noisy twin of each observable: noisy_rpt_q_ah carries a sensor error."""
+    table = _table(seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    table["noisy_rpt_q_ah"] = table["rpt_q_ah"] + 0.02 * rng.standard_normal(len(table))
+    table["noisy_q0_ah"] = table["q0_ah"]
+    return table
+
+
+NOISY_FEATURES = [*FEATURES, "noisy_rpt_q_ah", "noisy_q0_ah"]
+
+
+@pytest.fixture(scope="module")
+def trained_noisy(config, tiny_params):
+    table = _noisy_table()
+    return table, train_baselines(table, NOISY_FEATURES, config, tiny_params.seed)
+
+
+def test_feature_views_swap_in_noisy_twins_and_keep_the_rest():
+    views = feature_views(["charge_c_rate", "rpt_q", "eis_r0", "noisy_rpt_q"])
+    assert views == {"clean": ["charge_c_rate", "rpt_q", "eis_r0"], "noisy": ["charge_c_rate", "noisy_rpt_q", "eis_r0"]}
+    assert feature_views(["a", "b"]) == {"clean": ["a", "b"]}
+
+
+def test_scores_on_noisy_test_features_are_reported(trained_noisy):
+    table, result = trained_noisy
+    for model in MODELS:
+        entry = result.scores["soh"][model]
+        for way in ("noisy_test", "clean_trained_noisy_test"):
+            assert set(entry[way]) == {"mae", "rmse", "r2"}
+    # The clean model never sees a noisy column: its importance lists the clean features only.
+    assert set(result.importance["feature"]) == set(FEATURES)
+    rf = result.scores["soh"]["random_forest"]
+    assert rf["noisy_test"]["mae"] < result.scores["soh"]["dummy"]["noisy_test"]["mae"]
+
+
+def test_learning_curve_has_a_monotone_training_size_axis_and_one_held_out_set(trained_noisy, config):
+    table, result = trained_noisy
+    train_designs = table.loc[table["split"] == "train", "cell_design_id"].nunique()
+    for target in config.targets:
+        test_rows = result.scores[target]["rows_test"]
+        for model in MODELS:
+            curve = result.scores[target][model]["learning_curve"]
+            assert list(curve) == ["0.125", "0.25", "0.5", "1"] == sorted(curve)
+            points = list(curve.values())
+            fractions = [p["train_fraction"] for p in points]
+            assert fractions == sorted(fractions) == config.learning_curve_fractions
+            designs = [p["train_designs"] for p in points]
+            rows = [p["train_rows"] for p in points]
+            assert designs == sorted(designs) and rows == sorted(rows)
+            # All training designs at the last point (RUL: those with a fitted, uncensored label).
+            assert designs[-1] == train_designs if target != "rul80_cycles" else designs[-1] <= train_designs
+            assert designs[0] >= 1
+            # Every point is scored on the same held-out designs and rows.
+            assert {p["test_rows"] for p in points} == {test_rows}
+            assert len({p["test_designs"] for p in points}) == 1
+    # The last point is the full model: on the noisy features it is noisy_test.
+    soh = result.scores["soh"]["random_forest"]
+    assert soh["learning_curve"]["1"]["mae"] == pytest.approx(soh["noisy_test"]["mae"])
+
+
+def test_learning_curve_subsets_are_nested_and_seeded():
+    designs = np.array([f"c{i}" for i in range(16)])
+    subsets = nested_design_subsets(designs, [0.125, 0.25, 0.5, 1.0], seed=7)
+    assert [len(s) for s in subsets] == [2, 4, 8, 16]
+    for smaller, larger in zip(subsets, subsets[1:]):
+        assert list(larger[: len(smaller)]) == list(smaller)
+    again = nested_design_subsets(designs[::-1], [0.125, 0.25, 0.5, 1.0], seed=7)
+    assert all(list(a) == list(b) for a, b in zip(subsets, again))
+    assert [len(s) for s in nested_design_subsets(designs[:3], [0.125, 1.0], seed=7)] == [1, 3]
+
+
+def test_bootstrap_intervals_resample_designs_and_contain_the_point_estimate(trained_noisy):
+    _, result = trained_noisy
+    for target, entries in result.scores.items():
+        for model in MODELS:
+            entry = entries.get(model)
+            if entry is None:
+                continue
+            for way in ("test", "noisy_test"):
+                ci = entry[f"{way}_ci"]
+                for score in ("mae", "rmse"):
+                    assert ci[f"{score}_low"] <= entry[way][score] <= ci[f"{score}_high"], (target, model, way)
+            for point in entry["learning_curve"].values():
+                assert point["mae_low"] <= point["mae"] <= point["mae_high"]
+    assert [fraction_label(f) for f in (0.125, 0.25, 0.5, 1.0, 0.3)] == ["1/8", "1/4", "1/2", "1", "3/10"]
+    counts = design_resamples(np.array(["a", "b", "c", "d"]), 50, seed=7)
+    assert counts.shape == (50, 4) and (counts.sum(axis=1) == 4).all()
+    assert np.array_equal(counts, design_resamples(np.array(["a", "b", "c", "d"]), 50, seed=7))
+
+
+def test_interval_of_identical_designs_is_the_point():
+    # One design's error repeated: every resample gives the same MAE.
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    predicted = truth + 0.5
+    designs, index = np.unique(np.array(["a", "a", "b", "b"]), return_inverse=True)
+    counts = design_resamples(designs, 200, seed=1)
+    from agingset.train import _design_sums, _resampled_scores, interval
+
+    bounds = interval(_resampled_scores(_design_sums(truth, predicted, index, 2), counts), 0.95)
+    assert bounds["mae_low"] == pytest.approx(0.5) and bounds["mae_high"] == pytest.approx(0.5)
