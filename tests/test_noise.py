@@ -200,6 +200,9 @@ def test_loader_returns_clean_noisy_or_all_observables(tmp_path):
     features.to_parquet(tmp_path / "data/labels/features.parquet", index=False)
     pd.DataFrame({"sample_id": ["a"], "snapshot": [0], "frequency_hz": [1.0], "z_re_ohm": [0.01],
                   "z_im_ohm": [-0.001]}).to_parquet(tmp_path / "data/eis/spectra.parquet", index=False)
+    (tmp_path / "data/validate").mkdir(parents=True)
+    pd.DataFrame({"sample_id": ["a"], "snapshot": [0], "soc": [0.5], "temperature_c": [25.0], "usable": [True]}).to_parquet(
+        tmp_path / "data/validate/spectra.parquet", index=False)
     assert list(load_dataset(tmp_path).features.columns) == ["charge_c_rate", "rpt_q"]
     noisy = load_dataset(tmp_path, observables="noisy").features
     assert list(noisy.columns) == ["charge_c_rate", "noisy_rpt_q"] and noisy["noisy_rpt_q"].tolist() == [5.01, 4.49]
