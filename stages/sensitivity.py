@@ -8,7 +8,7 @@ import pandas as pd
 from agingset import sensitivity
 from agingset.design import effective_config, stable_id
 from agingset.params import PROTOCOL_FIELDS
-from agingset.physics import aging as aging_module, model, provenance
+from agingset.physics import aging as aging_module, cycle_jumping, model, provenance
 from agingset.physics.aging import aging_tasks, solve_sample
 from stages._io import atomic_path, read_calibration, run_stage, write_json
 from stages._solve import solve_all
@@ -34,7 +34,7 @@ def main(params):
     # A short aging run per sample: one RPT before and one after `cycles` cycles.
     aging = params.aging.model_copy(update={"cycles": config.cycles, "rpt_every": config.cycles})
     tasks = aging_tasks(params.model, params.solver, aging, [], runs)
-    code = (aging_module.__file__, model.__file__, provenance.__file__)
+    code = (aging_module.__file__, cycle_jumping.__file__, model.__file__, provenance.__file__)
     results = solve_all(solve_sample, tasks, "sensitivity", code, 2 * params.solver.timeout_s + 30)
 
     observed = []

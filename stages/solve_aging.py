@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from agingset.physics import aging, model
+from agingset.physics import aging, cycle_jumping, model
 from agingset.physics import provenance as provenance_module
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
@@ -32,7 +32,7 @@ def main(params):
     tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
-    code = (aging.__file__, model.__file__, provenance_module.__file__)
+    code = (aging.__file__, cycle_jumping.__file__, model.__file__, provenance_module.__file__)
     results = solve_all(solve_sample, tasks, "solve_aging", code, hard_timeout_s)
 
     with atomic_path(OUTPUT, directory=True) as directory:

@@ -275,7 +275,7 @@ def test_lumped_thermal_option_heats_the_cell(tiny_params):
     )
     assert (simulator.run("s", inputs)["status"]["status"] == "ok").all()
     temperature_c = (
-        np.asarray(simulator.simulation.solution["Volume-averaged cell temperature [K]"].entries) - 273.15
+        np.asarray(simulator.simulations["cycle"].solution["Volume-averaged cell temperature [K]"].entries) - 273.15
     )
     assert temperature_c.min() >= 25.0 - 1e-6
     assert temperature_c.max() > 30.0  # 2C cycling heats a lumped cell above ambient
