@@ -237,6 +237,9 @@ class AgingConfig(Strict):
     # Multiplies every degradation rate parameter in ACCELERATED_PARAMETERS (agingset/physics/aging.py):
     # 1 gives the anchored, real lifetimes; larger values make short toy trajectories for tests.
     acceleration: Annotated[float, Field(ge=1, le=1e6)] = 1.0
+    # Arrhenius temperature dependence added to degradation rate parameters (J/mol): a rate
+    # (sampled or fixed) is its value at 25 oC times exp(E/R (1/298.15 K - 1/T_ambient)).
+    activation_energies: dict[str, Annotated[float, Field(ge=0, le=200_000)]] = {}
 
     @field_validator("conditioning")
     @classmethod
@@ -549,6 +552,7 @@ class Params(Strict):
         for section, names in (
             ("design.cell_parameters", self.design.cell_parameters),
             ("model.parameter_overrides", self.model.parameter_overrides),
+            ("aging.activation_energies", self.aging.activation_energies),
         ):
             for name in names:
                 if name not in known:

@@ -10,7 +10,7 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol, accelerated, aging_tasks, build_experiment
+from agingset.physics.aging import AgingSimulator, Protocol, accelerated, aging_tasks, build_experiment, rate_factor
 
 PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 
@@ -117,7 +117,7 @@ def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
         experiment=build_experiment(aging, PROTOCOL),
         solver=model_building.solver(tiny_params.solver),
         var_pts=simulator.mesh,
-    ).solve(inputs=accelerated(inputs, aging.acceleration), calc_esoh=False)
+    ).solve(inputs=accelerated(inputs, aging, PROTOCOL.ambient_temperature_c), calc_esoh=False)
     capacity_step = simulator.roles["capacity"]
     capacities = [
         float(np.ptp(cycle.steps[capacity_step]["Discharge capacity [A.h]"].entries))
@@ -141,3 +141,19 @@ def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
         assert record["experiment"]["cycle_jumping"] == jumping
         assert record["experiment"]["acceleration"] == aging.acceleration
     assert len(tokens) == 4 and len(keys) == 4
+
+
+def test_rates_scale_with_acceleration_and_activation_energy(tiny_params):
+    name = "Negative electrode LAM constant proportional term [s-1]"
+    aging = tiny_params.aging.model_copy(update={"acceleration": 10.0, "activation_energies": {name: 40_000.0}})
+    assert rate_factor(name, aging, 25.0) == pytest.approx(10.0)
+    assert rate_factor(name, aging, 45.0) == pytest.approx(10.0 * np.exp(40_000 / 8.314462618 * (1 / 298.15 - 1 / 318.15)))
+    assert rate_factor("Contact resistance [Ohm]", aging, 45.0) == 1.0
+    scaled = accelerated({name: 1e-7, "Contact resistance [Ohm]": 0.01}, aging, 0.0)
+    assert scaled["Contact resistance [Ohm]"] == 0.01 and scaled[name] < 1e-6
+
+
+def test_activation_energies_must_name_parameters(tiny_params_raw):
+    tiny_params_raw["aging"]["activation_energies"] = {"Not a parameter [s-1]": 1000.0}
+    with pytest.raises(ParamsError, match=r"aging\.activation_energies: 'Not a parameter \[s-1\]'"):
+        parse_params(tiny_params_raw)

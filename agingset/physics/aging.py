@@ -8,6 +8,7 @@ created once per worker and protocol and solves any number of samples by changin
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import time
 from dataclasses import dataclass
@@ -139,11 +140,23 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
     )
 
 
-def accelerated(inputs: dict[str, float], acceleration: float) -> dict[str, float]:
-    """The sampled inputs with every degradation rate in ACCELERATED_PARAMETERS multiplied."""
-    if acceleration == 1.0:
-        return dict(inputs)
-    return {name: value * acceleration if name in ACCELERATED_PARAMETERS else value for name, value in inputs.items()}
+REFERENCE_TEMPERATURE_K = 298.15
+GAS_CONSTANT = 8.314462618
+
+
+def rate_factor(name: str, aging: AgingConfig, temperature_c: float) -> float:
+    """What a degradation rate is multiplied by: ``aging.acceleration`` (for the parameters in
+    ACCELERATED_PARAMETERS) times the Arrhenius factor of its ``aging.activation_energies``."""
+    factor = aging.acceleration if name in ACCELERATED_PARAMETERS else 1.0
+    energy = aging.activation_energies.get(name, 0.0)
+    if energy:
+        factor *= math.exp(energy / GAS_CONSTANT * (1.0 / REFERENCE_TEMPERATURE_K - 1.0 / (temperature_c + 273.15)))
+    return factor
+
+
+def accelerated(inputs: dict[str, float], aging: AgingConfig, temperature_c: float) -> dict[str, float]:
+    """The sampled inputs as solved: rates times their :func:`rate_factor`."""
+    return {name: value * rate_factor(name, aging, temperature_c) for name, value in inputs.items()}
 
 
 def _last(solution: pybamm.Solution, name: str) -> np.ndarray:
@@ -187,6 +200,47 @@ def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
     )
 
 
+def aging_parameter_values(
+    model_config: ModelConfig, aging: AgingConfig, input_names: list[str], temperature_c: float
+) -> pybamm.ParameterValues:
+    """The model's parameter values, sampled ones as inputs, fixed degradation rates times their
+    :func:`rate_factor` at the temperature."""
+    values = model_building.parameter_values(model_config, input_names)
+    names = set(ACCELERATED_PARAMETERS) | set(aging.activation_energies)
+    values.update(
+        {
+            name: values[name] * rate_factor(name, aging, temperature_c)
+            for name in sorted(names)
+            if name in values.keys() and name not in input_names and isinstance(values[name], numbers.Number)
+        }
+    )
+    return values
+
+
+def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Simulation:
+    return pybamm.Simulation(
+        model_building.build_model(model_config),
+        parameter_values=values.copy(),
+        experiment=pybamm.Experiment(cycles),
+        solver=model_building.solver(solver_config),
+        var_pts=mesh,
+    )
+
+
+def reference_simulations(
+    model_config: ModelConfig, solver_config: SolverConfig, aging: AgingConfig, protocol: Protocol, input_names
+) -> dict[str, pybamm.Simulation]:
+    """``start`` (conditioning and the first RPT) and ``rpt``: they depend on the protocol's
+    temperature only, so one build serves every protocol at that temperature."""
+    steps = experiment_steps(aging, protocol)
+    values = aging_parameter_values(model_config, aging, list(input_names), protocol.ambient_temperature_c)
+    mesh = model_building.var_pts(model_config, model_building.build_model(model_config))
+    return {
+        "start": _simulation(model_config, solver_config, values, [steps["conditioning"], steps["rpt"]], mesh),
+        "rpt": _simulation(model_config, solver_config, values, [steps["rpt"]], mesh),
+    }
+
+
 class AgingSimulator:
     """One protocol's aging experiment, built once and solved for many input sets.
 
@@ -204,7 +258,10 @@ class AgingSimulator:
         protocol: Protocol,
         input_names: list[str],
         handoff_names: list[str],
+        reference: dict[str, pybamm.Simulation] | None = None,
     ):
+        """``reference``: the start and RPT simulations of :func:`reference_simulations` for
+        this temperature, shared by every protocol at it (built here when not given)."""
         model = model_building.build_model(model_config)
         self.model_config = model_config
         self.aging = aging
@@ -213,29 +270,12 @@ class AgingSimulator:
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.parameter_values = model_building.parameter_values(model_config, input_names)
-        if aging.acceleration != 1.0:
-            self.parameter_values.update(
-                {
-                    name: self.parameter_values[name] * aging.acceleration
-                    for name in ACCELERATED_PARAMETERS
-                    if name in self.parameter_values.keys()
-                    and name not in input_names
-                    and isinstance(self.parameter_values[name], numbers.Number)
-                }
-            )
+        self.parameter_values = aging_parameter_values(model_config, aging, input_names, protocol.ambient_temperature_c)
         self.mesh = model_building.var_pts(model_config, model)
         steps = experiment_steps(aging, protocol)
-        parts = {"start": [steps["conditioning"], steps["rpt"]], "rpt": [steps["rpt"]], "cycle": [steps["cycle"]]}
         self.simulations = {
-            name: pybamm.Simulation(
-                model_building.build_model(model_config),
-                parameter_values=self.parameter_values.copy(),
-                experiment=pybamm.Experiment(cycles),
-                solver=model_building.solver(solver_config),
-                var_pts=self.mesh,
-            )
-            for name, cycles in parts.items()
+            **(reference or reference_simulations(model_config, solver_config, aging, protocol, input_names)),
+            "cycle": _simulation(model_config, solver_config, self.parameter_values, [steps["cycle"]], self.mesh),
         }
         self._limits: dict[int, tuple] = {}
 
@@ -245,7 +285,7 @@ class AgingSimulator:
         Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
         sample is one status row with its reason.
         """
-        inputs = accelerated(inputs, self.aging.acceleration)
+        inputs = accelerated(inputs, self.aging, self.protocol.ambient_temperature_c)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", _no_measurements()
@@ -528,11 +568,13 @@ class AgingTask:
         """The result of a sample whose worker produced nothing (killed at the hard timeout, or died)."""
         model = model_building.build_model(self.model)
         protocol = Protocol.of(self.sample)
-        inputs = {name: float(self.sample[name]) for name in self.input_names}
+        inputs = accelerated(
+            {name: float(self.sample[name]) for name in self.input_names}, self.aging, protocol.ambient_temperature_c
+        )
         metadata = sample_metadata(
             self.model,
             self.solver,
-            model_building.parameter_values(self.model, self.input_names),
+            aging_parameter_values(self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c),
             {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
             model_building.var_pts(self.model, model),
             self.aging,
@@ -543,7 +585,8 @@ class AgingTask:
             self.sample["sample_id"], status, message, _no_measurements(), self.aging.rpt_every, metadata
         )
 
-    def simulator_key(self, protocol: Protocol) -> tuple:
+    def simulator_key(self, protocol: Protocol | float) -> tuple:
+        """Key of a built simulator: of the protocol's cycle, or of a temperature's start and RPT."""
         configs = (self.model, self.solver, self.aging)
         return (
             "aging",
@@ -576,10 +619,20 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
 
     sample = task.sample
     protocol = Protocol.of(sample)
+    reference = cached(
+        task.simulator_key(protocol.ambient_temperature_c),
+        lambda: reference_simulations(task.model, task.solver, task.aging, protocol, task.input_names),
+    )
     simulator = cached(
         task.simulator_key(protocol),
         lambda: AgingSimulator(
-            task.model, task.solver, task.aging, protocol, list(task.input_names), list(task.handoff_names)
+            task.model,
+            task.solver,
+            task.aging,
+            protocol,
+            list(task.input_names),
+            list(task.handoff_names),
+            reference,
         ),
     )
     return simulator.run(sample["sample_id"], {name: float(sample[name]) for name in task.input_names})

@@ -74,6 +74,7 @@ def sample_metadata(
             "stop_at_soh": aging.stop_at_soh,
             "cycle_jumping": aging.cycle_jumping.model_dump(),
             "acceleration": aging.acceleration,
+            "activation_energies": aging.activation_energies,
         },
         "versions": package_versions(),
         "outcome": outcome,
