@@ -53,7 +53,7 @@ def _aging(tiny_params, enabled: bool, cycles: int = 40, rpt_every: int = 20, ma
         update={
             "cycles": cycles,
             "rpt_every": rpt_every,
-            "acceleration": 1.0,
+            "acceleration": 30.0,
             "stop_at_soh": None,
             "cycle_jumping": CycleJumping.model_validate(jumping),
         }
