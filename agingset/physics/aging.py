@@ -33,8 +33,7 @@ ACCELERATED_PARAMETERS = (
     "Negative electrode LAM constant proportional term [s-1]",
     "Positive electrode LAM constant proportional term [s-1]",
     "Dead lithium decay constant [s-1]",
-    "Lithium plating kinetic rate constant [m.s-1]",
-)
+)  # not the plating kinetic rate constant: plating is a threshold (cold, fast charge), not a rate, to accelerate
 # LLI is computed from LITHIUM_IN_PARTICLES against the sample's own initial state:
 # PyBaMM's "Loss of lithium inventory [%]" keeps the reference of the first input set a
 # reused simulation was solved with, which would make labels depend on solve order.
