@@ -234,11 +234,11 @@ class AgingConfig(Strict):
     cycle_jumping: CycleJumping = CycleJumping()
     # A trajectory ends after the first RPT whose SOH is at or below this (null: runs all cycles).
     stop_at_soh: Annotated[float, Field(gt=0, lt=1)] | None = None
-    # Multiplies every degradation rate parameter in ACCELERATED_PARAMETERS (agingset/physics/aging.py):
-    # 1 gives the anchored, real lifetimes; larger values make short toy trajectories for tests.
+    # Multiplies every degradation rate in ACCELERATED_PARAMETERS (agingset/physics/aging.py): 1 gives
+    # the anchored, real lifetimes; larger values make short toy trajectories for tests.
     acceleration: Annotated[float, Field(ge=1, le=1e6)] = 1.0
-    # Arrhenius temperature dependence added to degradation rate parameters (J/mol): a rate
-    # (sampled or fixed) is its value at 25 oC times exp(E/R (1/298.15 K - 1/T_ambient)).
+    # Arrhenius temperature dependence added to degradation rates (J/mol): a rate (sampled or
+    # fixed) is its value at 25 oC times exp(E/R (1/298.15 K - 1/T_ambient)).
     activation_energies: dict[str, Annotated[float, Field(ge=0, le=200_000)]] = {}
 
     @field_validator("conditioning")

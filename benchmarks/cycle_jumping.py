@@ -55,12 +55,16 @@ def compare(jumped, full) -> dict:
 def main(samples: int, first: int) -> None:
     params = load_params("params.yaml")
     aging = params.aging
-    full_aging = aging.model_copy(update={"cycle_jumping": aging.cycle_jumping.model_copy(update={"enabled": False})})
+    full_aging = aging.model_copy(
+        update={"cycle_jumping": aging.cycle_jumping.model_copy(update={"enabled": False})}
+    )
     warm_aging = aging.model_copy(update={"cycles": aging.rpt_every})
     solver = params.solver.model_copy(update={"timeout_s": 1e5})
     design = build_design(params.design, first + samples, params.seed).iloc[first:]
     names = cell_parameter_columns(design)
-    print(f"jumping {aging.cycle_jumping.model_dump()}, cycles <= {aging.cycles}, rpt_every {aging.rpt_every}, stop_at_soh {aging.stop_at_soh}")
+    print(
+        f"jumping {aging.cycle_jumping.model_dump()}, cycles <= {aging.cycles}, rpt_every {aging.rpt_every}, stop_at_soh {aging.stop_at_soh}"
+    )
     header = "sample  T_C ch_C dis_C  V_up V_low | EOL full  EOL jump  dEOL% | max dSOH% dLLI% dLAMne% dLAMpe% | CPU full  CPU jump  speed-up | sim/jumped"
     print(header)
     records = []
@@ -77,7 +81,13 @@ def main(samples: int, first: int) -> None:
             runs[label + "_cpu"] = time.process_time() - tick
         status = {label: runs[label]["status"]["status"].iloc[0] for label in ("jumped", "full")}
         cycles = json.loads(runs["jumped"]["metadata"]["metadata_json"].iloc[0])["outcome"]["cycles"]
-        record = {"sample": int(index), **protocol.__dict__, **status, "cpu_full": runs["full_cpu"], "cpu_jumped": runs["jumped_cpu"]}
+        record = {
+            "sample": int(index),
+            **protocol.__dict__,
+            **status,
+            "cpu_full": runs["full_cpu"],
+            "cpu_jumped": runs["jumped_cpu"],
+        }
         if set(status.values()) == {"ok"}:
             record.update(compare(runs["jumped"], runs["full"]))
         record["speedup"] = record["cpu_full"] / record["cpu_jumped"]

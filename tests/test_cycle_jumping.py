@@ -10,7 +10,14 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol, accelerated, aging_tasks, build_experiment, rate_factor
+from agingset.physics.aging import (
+    AgingSimulator,
+    Protocol,
+    accelerated,
+    aging_tasks,
+    build_experiment,
+    rate_factor,
+)
 
 PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 
@@ -20,13 +27,17 @@ def test_extrapolation_never_crosses_a_limit():
     before, last = np.array([0.50, 0.10, -1.0]), np.array([0.45, 0.09, -2.0])
     moved = cycle_jumping.extrapolate(before, last, 5, lower, upper)
     np.testing.assert_allclose(moved, [0.20, 0.04, -7.0])
-    assert cycle_jumping.extrapolate(before, last, 9, lower, upper) is None  # 0.09 - 9 * 0.01 = 0: a fraction gone
+    assert (
+        cycle_jumping.extrapolate(before, last, 9, lower, upper) is None
+    )  # 0.09 - 9 * 0.01 = 0: a fraction gone
     assert cycle_jumping.extrapolate(before, last, 10, lower, upper) is None  # concentration below zero
 
 
 def test_degradation_states_are_bounded_below_by_zero_counters_are_not():
     names = ["Discharge capacity [A.h]", "X-averaged negative electrode active material volume fraction"]
-    lower, upper = cycle_jumping.limits(names, [slice(0, 1), slice(1, 2)], np.full(2, -np.inf), np.full(2, np.inf))
+    lower, _upper = cycle_jumping.limits(
+        names, [slice(0, 1), slice(1, 2)], np.full(2, -np.inf), np.full(2, np.inf)
+    )
     assert lower[0] == -np.inf and lower[1] == 0.0
 
 
@@ -129,11 +140,14 @@ def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
 def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
     design = build_design(tiny_params.design, 1, tiny_params.seed)
     tokens, keys = set(), set()
-    for enabled, tolerance, max_jump in ((False, 2e-4, 16), (True, 2e-4, 16), (True, 1e-4, 16), (True, 2e-4, 8)):
+    for enabled, tolerance, max_jump in (
+        (False, 2e-4, 16),
+        (True, 2e-4, 16),
+        (True, 1e-4, 16),
+        (True, 2e-4, 8),
+    ):
         jumping = {"enabled": enabled, "tolerance": tolerance, "max_jump": max_jump}
-        aging = tiny_params.aging.model_copy(
-            update={"cycle_jumping": CycleJumping.model_validate(jumping)}
-        )
+        aging = tiny_params.aging.model_copy(update={"cycle_jumping": CycleJumping.model_validate(jumping)})
         (task,) = aging_tasks(tiny_params.model, tiny_params.solver, aging, [], design)
         tokens.add(task.cache_token())
         keys.add(task.simulator_key(PROTOCOL))
@@ -145,9 +159,13 @@ def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
 
 def test_rates_scale_with_acceleration_and_activation_energy(tiny_params):
     name = "Negative electrode LAM constant proportional term [s-1]"
-    aging = tiny_params.aging.model_copy(update={"acceleration": 10.0, "activation_energies": {name: 40_000.0}})
+    aging = tiny_params.aging.model_copy(
+        update={"acceleration": 10.0, "activation_energies": {name: 40_000.0}}
+    )
     assert rate_factor(name, aging, 25.0) == pytest.approx(10.0)
-    assert rate_factor(name, aging, 45.0) == pytest.approx(10.0 * np.exp(40_000 / 8.314462618 * (1 / 298.15 - 1 / 318.15)))
+    assert rate_factor(name, aging, 45.0) == pytest.approx(
+        10.0 * np.exp(40_000 / 8.314462618 * (1 / 298.15 - 1 / 318.15))
+    )
     assert rate_factor("Contact resistance [Ohm]", aging, 45.0) == 1.0
     scaled = accelerated({name: 1e-7, "Contact resistance [Ohm]": 0.01}, aging, 0.0)
     assert scaled["Contact resistance [Ohm]"] == 0.01 and scaled[name] < 1e-6

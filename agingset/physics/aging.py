@@ -19,7 +19,16 @@ import pybamm
 
 from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
-from .cycle_jumping import CHECK_CYCLES, MIN_JUMP, MONITORED, JumpLog, extrapolate, jump_error, limits, next_jump
+from .cycle_jumping import (
+    CHECK_CYCLES,
+    MIN_JUMP,
+    MONITORED,
+    JumpLog,
+    extrapolate,
+    jump_error,
+    limits,
+    next_jump,
+)
 from .provenance import sample_metadata
 
 STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
@@ -33,7 +42,8 @@ ACCELERATED_PARAMETERS = (
     "Negative electrode LAM constant proportional term [s-1]",
     "Positive electrode LAM constant proportional term [s-1]",
     "Dead lithium decay constant [s-1]",
-)  # not the plating kinetic rate constant: plating is a threshold (cold, fast charge), not a rate, to accelerate
+)
+# Not the plating kinetic rate constant: plating is a threshold (cold, fast charge), not a rate to accelerate.
 # LLI is computed from LITHIUM_IN_PARTICLES against the sample's own initial state:
 # PyBaMM's "Loss of lithium inventory [%]" keeps the reference of the first input set a
 # reused simulation was solved with, which would make labels depend on solve order.
@@ -149,7 +159,8 @@ def rate_factor(name: str, aging: AgingConfig, temperature_c: float) -> float:
     factor = aging.acceleration if name in ACCELERATED_PARAMETERS else 1.0
     energy = aging.activation_energies.get(name, 0.0)
     if energy:
-        factor *= math.exp(energy / GAS_CONSTANT * (1.0 / REFERENCE_TEMPERATURE_K - 1.0 / (temperature_c + 273.15)))
+        inverse_temperatures = 1.0 / REFERENCE_TEMPERATURE_K - 1.0 / (temperature_c + 273.15)
+        factor *= math.exp(energy / GAS_CONSTANT * inverse_temperatures)
     return factor
 
 
@@ -227,7 +238,11 @@ def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Sim
 
 
 def reference_simulations(
-    model_config: ModelConfig, solver_config: SolverConfig, aging: AgingConfig, protocol: Protocol, input_names
+    model_config: ModelConfig,
+    solver_config: SolverConfig,
+    aging: AgingConfig,
+    protocol: Protocol,
+    input_names,
 ) -> dict[str, pybamm.Simulation]:
     """``start`` (conditioning and the first RPT) and ``rpt``: they depend on the protocol's
     temperature only, so one build serves every protocol at that temperature."""
@@ -235,7 +250,9 @@ def reference_simulations(
     values = aging_parameter_values(model_config, aging, list(input_names), protocol.ambient_temperature_c)
     mesh = model_building.var_pts(model_config, model_building.build_model(model_config))
     return {
-        "start": _simulation(model_config, solver_config, values, [steps["conditioning"], steps["rpt"]], mesh),
+        "start": _simulation(
+            model_config, solver_config, values, [steps["conditioning"], steps["rpt"]], mesh
+        ),
         "rpt": _simulation(model_config, solver_config, values, [steps["rpt"]], mesh),
     }
 
@@ -269,12 +286,16 @@ class AgingSimulator:
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.parameter_values = aging_parameter_values(model_config, aging, input_names, protocol.ambient_temperature_c)
+        self.parameter_values = aging_parameter_values(
+            model_config, aging, input_names, protocol.ambient_temperature_c
+        )
         self.mesh = model_building.var_pts(model_config, model)
         steps = experiment_steps(aging, protocol)
         self.simulations = {
             **(reference or reference_simulations(model_config, solver_config, aging, protocol, input_names)),
-            "cycle": _simulation(model_config, solver_config, self.parameter_values, [steps["cycle"]], self.mesh),
+            "cycle": _simulation(
+                model_config, solver_config, self.parameter_values, [steps["cycle"]], self.mesh
+            ),
         }
         self._limits: dict[int, tuple] = {}
 
@@ -327,11 +348,14 @@ class AgingSimulator:
         expected = len(self.simulations[part].experiment.cycle_lengths) + (state is not None)
         if len(watch.errors) > errors or len(solution.cycles) < expected:
             raise TrajectoryFailed(
-                "; ".join(watch.errors[errors:]) or f"{part}: stopped after {len(solution.cycles)} of {expected} cycles"
+                "; ".join(watch.errors[errors:])
+                or f"{part}: stopped after {len(solution.cycles)} of {expected} cycles"
             )
         return solution
 
-    def trajectory(self, sample_id: str, inputs: dict[str, float], watch: _Watch, log: JumpLog) -> dict[str, list]:
+    def trajectory(
+        self, sample_id: str, inputs: dict[str, float], watch: _Watch, log: JumpLog
+    ) -> dict[str, list]:
         """Conditioning, then RPT, (cycles, RPT) per block: the measurements of one sample."""
         kwargs = {"inputs": inputs, "callbacks": [watch], "calc_esoh": False}
         start = self._solve("start", None, kwargs, watch)
@@ -568,12 +592,16 @@ class AgingTask:
         model = model_building.build_model(self.model)
         protocol = Protocol.of(self.sample)
         inputs = accelerated(
-            {name: float(self.sample[name]) for name in self.input_names}, self.aging, protocol.ambient_temperature_c
+            {name: float(self.sample[name]) for name in self.input_names},
+            self.aging,
+            protocol.ambient_temperature_c,
         )
         metadata = sample_metadata(
             self.model,
             self.solver,
-            aging_parameter_values(self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c),
+            aging_parameter_values(
+                self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c
+            ),
             {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
             model_building.var_pts(self.model, model),
             self.aging,

@@ -40,7 +40,9 @@ MIN_JUMP = 2
 _GROWTH_MAX, _SHRINK_MIN, _SAFETY = 2.0, 0.25, 0.9
 
 
-def limits(names: list[str], slices: list[slice], lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def limits(
+    names: list[str], slices: list[slice], lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Bounds an extrapolated state must respect: the model's own bounds, and no state of a
     degradation quantity (amounts, fractions, lengths) below zero."""
     lower = np.array(lower, dtype=float)
@@ -71,8 +73,12 @@ class JumpLog:
     """Which cycles of a trajectory were simulated and which jumped; every jump tried."""
 
     simulated: list[int] = field(default_factory=list)
-    jumped: list[tuple[int, int]] = field(default_factory=list)  # (first cycle, last cycle) of each accepted jump
-    rejected: list[tuple[int, int, float]] = field(default_factory=list)  # (from cycle, cycles, estimated error)
+    jumped: list[tuple[int, int]] = field(
+        default_factory=list
+    )  # (first cycle, last cycle) of each accepted jump
+    rejected: list[tuple[int, int, float]] = field(
+        default_factory=list
+    )  # (from cycle, cycles, estimated error)
     limited: int = 0  # jumps halved because they would cross a physical limit
 
     def summary(self) -> dict:
