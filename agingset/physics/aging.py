@@ -412,7 +412,20 @@ class AgingSimulator:
         first = block * every
         n, boundary, pending = 0, [], None
         while n < every:
-            solution = self._solve("cycle", state, kwargs, watch)
+            try:
+                solution = self._solve("cycle", state, kwargs, watch)
+            except SampleTimeout:
+                raise
+            except Exception:  # a cycle that cannot start from a jumped state fails the jump, not the sample
+                if pending is None:
+                    raise
+                log.rejected.append((first + pending.n, pending.cycles, math.inf))
+                log.jumped.pop()
+                del log.simulated[pending.simulated :]
+                del tables["cycles"][pending.rows :]
+                n, state, boundary = pending.n, pending.state, pending.boundary
+                size, pending = pending.cycles // 2, None
+                continue
             n += 1
             state = solution.last_state
             log.simulated.append(first + n)
