@@ -215,6 +215,16 @@ class PhysicalBounds(Strict):
     lithium_balance_tolerance: Annotated[float, Field(gt=0, lt=1)] = 1e-3
 
 
+class CycleJumping(Strict):
+    """Envelope following between RPTs (agingset/physics/cycle_jumping.py, docs/physics.md)."""
+
+    enabled: bool = False  # false: every cycle is simulated
+    # Largest estimated extrapolation error of one jump, as a fraction of the cyclable-lithium
+    # and electrode capacities at the first RPT.
+    tolerance: Annotated[float, Field(gt=0, le=0.05)] = 2e-4
+    max_jump: int = Field(50, ge=2, le=1000)  # cycles one jump may skip
+
+
 class AgingConfig(Strict):
     cycles: int = Field(ge=1, le=5000)
     rpt_every: int = Field(ge=1)
@@ -222,6 +232,15 @@ class AgingConfig(Strict):
     cycle: list[str] = Field(min_length=1)
     rpt: list[RptStep] = Field(min_length=1)
     bounds: PhysicalBounds = PhysicalBounds()
+    cycle_jumping: CycleJumping = CycleJumping()
+    # A trajectory ends after the first RPT whose SOH is at or below this (null: runs all cycles).
+    stop_at_soh: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # Multiplies every degradation rate in ACCELERATED_PARAMETERS (agingset/physics/aging.py): 1 gives
+    # the anchored, real lifetimes; larger values make short toy trajectories for tests.
+    acceleration: Annotated[float, Field(ge=1, le=1e6)] = 1.0
+    # Arrhenius temperature dependence added to degradation rates (J/mol): a rate (sampled or
+    # fixed) is its value at 25 oC times exp(E/R (1/298.15 K - 1/T_ambient)).
+    activation_energies: dict[str, Annotated[float, Field(ge=0, le=200_000)]] = {}
 
     @field_validator("conditioning")
     @classmethod
@@ -562,6 +581,7 @@ class Params(Strict):
         for section, names in (
             ("design.cell_parameters", self.design.cell_parameters),
             ("model.parameter_overrides", self.model.parameter_overrides),
+            ("aging.activation_energies", self.aging.activation_energies),
         ):
             for name in names:
                 if name not in known:

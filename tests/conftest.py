@@ -12,15 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles, 25 frequencies, 2 SOCs,
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles (rates x 10), 25 frequencies, 2 SOCs,
     a 30-minute calibration window, 2 Sobol base samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
-    params["design"]["cell_parameters"]["SEI solvent diffusivity [m2.s-1]"] = {
-        "low": 5.0e-20,
-        "high": 2.0e-19,
-        "scale": "log",
-    }
     params["design"]["ambient_temperature_c"] = [25]
     params["design"]["charge_c_rate"] = [0.5, 1.0]
     params["design"].update(
@@ -28,6 +23,9 @@ def tiny_params_dict() -> dict:
     )
     params["aging"]["cycles"] = 20
     params["aging"]["rpt_every"] = 10
+    # A toy dataset: degradation rates x 10 so that 20 cycles age the cells, every RPT kept.
+    params["aging"]["acceleration"] = 10
+    params["aging"]["stop_at_soh"] = None
     params["eis"].update(
         {"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 4, "socs": [0.2, 0.8], "temperatures_c": [25]}
     )

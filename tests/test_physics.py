@@ -87,7 +87,9 @@ def test_impedance_grows_with_sei(tiny_solved):
         fitted = trajectory["eis_ecm_rct_ohm"].dropna()  # a fit that did not converge is NaN
         assert np.all(np.diff(fitted) > 0), trajectory["eis_ecm_rct_ohm"].tolist()
         r0 = trajectory["eis_r0_ohm"].to_numpy()
-        assert np.all(np.diff(r0) > -1e-5 * r0[0]), r0
+        # LAM shrinks the double-layer capacitance, which moves the capacitive tail at f_max: up to 3e-5
+        # relative with the tiny config's LAM (rates x 10).
+        assert np.all(np.diff(r0) > -1e-4 * r0[0]), r0
 
 
 def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_solved):

@@ -8,6 +8,8 @@ created once per worker and protocol and solves any number of samples by changin
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import time
 from dataclasses import dataclass
 
@@ -17,11 +19,31 @@ import pybamm
 
 from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
+from .cycle_jumping import (
+    CHECK_CYCLES,
+    MIN_JUMP,
+    MONITORED,
+    JumpLog,
+    extrapolate,
+    jump_error,
+    limits,
+    next_jump,
+)
 from .provenance import sample_metadata
 
 STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
 
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
+# Degradation rate parameters that ``aging.acceleration`` multiplies (when they are sampled inputs).
+ACCELERATED_PARAMETERS = (
+    "SEI solvent diffusivity [m2.s-1]",
+    "SEI kinetic rate constant [m.s-1]",
+    "SEI lithium interstitial diffusivity [m2.s-1]",
+    "Negative electrode LAM constant proportional term [s-1]",
+    "Positive electrode LAM constant proportional term [s-1]",
+    "Dead lithium decay constant [s-1]",
+)
+# Not the plating kinetic rate constant: plating is a threshold (cold, fast charge), not a rate to accelerate.
 # LLI is computed from LITHIUM_IN_PARTICLES against the sample's own initial state:
 # PyBaMM's "Loss of lithium inventory [%]" keeps the reference of the first input set a
 # reused simulation was solved with, which would make labels depend on solve order.
@@ -94,13 +116,12 @@ class _Watch(pybamm.callbacks.Callback):
         self.errors.append("infeasible: a step reached its default duration")
 
 
-def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
-    """[conditioning] + [RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every).
+def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]:
+    """The conditioning, RPT and aging-cycle steps, every one at the protocol temperature.
 
-    Every step runs at the protocol temperature. The conditioning charge starts from the
-    parameter set's initial state: PyBaMM's ``initial_soc`` root-finds the starting
-    stoichiometry from the previous solve's guess, which would make results depend on the
-    order in which a worker solves its samples.
+    The conditioning charge starts from the parameter set's initial state: PyBaMM's
+    ``initial_soc`` root-finds the starting stoichiometry from the previous solve's guess,
+    which would make results depend on the order in which a worker solves its samples.
     """
     temperature = f"{protocol.ambient_temperature_c} oC"
     values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
@@ -115,8 +136,37 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
         for step in aging.rpt
     )
     conditioning = tuple(pybamm.step.string(text, temperature=temperature) for text in aging.conditioning)
+    return {"conditioning": conditioning, "rpt": rpt, "cycle": cycle}
+
+
+def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
+    """[conditioning] + [RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every): the whole
+    trajectory as one PyBaMM experiment (the reference the chunked solve is checked against)."""
+    steps = experiment_steps(aging, protocol)
     blocks = aging.cycles // aging.rpt_every
-    return pybamm.Experiment([conditioning, rpt] + ([cycle] * aging.rpt_every + [rpt]) * blocks)
+    return pybamm.Experiment(
+        [steps["conditioning"], steps["rpt"]] + ([steps["cycle"]] * aging.rpt_every + [steps["rpt"]]) * blocks
+    )
+
+
+REFERENCE_TEMPERATURE_K = 298.15
+GAS_CONSTANT = 8.314462618
+
+
+def rate_factor(name: str, aging: AgingConfig, temperature_c: float) -> float:
+    """What a degradation rate is multiplied by: ``aging.acceleration`` (for the parameters in
+    ACCELERATED_PARAMETERS) times the Arrhenius factor of its ``aging.activation_energies``."""
+    factor = aging.acceleration if name in ACCELERATED_PARAMETERS else 1.0
+    energy = aging.activation_energies.get(name, 0.0)
+    if energy:
+        inverse_temperatures = 1.0 / REFERENCE_TEMPERATURE_K - 1.0 / (temperature_c + 273.15)
+        factor *= math.exp(energy / GAS_CONSTANT * inverse_temperatures)
+    return factor
+
+
+def accelerated(inputs: dict[str, float], aging: AgingConfig, temperature_c: float) -> dict[str, float]:
+    """The sampled inputs as solved: rates times their :func:`rate_factor`."""
+    return {name: value * rate_factor(name, aging, temperature_c) for name, value in inputs.items()}
 
 
 def _last(solution: pybamm.Solution, name: str) -> np.ndarray:
@@ -128,8 +178,93 @@ def _handoff_state(step_solution: pybamm.Solution, names: list[str]) -> dict[str
     return {name: _last(step_solution, name) for name in names}
 
 
+class TrajectoryFailed(Exception):
+    """A part of the trajectory could not be solved; the message says which and why."""
+
+
+@dataclass
+class _Pending:
+    """A jump taken and not yet checked: what to restore if its check fails."""
+
+    n: int
+    state: pybamm.Solution
+    boundary: list
+    change: np.ndarray
+    cycles: int
+    simulated: int
+    rows: int
+
+
+def _boundary(state: pybamm.Solution) -> np.ndarray:
+    return np.asarray(state.all_ys[-1])[:, -1].copy()
+
+
+def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
+    """``state`` (a one-point solution) holding ``y`` instead: the start of the next cycle."""
+    return pybamm.Solution(
+        [np.asarray(state.all_ts[-1])[-1:]],
+        [y.reshape(-1, 1)],
+        [state.all_models[-1]],
+        [state.all_inputs[-1]],
+        termination="final time",
+    )
+
+
+def aging_parameter_values(
+    model_config: ModelConfig, aging: AgingConfig, input_names: list[str], temperature_c: float
+) -> pybamm.ParameterValues:
+    """The model's parameter values, sampled ones as inputs, fixed degradation rates times their
+    :func:`rate_factor` at the temperature."""
+    values = model_building.parameter_values(model_config, input_names)
+    names = set(ACCELERATED_PARAMETERS) | set(aging.activation_energies)
+    values.update(
+        {
+            name: values[name] * rate_factor(name, aging, temperature_c)
+            for name in sorted(names)
+            if name in values.keys() and name not in input_names and isinstance(values[name], numbers.Number)
+        }
+    )
+    return values
+
+
+def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Simulation:
+    return pybamm.Simulation(
+        model_building.build_model(model_config),
+        parameter_values=values.copy(),
+        experiment=pybamm.Experiment(cycles),
+        solver=model_building.solver(solver_config),
+        var_pts=mesh,
+    )
+
+
+def reference_simulations(
+    model_config: ModelConfig,
+    solver_config: SolverConfig,
+    aging: AgingConfig,
+    protocol: Protocol,
+    input_names,
+) -> dict[str, pybamm.Simulation]:
+    """``start`` (conditioning and the first RPT) and ``rpt``: they depend on the protocol's
+    temperature only, so one build serves every protocol at that temperature."""
+    steps = experiment_steps(aging, protocol)
+    values = aging_parameter_values(model_config, aging, list(input_names), protocol.ambient_temperature_c)
+    mesh = model_building.var_pts(model_config, model_building.build_model(model_config))
+    return {
+        "start": _simulation(
+            model_config, solver_config, values, [steps["conditioning"], steps["rpt"]], mesh
+        ),
+        "rpt": _simulation(model_config, solver_config, values, [steps["rpt"]], mesh),
+    }
+
+
 class AgingSimulator:
-    """One protocol's aging experiment, built once and solved for many input sets."""
+    """One protocol's aging experiment, built once and solved for many input sets.
+
+    Three simulations share the protocol: ``start`` (conditioning and the first RPT),
+    ``rpt`` and ``cycle`` (one aging cycle). A trajectory chains them, each continuing from
+    the state the previous one ended in; between RPTs, cycle jumping (``aging.cycle_jumping``,
+    see :mod:`.cycle_jumping`) may skip cycles by extrapolating the cycle-boundary state.
+    """
 
     def __init__(
         self,
@@ -139,7 +274,10 @@ class AgingSimulator:
         protocol: Protocol,
         input_names: list[str],
         handoff_names: list[str],
+        reference: dict[str, pybamm.Simulation] | None = None,
     ):
+        """``reference``: the start and RPT simulations of :func:`reference_simulations` for
+        this temperature, shared by every protocol at it (built here when not given)."""
         model = model_building.build_model(model_config)
         self.model_config = model_config
         self.aging = aging
@@ -148,15 +286,18 @@ class AgingSimulator:
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.parameter_values = model_building.parameter_values(model_config, input_names)
-        self.mesh = model_building.var_pts(model_config, model)
-        self.simulation = pybamm.Simulation(
-            model,
-            parameter_values=self.parameter_values,
-            experiment=build_experiment(aging, protocol),
-            solver=model_building.solver(solver_config),
-            var_pts=self.mesh,
+        self.parameter_values = aging_parameter_values(
+            model_config, aging, input_names, protocol.ambient_temperature_c
         )
+        self.mesh = model_building.var_pts(model_config, model)
+        steps = experiment_steps(aging, protocol)
+        self.simulations = {
+            **(reference or reference_simulations(model_config, solver_config, aging, protocol, input_names)),
+            "cycle": _simulation(
+                model_config, solver_config, self.parameter_values, [steps["cycle"]], self.mesh
+            ),
+        }
+        self._limits: dict[int, tuple] = {}
 
     def run(self, sample_id: str, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
         """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one sample.
@@ -164,30 +305,24 @@ class AgingSimulator:
         Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
         sample is one status row with its reason.
         """
+        inputs = accelerated(inputs, self.aging, self.protocol.ambient_temperature_c)
         watch = _Watch(self.solver_config.timeout_s)
-        status, message, solution = STATUS_OK, "", None
+        log = JumpLog()
+        status, message, tables = STATUS_OK, "", _no_measurements()
         try:
-            solution = self.simulation.solve(inputs=inputs, callbacks=[watch])
+            tables = self.trajectory(sample_id, inputs, watch, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
+        except TrajectoryFailed as err:
+            status, message = STATUS_FAILED, str(err)
         except Exception as err:  # any solver/model failure belongs to this sample only
             status, message = STATUS_FAILED, describe(err)
 
-        cycles = [] if solution is None else solution.cycles
-        expected = 2 + self.aging.cycles // self.aging.rpt_every * (self.aging.rpt_every + 1)
-        if status == STATUS_OK and (len(cycles) < expected or watch.errors):
-            status = STATUS_FAILED
-            message = "; ".join(watch.errors) or f"stopped after {len(cycles)} of {expected} cycles"
-
-        tables = _no_measurements()
         if status == STATUS_OK:
-            try:
-                tables = self._measure(sample_id, solution)
-                message = non_physical_reason(pd.DataFrame(tables["snapshots"]), self.aging.bounds)
-                status = STATUS_NON_PHYSICAL if message else STATUS_OK
-            except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
-                status, message = STATUS_FAILED, f"reading RPT: {describe(err)}"
-                tables = _no_measurements()
+            message = non_physical_reason(pd.DataFrame(tables["snapshots"]), self.aging.bounds)
+            status = STATUS_NON_PHYSICAL if message else STATUS_OK
+        else:
+            tables = _no_measurements()
 
         return sample_result(
             sample_id,
@@ -203,36 +338,143 @@ class AgingSimulator:
                 self.mesh,
                 self.aging,
                 self.protocol.__dict__,
-                {"status": status, "message": message},
+                {"status": status, "message": message, "cycles": log.summary()},
             ),
         )
 
-    def _measure(self, sample_id: str, solution: pybamm.Solution) -> dict[str, list]:
-        first = solution.first_state
+    def _solve(self, part: str, state, kwargs: dict, watch: _Watch) -> pybamm.Solution:
+        errors = len(watch.errors)
+        solution = self.simulations[part].solve(starting_solution=state, **kwargs)
+        expected = len(self.simulations[part].experiment.cycle_lengths) + (state is not None)
+        if len(watch.errors) > errors or len(solution.cycles) < expected:
+            raise TrajectoryFailed(
+                "; ".join(watch.errors[errors:])
+                or f"{part}: stopped after {len(solution.cycles)} of {expected} cycles"
+            )
+        return solution
+
+    def trajectory(
+        self, sample_id: str, inputs: dict[str, float], watch: _Watch, log: JumpLog
+    ) -> dict[str, list]:
+        """Conditioning, then RPT, (cycles, RPT) per block: the measurements of one sample."""
+        kwargs = {"inputs": inputs, "callbacks": [watch], "calc_esoh": False}
+        start = self._solve("start", None, kwargs, watch)
+        first = start.first_state
         reference = {
             name: float(np.asarray(first[name].entries).ravel()[0])
             for name in (LITHIUM_IN_PARTICLES, *self.lithium_sinks)
         }
-        snapshots, curves, states, cycles = [], [], [], []
-        block = self.aging.rpt_every + 1
-        for snapshot, index in enumerate(range(1, len(solution.cycles), block)):
-            record, curve, state = self._read_rpt(solution.cycles[index].steps, reference)
-            key = {"sample_id": sample_id, "snapshot": snapshot}
-            snapshots.append({**key, "cycle": snapshot * self.aging.rpt_every, **record})
-            curves.append(pd.DataFrame({**key, **curve}))
-            states.extend(
-                {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
+        tables = _no_measurements()
+        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference)
+        state = start.last_state
+        del start
+        scale = self._monitored(state)
+        size = max(MIN_JUMP, self.aging.cycle_jumping.max_jump // 4)
+        for block in range(self.aging.cycles // self.aging.rpt_every):
+            state, size = self._block(sample_id, block, state, kwargs, watch, log, tables, size, scale)
+            rpt = self._solve("rpt", state, kwargs, watch)
+            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference)
+            state = rpt.last_state
+            del rpt
+            if self.aging.stop_at_soh is not None and capacity / capacity0 <= self.aging.stop_at_soh:
+                break
+        return tables
+
+    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference) -> float:
+        try:
+            record, curve, state = self._read_rpt(steps, reference)
+        except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
+            raise TrajectoryFailed(f"reading RPT: {describe(err)}") from None
+        key = {"sample_id": sample_id, "snapshot": snapshot}
+        tables["snapshots"].append({**key, "cycle": snapshot * self.aging.rpt_every, **record})
+        tables["curves"].append(pd.DataFrame({**key, **curve}))
+        tables["states"].extend(
+            {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
+        )
+        return record["rpt_capacity_ah"]
+
+    def _monitored(self, state: pybamm.Solution) -> np.ndarray:
+        return np.array([float(np.asarray(state[name].entries).ravel()[-1]) for name in MONITORED])
+
+    def _state_limits(self, state: pybamm.Solution) -> tuple[np.ndarray, np.ndarray, int]:
+        model = state.all_models[-1]
+        if id(model) not in self._limits:
+            names = [variable.name for variable in model.rhs]
+            slices = [model.y_slices[variable][0] for variable in model.rhs]
+            lower, upper = (np.asarray(bound)[: model.len_rhs] for bound in model.bounds)
+            self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs)
+        return self._limits[id(model)]
+
+    def _block(self, sample_id, block, state, kwargs, watch, log, tables, size, scale):
+        """The aging cycles between two RPTs, simulated or jumped; the state before the next RPT."""
+        jumping = self.aging.cycle_jumping
+        every = self.aging.rpt_every
+        first = block * every
+        n, boundary, pending = 0, [], None
+        while n < every:
+            try:
+                solution = self._solve("cycle", state, kwargs, watch)
+            except SampleTimeout:
+                raise
+            except Exception:  # a cycle that cannot start from a jumped state fails the jump, not the sample
+                if pending is None:
+                    raise
+                log.rejected.append((first + pending.n, pending.cycles, math.inf))
+                log.jumped.pop()
+                del log.simulated[pending.simulated :]
+                del tables["cycles"][pending.rows :]
+                n, state, boundary = pending.n, pending.state, pending.boundary
+                size, pending = pending.cycles // 2, None
+                continue
+            n += 1
+            state = solution.last_state
+            log.simulated.append(first + n)
+            tables["cycles"].append(
+                {
+                    "sample_id": sample_id,
+                    "cycle": first + n,
+                    "cycle_in_block": n,
+                    "discharge_capacity_ah": _discharged_ah(solution.cycles[-1]),
+                }
             )
-            for offset, cycle_solution in enumerate(solution.cycles[index + 1 : index + block]):
-                cycles.append(
-                    {
-                        "sample_id": sample_id,
-                        "cycle": snapshot * self.aging.rpt_every + offset + 1,
-                        "cycle_in_block": offset + 1,
-                        "discharge_capacity_ah": _discharged_ah(cycle_solution),
-                    }
-                )
-        return {"snapshots": snapshots, "curves": curves, "states": states, "cycles": cycles}
+            del solution
+            if not jumping.enabled:
+                continue
+            boundary.append((_boundary(state), self._monitored(state) / scale))
+            if len(boundary) < 2:
+                continue
+            change = boundary[-1][1] - boundary[-2][1]
+            if pending is not None:
+                error = jump_error(pending.change, change, pending.cycles)
+                if error > jumping.tolerance:  # undo the jump, retry with half of it
+                    log.rejected.append((first + pending.n, pending.cycles, error))
+                    log.jumped.pop()
+                    del log.simulated[pending.simulated :]
+                    del tables["cycles"][pending.rows :]
+                    n, state, boundary, change = pending.n, pending.state, pending.boundary, pending.change
+                    size = pending.cycles // 2
+                else:
+                    size = next_jump(pending.cycles, error, jumping.tolerance, jumping.max_jump)
+                pending = None
+            cycles = min(size, every - n - CHECK_CYCLES)
+            lower, upper, differential = self._state_limits(state)
+            before, last = boundary[-2][0], boundary[-1][0]
+            moved = None
+            while cycles >= MIN_JUMP:
+                moved = extrapolate(before[:differential], last[:differential], cycles, lower, upper)
+                if moved is not None:
+                    break
+                log.limited += 1
+                cycles //= 2
+            if moved is None:
+                size = max(size, MIN_JUMP)
+                continue
+            pending = _Pending(n, state, boundary, change, cycles, len(log.simulated), len(tables["cycles"]))
+            log.jumped.append((first + n + 1, first + n + cycles))
+            state = _with_state(state, np.concatenate([moved, last[differential:]]))
+            n += cycles
+            boundary = []
+        return state, size
 
     def _read_rpt(self, steps: list[pybamm.Solution], reference: dict[str, float]):
         capacity_step = steps[self.roles["capacity"]]
@@ -362,11 +604,17 @@ class AgingTask:
         """The result of a sample whose worker produced nothing (killed at the hard timeout, or died)."""
         model = model_building.build_model(self.model)
         protocol = Protocol.of(self.sample)
-        inputs = {name: float(self.sample[name]) for name in self.input_names}
+        inputs = accelerated(
+            {name: float(self.sample[name]) for name in self.input_names},
+            self.aging,
+            protocol.ambient_temperature_c,
+        )
         metadata = sample_metadata(
             self.model,
             self.solver,
-            model_building.parameter_values(self.model, self.input_names),
+            aging_parameter_values(
+                self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c
+            ),
             {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
             model_building.var_pts(self.model, model),
             self.aging,
@@ -377,7 +625,8 @@ class AgingTask:
             self.sample["sample_id"], status, message, _no_measurements(), self.aging.rpt_every, metadata
         )
 
-    def simulator_key(self, protocol: Protocol) -> tuple:
+    def simulator_key(self, protocol: Protocol | float) -> tuple:
+        """Key of a built simulator: of the protocol's cycle, or of a temperature's start and RPT."""
         configs = (self.model, self.solver, self.aging)
         return (
             "aging",
@@ -410,10 +659,20 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
 
     sample = task.sample
     protocol = Protocol.of(sample)
+    reference = cached(
+        task.simulator_key(protocol.ambient_temperature_c),
+        lambda: reference_simulations(task.model, task.solver, task.aging, protocol, task.input_names),
+    )
     simulator = cached(
         task.simulator_key(protocol),
         lambda: AgingSimulator(
-            task.model, task.solver, task.aging, protocol, list(task.input_names), list(task.handoff_names)
+            task.model,
+            task.solver,
+            task.aging,
+            protocol,
+            list(task.input_names),
+            list(task.handoff_names),
+            reference,
         ),
     )
     return simulator.run(sample["sample_id"], {name: float(sample[name]) for name in task.input_names})

@@ -1,0 +1,177 @@
+"""Cycle jumping: extrapolation limits, step control, and jumped against full simulation."""
+
+import json
+
+import numpy as np
+import pybamm
+import pytest
+
+from agingset.design import build_design, cell_parameter_columns
+from agingset.params import CycleJumping, ParamsError, parse_params
+from agingset.physics import cycle_jumping
+from agingset.physics import model as model_building
+from agingset.physics.aging import (
+    AgingSimulator,
+    Protocol,
+    accelerated,
+    aging_tasks,
+    build_experiment,
+    rate_factor,
+)
+
+PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
+
+
+def test_extrapolation_never_crosses_a_limit():
+    lower, upper = np.array([0.0, 0.0, -np.inf]), np.array([1.0, np.inf, np.inf])
+    before, last = np.array([0.50, 0.10, -1.0]), np.array([0.45, 0.09, -2.0])
+    moved = cycle_jumping.extrapolate(before, last, 5, lower, upper)
+    np.testing.assert_allclose(moved, [0.20, 0.04, -7.0])
+    assert (
+        cycle_jumping.extrapolate(before, last, 9, lower, upper) is None
+    )  # 0.09 - 9 * 0.01 = 0: a fraction gone
+    assert cycle_jumping.extrapolate(before, last, 10, lower, upper) is None  # concentration below zero
+
+
+def test_degradation_states_are_bounded_below_by_zero_counters_are_not():
+    names = ["Discharge capacity [A.h]", "X-averaged negative electrode active material volume fraction"]
+    lower, _upper = cycle_jumping.limits(
+        names, [slice(0, 1), slice(1, 2)], np.full(2, -np.inf), np.full(2, np.inf)
+    )
+    assert lower[0] == -np.inf and lower[1] == 0.0
+
+
+def test_step_control_grows_shrinks_and_caps():
+    assert cycle_jumping.next_jump(10, 0.0, 1e-4, 50) == 20
+    assert cycle_jumping.next_jump(40, 0.0, 1e-4, 50) == 50
+    assert cycle_jumping.next_jump(40, 1e-2, 1e-4, 50) == 10
+    assert cycle_jumping.next_jump(2, 1.0, 1e-4, 50) == cycle_jumping.MIN_JUMP
+    assert cycle_jumping.ranges([1, 2, 3, 7, 9, 10]) == [[1, 3], [7, 7], [9, 10]]
+
+
+def test_bad_jumping_settings_name_the_key(tiny_params_raw):
+    tiny_params_raw["aging"]["cycle_jumping"] = {"enabled": True, "tolerance": 0.5, "max_jump": 20}
+    with pytest.raises(ParamsError, match=r"aging\.cycle_jumping\.tolerance"):
+        parse_params(tiny_params_raw)
+    tiny_params_raw["aging"]["cycle_jumping"] = {"enabled": True, "max_jump": 1}
+    with pytest.raises(ParamsError, match=r"aging\.cycle_jumping\.max_jump"):
+        parse_params(tiny_params_raw)
+
+
+def _aging(tiny_params, enabled: bool, cycles: int = 40, rpt_every: int = 20, max_jump: int = 16):
+    jumping = {"enabled": enabled, "tolerance": 2e-4, "max_jump": max_jump}
+    return tiny_params.aging.model_copy(
+        update={
+            "cycles": cycles,
+            "rpt_every": rpt_every,
+            "acceleration": 30.0,
+            "stop_at_soh": None,
+            "cycle_jumping": CycleJumping.model_validate(jumping),
+        }
+    )
+
+
+def _inputs(tiny_params):
+    design = build_design(tiny_params.design, 1, tiny_params.seed)
+    return {name: float(design.iloc[0][name]) for name in cell_parameter_columns(design)}
+
+
+@pytest.fixture(scope="module")
+def jumped_and_full(tiny_params):
+    """One simulator, solved with jumping on and off (the setting is read at run time)."""
+    inputs = _inputs(tiny_params)
+    simulator = AgingSimulator(
+        tiny_params.model, tiny_params.solver, _aging(tiny_params, True), PROTOCOL, list(inputs), []
+    )
+    jumped = simulator.run("s", inputs)
+    simulator.aging = _aging(tiny_params, False)
+    full = simulator.run("s", inputs)
+    return jumped, full, simulator, inputs
+
+
+def test_jumped_agrees_with_full_simulation(jumped_and_full):
+    jumped, full, _, _ = jumped_and_full
+    assert set(jumped["status"]["status"]) == set(full["status"]["status"]) == {"ok"}
+    a, b = jumped["snapshots"], full["snapshots"]
+    soh_a = a["rpt_capacity_ah"] / a["rpt_capacity_ah"].iloc[0]
+    soh_b = b["rpt_capacity_ah"] / b["rpt_capacity_ah"].iloc[0]
+    assert soh_b.iloc[-1] < 0.995  # the accelerated cell does age
+    assert np.abs(soh_a - soh_b).max() <= 0.005
+    for column in ("lli_pct", "lam_ne_pct", "lam_pe_pct"):
+        np.testing.assert_allclose(a[column].iloc[1:], b[column].iloc[1:], rtol=0.05, atol=1e-3)
+    cycles = json.loads(jumped["metadata"]["metadata_json"][0])["outcome"]["cycles"]
+    assert cycles["cycles_jumped"] > 0 and cycles["cycles_simulated"] + cycles["cycles_jumped"] == 40
+    # Simulated cycles are the rows of the per-cycle table; jumped ones have none.
+    assert len(jumped["cycles"]) == cycles["cycles_simulated"]
+
+
+def test_extrapolated_states_stay_physical(jumped_and_full):
+    jumped, _, _, _ = jumped_and_full
+    snapshots = jumped["snapshots"]
+    assert (snapshots[["lli_pct", "lam_ne_pct", "lam_pe_pct"]] >= -1e-3).all().all()
+    assert (snapshots[["lam_ne_pct", "lam_pe_pct"]] < 100).all().all()
+    assert snapshots["lithium_balance_error"].abs().max() < 1e-3
+
+
+def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
+    """Every cycle simulated, and the RPTs of the chained solve are those of the whole
+    trajectory solved as one PyBaMM experiment (the hand-over between the three simulations
+    re-initialises the state by name: 3e-5 relative after 40 cycles that cost 26 % of the
+    capacity)."""
+    _, full, simulator, inputs = jumped_and_full
+    cycles = json.loads(full["metadata"]["metadata_json"][0])["outcome"]["cycles"]
+    assert cycles["cycles_jumped"] == 0 and cycles["simulated_cycles"] == [[1, 40]]
+    aging = _aging(tiny_params, False)
+    whole = pybamm.Simulation(
+        model_building.build_model(tiny_params.model),
+        parameter_values=simulator.parameter_values.copy(),
+        experiment=build_experiment(aging, PROTOCOL),
+        solver=model_building.solver(tiny_params.solver),
+        var_pts=simulator.mesh,
+    ).solve(inputs=accelerated(inputs, aging, PROTOCOL.ambient_temperature_c), calc_esoh=False)
+    capacity_step = simulator.roles["capacity"]
+    capacities = [
+        float(np.ptp(cycle.steps[capacity_step]["Discharge capacity [A.h]"].entries))
+        for cycle in whole.cycles[1 :: aging.rpt_every + 1]
+    ]
+    np.testing.assert_allclose(full["snapshots"]["rpt_capacity_ah"], capacities, rtol=1e-4)
+
+
+def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
+    design = build_design(tiny_params.design, 1, tiny_params.seed)
+    tokens, keys = set(), set()
+    for enabled, tolerance, max_jump in (
+        (False, 2e-4, 16),
+        (True, 2e-4, 16),
+        (True, 1e-4, 16),
+        (True, 2e-4, 8),
+    ):
+        jumping = {"enabled": enabled, "tolerance": tolerance, "max_jump": max_jump}
+        aging = tiny_params.aging.model_copy(update={"cycle_jumping": CycleJumping.model_validate(jumping)})
+        (task,) = aging_tasks(tiny_params.model, tiny_params.solver, aging, [], design)
+        tokens.add(task.cache_token())
+        keys.add(task.simulator_key(PROTOCOL))
+        record = json.loads(task.failure("failed", "x")["metadata"]["metadata_json"][0])
+        assert record["experiment"]["cycle_jumping"] == jumping
+        assert record["experiment"]["acceleration"] == aging.acceleration
+    assert len(tokens) == 4 and len(keys) == 4
+
+
+def test_rates_scale_with_acceleration_and_activation_energy(tiny_params):
+    name = "Negative electrode LAM constant proportional term [s-1]"
+    aging = tiny_params.aging.model_copy(
+        update={"acceleration": 10.0, "activation_energies": {name: 40_000.0}}
+    )
+    assert rate_factor(name, aging, 25.0) == pytest.approx(10.0)
+    assert rate_factor(name, aging, 45.0) == pytest.approx(
+        10.0 * np.exp(40_000 / 8.314462618 * (1 / 298.15 - 1 / 318.15))
+    )
+    assert rate_factor("Contact resistance [Ohm]", aging, 45.0) == 1.0
+    scaled = accelerated({name: 1e-7, "Contact resistance [Ohm]": 0.01}, aging, 0.0)
+    assert scaled["Contact resistance [Ohm]"] == 0.01 and scaled[name] < 1e-6
+
+
+def test_activation_energies_must_name_parameters(tiny_params_raw):
+    tiny_params_raw["aging"]["activation_energies"] = {"Not a parameter [s-1]": 1000.0}
+    with pytest.raises(ParamsError, match=r"aging\.activation_energies: 'Not a parameter \[s-1\]'"):
+        parse_params(tiny_params_raw)
