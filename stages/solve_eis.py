@@ -5,7 +5,7 @@ import pandas as pd
 from agingset import impedance_features
 from agingset.physics import eis, model
 from agingset.physics.eis import solve_spectra, spectrum_tasks
-from stages._io import run_stage, write_parquet
+from stages._io import dataset_model, run_stage, write_parquet
 from stages._solve import solve_all
 
 DESIGN = "data/design/samples.parquet"
@@ -15,7 +15,7 @@ OUTPUT = "data/eis/spectra.parquet"
 
 def main(params):
     tasks = spectrum_tasks(
-        params.model,
+        dataset_model(params),  # the same calibrated base values as solve_aging
         params.eis,
         pd.read_parquet(DESIGN),
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
