@@ -207,16 +207,16 @@ class CellModels:
         inputs = self.inputs(values, soc, temperature_c, temperature_c)
         return np.asarray(self.impedance.solve(frequencies_hz, inputs=inputs).impedance)
 
-    def constant_current(self, values: dict, observation: Observation, record: Measurement):
+    def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
         current_a = _discharge_current(record)
         soc = self.soc_at_voltage(float(record.voltage_v[0]))
         initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
         inputs = self.inputs(values, soc, observation.ambient_temperature_c, initial_c)
         inputs = {**inputs, _CURRENT: current_a}
-        return self._solve(self.discharge, record, inputs)
+        return self._solve(self.discharge, record, inputs, sensitivities)
 
-    def driven(self, values: dict, observation: Observation, record: Measurement):
+    def driven(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         simulation = self._drive.get(observation.name)
         if simulation is None:
             drive_values = self.values.copy()
@@ -233,17 +233,34 @@ class CellModels:
             self._drive[observation.name] = simulation
         soc = self.soc_at_voltage(float(record.voltage_v[0]))
         ambient = observation.ambient_temperature_c
-        return self._solve(simulation, record, self.inputs(values, soc, ambient, ambient))
+        return self._solve(simulation, record, self.inputs(values, soc, ambient, ambient), sensitivities)
 
-    @staticmethod
-    def _solve(simulation, record: Measurement, inputs: dict):
+    def _solve(self, simulation, record: Measurement, inputs: dict, sensitivities: bool):
+        """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)
+        and, with ``sensitivities``, their derivatives by the fitted parameters (IDAKLU forward
+        sensitivities: rows = times reached, columns = fit names)."""
         try:
-            solution = simulation.solve([0.0, float(record.time_s[-1])], t_interp=record.time_s, inputs=inputs)
+            solution = simulation.solve(
+                [0.0, float(record.time_s[-1])],
+                t_interp=record.time_s,
+                inputs=inputs,
+                calculate_sensitivities=list(self.fit_names) if sensitivities else False,
+            )
         except pybamm.SolverError:
-            return np.empty(0), np.empty(0)
-        voltage = np.asarray(solution["Voltage [V]"].entries, dtype=float)
-        temperature = np.asarray(solution["X-averaged cell temperature [C]"].entries, dtype=float)
-        return voltage, np.broadcast_to(temperature, voltage.shape)
+            nothing = np.empty((0, len(self.fit_names)))
+            return np.empty(0), np.empty(0), (nothing if sensitivities else None), (nothing if sensitivities else None)
+        voltage = solution["Voltage [V]"]
+        temperature = solution["X-averaged cell temperature [C]"]
+        values = np.asarray(voltage.entries, dtype=float)
+        heat = np.broadcast_to(np.asarray(temperature.entries, dtype=float), values.shape)
+        if not sensitivities:
+            return values, heat, None, None
+
+        def columns(variable):
+            by_name = variable.sensitivities
+            return np.column_stack([np.asarray(by_name[name], dtype=float).ravel()[: values.size] for name in self.fit_names])
+
+        return values, heat, columns(voltage), columns(temperature)
 
 
 @dataclass
@@ -299,9 +316,9 @@ def predict(
     else:
         record = observation.record
         if observation.kind == DISCHARGE:
-            voltage, temperature = models.constant_current(values, observation, record)
+            voltage, temperature, _, _ = models.constant_current(values, observation, record)
         else:
-            voltage, temperature = models.driven(values, observation, record)
+            voltage, temperature, _, _ = models.driven(values, observation, record)
         reached = voltage.size
         full_voltage = np.full(record.time_s.size, SIMULATION_CUTOFF_V)
         full_voltage[:reached] = voltage
@@ -340,6 +357,52 @@ def predict(
     return Prediction(observation, weighted, table, errors)
 
 
+# Relative step of the finite differences of a spectrum: the linearised impedance is a direct
+# sparse solve, exact to rounding, so a small step is accurate.
+SPECTRUM_STEP = 1e-6
+
+
+def residual_jacobian(
+    models: CellModels,
+    observation: Observation,
+    values: dict[str, float],
+    scales: ResidualScales,
+    window_hz: tuple[float, float],
+) -> np.ndarray:
+    """d residuals / d values (physical units) of one record, rows as :func:`predict`'s residuals.
+
+    Time-domain records: IDAKLU forward sensitivities of voltage and cell temperature (zero
+    past the point a cut-off stopped the solve). Spectra: forward differences.
+    """
+    names = models.fit_names
+    if observation.kind == SPECTRUM:
+        base = predict(models, observation, values, scales, window_hz).residuals
+        columns = []
+        for name in names:
+            step = SPECTRUM_STEP * abs(values[name]) or SPECTRUM_STEP
+            shifted = predict(models, observation, {**values, name: values[name] + step}, scales, window_hz).residuals
+            columns.append((shifted - base) / step)
+        return np.column_stack(columns)
+    record = observation.record
+    if observation.kind == DISCHARGE:
+        voltage, _, d_voltage, d_temperature = models.constant_current(values, observation, record, sensitivities=True)
+    else:
+        voltage, _, d_voltage, d_temperature = models.driven(values, observation, record, sensitivities=True)
+    reached = voltage.size
+    full_voltage = np.zeros((record.time_s.size, len(names)))
+    full_voltage[:reached] = d_voltage
+    compared = np.ones(record.time_s.size, dtype=bool)
+    if observation.kind == DISCHARGE:
+        compared = -record.current_a > 0.5 * _discharge_current(record)
+    parts = [full_voltage[compared] / scales.voltage_v]
+    if record.temperature_c is not None:
+        full_temperature = np.zeros((record.time_s.size, len(names)))
+        full_temperature[:reached] = d_temperature
+        parts.append(full_temperature[compared] / scales.temperature_k)
+    jacobian = np.vstack(parts)
+    return jacobian * observation.weight / math.sqrt(jacobian.shape[0])
+
+
 class JointObjective:
     """Stacked weighted residuals of the fitted records; held-out records are refused."""
 
@@ -352,6 +415,12 @@ class JointObjective:
     def residuals(self, values: dict[str, float]) -> np.ndarray:
         return np.concatenate(
             [predict(self.models, o, values, self.scales, self.window_hz).residuals for o in self.observations]
+        )
+
+    def jacobian(self, values: dict[str, float]) -> np.ndarray:
+        """d residuals / d values in physical units (columns: the models' fit names)."""
+        return np.vstack(
+            [residual_jacobian(self.models, o, values, self.scales, self.window_hz) for o in self.observations]
         )
 
 
@@ -404,6 +473,8 @@ class FitResult:
 def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> FitResult:
     """Minimise the objective's sum of squares over the parameters' bounds (trust region)."""
     names = [p.name for p in parameters]
+    if names != list(objective.models.fit_names):
+        raise ValueError(f"parameters {names} must be the models' fit names in order {objective.models.fit_names}")
     started = time.perf_counter()
     evaluations = 0
 
@@ -415,17 +486,19 @@ def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> 
         evaluations += 1
         return objective.residuals(physical(unit))
 
+    def jacobian(unit):
+        chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
+        return objective.jacobian(physical(unit)) * chain
+
     start_unit = np.array([p.to_unit(p.start) for p in parameters])
     residual_start = residuals(start_unit)
     outcome = least_squares(
         residuals,
         start_unit,
-        jac="2-point",
+        jac=jacobian,
         bounds=(np.zeros(len(parameters)), np.ones(len(parameters))),
         method="trf",
         x_scale="jac",
-        # Finite differences must step over the solver's tolerance noise.
-        diff_step=1e-3,
         max_nfev=max_iterations,
     )
     unit = outcome.x

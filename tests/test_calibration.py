@@ -71,7 +71,7 @@ def synthetic():
         rest_voltage = float(models.open_circuit_voltage(np.array([0.98]))[0])
         template = Measurement(time, current, np.full(time.size, rest_voltage), np.full(time.size, 25.0))
         observation = Observation(f"discharge_{c_rate}", DISCHARGE, FIT, 1.0, record=template, c_rate=c_rate)
-        voltage, temperature = models.constant_current(truth, observation, template)
+        voltage, temperature, _, _ = models.constant_current(truth, observation, template)
         assert voltage.size == time.size
         voltage = voltage + rng.normal(0, 0.001, voltage.size)
         voltage[0], current[0] = rest_voltage, 0.0  # the record starts at rest: its first sample fixes the SOC
