@@ -32,6 +32,8 @@ reported, never passed to the objective: :class:`JointObjective` refuses them.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from .measurement import Measurement, MeasuredSpectrum, RateTest
 from .params import ModelConfig, SolverConfig
 from .physics import model as model_building
 
+LOGGER = logging.getLogger("agingset.calibration")
 FIT, HELD_OUT = "fit", "held_out"
 SPECTRUM, DISCHARGE, DRIVE_CYCLE = "spectrum", "discharge", "drive_cycle"
 
@@ -131,7 +134,15 @@ def _discharge_current(record: Measurement) -> float:
 class CellModels:
     """The dataset's model, built once per kind of record, solved for any fitted values."""
 
-    def __init__(self, model_config: ModelConfig, solver_config: SolverConfig, fit_names: list[str]):
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        solver_config: SolverConfig,
+        fit_names: list[str],
+        rate_test_ocv: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        """``rate_test_ocv``: (SOC, discharge OCV) measured on the rate-test cells; their
+        discharges are simulated with it (see :meth:`_corrected_ocp`)."""
         self.fit_names = list(fit_names)
         self.model_config = model_config
         operating = [_SOC, _AMBIENT, _INITIAL_T]
@@ -147,6 +158,9 @@ class CellModels:
 
         discharge_values = values.copy()
         discharge_values.update({_CURRENT: "[input]"})
+        self.rate_test_ocv = rate_test_ocv
+        if rate_test_ocv is not None:
+            discharge_values.update({"Positive electrode OCP [V]": self._corrected_ocp(*rate_test_ocv)})
         self.discharge = pybamm.Simulation(
             model_building.build_model(model_config),
             parameter_values=discharge_values,
@@ -176,6 +190,27 @@ class CellModels:
             "Initial concentration in positive electrode [mol.m-3]": (y_0 + soc * (y_100 - y_0))
             * self.nominal["Maximum concentration in positive electrode [mol.m-3]"],
         }
+
+    def _corrected_ocp(self, soc: np.ndarray, ocv_v: np.ndarray):
+        """The positive OCP plus the gap between a measured OCV and the set's, as a function of
+        the positive stoichiometry: the cell then has the measured OCV over the window.
+
+        Below 5 % SOC the measured relaxed voltage after a discharge to the cut-off is not an
+        OCV of the same window (it rests 0.37 V above the set's 2.5 V end); the gap is held at
+        its 5 % value there.
+        """
+        grid = np.linspace(0.0, 1.0, 201)
+        gap = np.interp(np.maximum(grid, 0.05), soc, ocv_v) - self.open_circuit_voltage(np.maximum(grid, 0.05))
+        _, _, y_100, y_0 = self.window
+        stoichiometry = y_0 + grid * (y_100 - y_0)  # decreasing with SOC
+        order = np.argsort(stoichiometry)
+        original = self.nominal["Positive electrode OCP [V]"]
+        correction_y, correction = stoichiometry[order], gap[order]
+
+        def positive_ocp_corrected(sto):
+            return original(sto) + pybamm.Interpolant(correction_y, correction, sto, interpolator="linear")
+
+        return positive_ocp_corrected
 
     def open_circuit_voltage(self, soc: np.ndarray) -> np.ndarray:
         """The parameter set's OCV (at its reference temperature) at these SOCs of its stoichiometry window."""
@@ -210,7 +245,11 @@ class CellModels:
     def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
         current_a = _discharge_current(record)
-        soc = self.soc_at_voltage(float(record.voltage_v[0]))
+        if self.rate_test_ocv is not None:  # the rate-test cells' own OCV fixes their starting SOC
+            soc_grid, ocv = self.rate_test_ocv
+            soc = float(np.interp(float(record.voltage_v[0]), ocv, soc_grid))
+        else:
+            soc = self.soc_at_voltage(float(record.voltage_v[0]))
         initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
         inputs = self.inputs(values, soc, observation.ambient_temperature_c, initial_c)
         inputs = {**inputs, _CURRENT: current_a}
@@ -403,25 +442,62 @@ def residual_jacobian(
     return jacobian * observation.weight / math.sqrt(jacobian.shape[0])
 
 
-class JointObjective:
-    """Stacked weighted residuals of the fitted records; held-out records are refused."""
+RATE_TEST_CELLS = " (rate-test cells)"
 
-    def __init__(self, models, observations, scales: ResidualScales, window_hz):
+
+def rate_test_name(name: str) -> str:
+    """Fit name of the rate-test cells' own value of a parameter (see :func:`record_values`)."""
+    return name + RATE_TEST_CELLS
+
+
+def record_values(observation: Observation, values: dict[str, float]) -> dict[str, float]:
+    """The model inputs of one record: the shared values, except that constant-current
+    discharges (another cell product than the impedance and drive-cycle cell) take their own
+    value of a parameter wherever ``values`` holds one (``rate_test_name(name)``)."""
+    if observation.kind != DISCHARGE:
+        return values
+    return {
+        name: values.get(rate_test_name(name), value) for name, value in values.items() if not name.endswith(RATE_TEST_CELLS)
+    }
+
+
+class JointObjective:
+    """Stacked weighted residuals of the fitted records; held-out records are refused.
+
+    ``names``: the fitted vector; the models' shared inputs, then any rate-test-cell values.
+    """
+
+    def __init__(self, models, observations, scales: ResidualScales, window_hz, rate_test_own: tuple[str, ...] = ()):
         held_out = [o.name for o in observations if o.role != FIT]
         if held_out:
             raise ValueError(f"held-out measurement(s) {held_out} may not enter the fit")
+        unknown = [name for name in rate_test_own if name not in models.fit_names]
+        if unknown:
+            raise ValueError(f"rate-test-cell parameters {unknown} are not fitted parameters")
         self.models, self.observations, self.scales, self.window_hz = models, observations, scales, window_hz
+        self.names = [*models.fit_names, *(rate_test_name(name) for name in rate_test_own)]
 
     def residuals(self, values: dict[str, float]) -> np.ndarray:
         return np.concatenate(
-            [predict(self.models, o, values, self.scales, self.window_hz).residuals for o in self.observations]
+            [
+                predict(self.models, o, record_values(o, values), self.scales, self.window_hz).residuals
+                for o in self.observations
+            ]
         )
 
     def jacobian(self, values: dict[str, float]) -> np.ndarray:
-        """d residuals / d values in physical units (columns: the models' fit names)."""
-        return np.vstack(
-            [residual_jacobian(self.models, o, values, self.scales, self.window_hz) for o in self.observations]
-        )
+        """d residuals / d values in physical units (columns: ``names``)."""
+        blocks = []
+        for observation in self.observations:
+            inputs = record_values(observation, values)
+            block = residual_jacobian(self.models, observation, inputs, self.scales, self.window_hz)
+            full = np.zeros((block.shape[0], len(self.names)))
+            for column, name in enumerate(self.models.fit_names):
+                own = rate_test_name(name)
+                target = own if observation.kind == DISCHARGE and own in values else name
+                full[:, self.names.index(target)] = block[:, column]
+            blocks.append(full)
+        return np.vstack(blocks)
 
 
 @dataclass
@@ -473,8 +549,8 @@ class FitResult:
 def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> FitResult:
     """Minimise the objective's sum of squares over the parameters' bounds (trust region)."""
     names = [p.name for p in parameters]
-    if names != list(objective.models.fit_names):
-        raise ValueError(f"parameters {names} must be the models' fit names in order {objective.models.fit_names}")
+    if names != list(objective.names):
+        raise ValueError(f"parameters {names} must be the objective's names in order {objective.names}")
     started = time.perf_counter()
     evaluations = 0
 
@@ -484,7 +560,11 @@ def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> 
     def residuals(unit):
         nonlocal evaluations
         evaluations += 1
-        return objective.residuals(physical(unit))
+        values = physical(unit)
+        residual = objective.residuals(values)
+        # Progress of a long fit, with the values: a warm start if it is interrupted.
+        LOGGER.info("evaluation %d: cost %.6g at %s", evaluations, float(residual @ residual), json.dumps(values))
+        return residual
 
     def jacobian(unit):
         chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
@@ -638,7 +718,7 @@ def prediction_tables(models, observations, values, scales, window_hz, label: st
     """Every observation simulated with ``values``: long tables (spectra, records) and errors."""
     spectra, records, errors = [], [], {}
     for observation in observations:
-        prediction = predict(models, observation, values, scales, window_hz)
+        prediction = predict(models, observation, record_values(observation, values), scales, window_hz)
         table = prediction.table.assign(
             measurement=observation.name, role=observation.role, parameters=label
         )

@@ -135,7 +135,7 @@ def _bundle_bpx(raw: dict, output: Path) -> dict:
     return {**raw, "model": {**raw["model"], "parameter_set": BPX_PREFIX + source.name}}
 
 
-CALIBRATION_FILES = ("spectra", "rate_tests", "drive_cycle", "pulse_resistance")
+CALIBRATION_FILES = ("spectra", "rate_tests", "drive_cycle", "pulse_resistance", "rate_test_ocv")
 
 
 def _bundle_measurement(raw: dict, params_file: Path, output: Path) -> None:

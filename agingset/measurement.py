@@ -240,3 +240,24 @@ def validate_rate_tests(table: pd.DataFrame, max_abs_current_a: float, source: s
         where = f"{source} (ambient_temperature_c {ambient:g}, c_rate {c_rate:g})"
         tests.append(RateTest(float(ambient), float(c_rate), validate_measurement(group, max_abs_current_a, where)))
     return tests
+
+
+# -- pseudo-OCV ----------------------------------------------------------------------------
+OCV_COLUMNS = ("soc_pct", "ocv_v", "hysteresis_v")
+
+
+def validate_ocv(table: pd.DataFrame, source: str = "ocv") -> tuple[np.ndarray, np.ndarray]:
+    """SOC (fraction) and the discharge-branch OCV (mean OCV minus half the hysteresis, which
+    is taken as the full charge-discharge gap) of a pseudo-OCV table."""
+    arrays = _numeric_columns(table, OCV_COLUMNS, source)
+    soc = arrays["soc_pct"]
+    if soc.min() < 0 or soc.max() > 100 or soc.max() <= 1:
+        raise MeasurementError(f"{source}: soc_pct spans {soc.min():g}..{soc.max():g}; give percent (0-100)")
+    if np.any(np.diff(soc) <= 0):
+        raise MeasurementError(f"{source}: soc_pct must be strictly increasing")
+    discharge = arrays["ocv_v"] - arrays["hysteresis_v"] / 2
+    if discharge.min() < VOLTAGE_BAND_V[0] or discharge.max() > VOLTAGE_BAND_V[1]:
+        raise MeasurementError(f"{source}: ocv_v spans {discharge.min():g}..{discharge.max():g}; must be in volts")
+    if np.any(np.diff(discharge) <= 0):
+        raise MeasurementError(f"{source}: the discharge OCV (ocv_v - hysteresis_v/2) must rise with soc_pct")
+    return soc / 100.0, discharge

@@ -453,6 +453,9 @@ class CalibrateConfig(Strict):
     drive_cycle_role: Literal[CALIBRATION_ROLES] = "fit"
     drive_cycle_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
     pulse_resistance: str
+    # The rate-test cells' measured pseudo-OCV (soc_pct, ocv_v, hysteresis_v): their discharges
+    # are simulated with it (their OCV differs from the set's); null: the set's OCV.
+    rate_test_ocv: str | None = None
     held_out: HeldOut = HeldOut()
     frequency_window_hz: tuple[PositiveFloat, PositiveFloat] = (0.01, 1000.0)
     discharge_points: int = Field(120, ge=10, le=10_000)
@@ -461,6 +464,10 @@ class CalibrateConfig(Strict):
     scales: ResidualScalesConfig = ResidualScalesConfig()
     weights: CalibrationWeights = CalibrationWeights()
     parameters: dict[str, CalibrationParameter] = Field(min_length=1)
+    # Fitted parameters the rate-test cells (LG M50) take their own value of: they are another
+    # product than the impedance/drive-cycle cell (LG M50LT) the dataset's base values describe.
+    # name: warm start of the rate-test cells' value (null: the shared start).
+    rate_test_own: dict[str, FiniteFloat | None] = {}
     max_iterations: int = Field(20, ge=1, le=10_000)
     prediction_socs: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], min_length=1
@@ -468,6 +475,13 @@ class CalibrateConfig(Strict):
     prediction_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
     spread_temperature_c: FiniteFloat = 25.0
     design_sigmas: PositiveFloat = 2.0
+
+    @model_validator(mode="after")
+    def _own_values_are_fitted(self):
+        unknown = [name for name in self.rate_test_own if name not in self.parameters]
+        if unknown:
+            raise ValueError(f"calibrate.rate_test_own: {unknown} are not in calibrate.parameters")
+        return self
 
     @model_validator(mode="after")
     def _window_ordered(self):
@@ -552,11 +566,14 @@ class Params(Strict):
         if self.model.parameter_set.startswith(BPX_PREFIX):
             # BPX carries no degradation or double-layer parameters: overrides may add them.
             known |= set(self.model.parameter_overrides)
-        for section, names in (
+        sections = [
             ("design.cell_parameters", self.design.cell_parameters),
             ("model.parameter_overrides", self.model.parameter_overrides),
-            ("calibrate.parameters", self.calibrate.parameters),
-        ):
+        ]
+        bpx = self.model.parameter_set.startswith(BPX_PREFIX)
+        if not bpx:  # a BPX set's fitted names are checked when the calibrate stage builds its model
+            sections.append(("calibrate.parameters", self.calibrate.parameters))
+        for section, names in sections:
             for name in names:
                 if name not in known:
                     raise ValueError(
@@ -564,7 +581,11 @@ class Params(Strict):
                     )
         values.update(dict(self.model.parameter_overrides))
         for name, fit_range in self.calibrate.parameters.items():
-            if fit_range.start is None and not fit_range.low <= values[name] <= fit_range.high:
+            if bpx or fit_range.start is not None:
+                continue
+            if not isinstance(values[name], int | float):
+                raise ValueError(f"calibrate.parameters: {name!r} is a function in {self.model.parameter_set}; fit a number")
+            if not fit_range.low <= values[name] <= fit_range.high:
                 raise ValueError(
                     f"calibrate.parameters: {name!r}: the parameter set's value {values[name]} lies outside "
                     f"{fit_range.low}..{fit_range.high}; give a start or widen the range"

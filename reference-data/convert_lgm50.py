@@ -10,6 +10,8 @@ distributed in PyBOP ``examples/data/LG_M50_ECM/data/``). The pipeline reads onl
 - ``lgm50_pulse_resistance.csv``: per cell, temperature and SOC step, the 1.5C discharge pulse's
   instantaneous resistance (rest voltage minus first loaded sample, over the current) and its
   10-second resistance; the cell-to-cell spread the design ranges are justified by.
+- ``lgm50_pseudo_ocv.csv``: the 25 degC pseudo-OCV (``soc_pct``, ``ocv_v``: mean of charge and
+  discharge) and ``hysteresis_v`` of ``LGM50_5Ah_OCV.mat``.
 """
 
 import sys
@@ -94,7 +96,22 @@ def pulse_resistance(source: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pseudo_ocv(source: Path) -> pd.DataFrame:
+    """The 25 degC pseudo-OCV (mean of the slow charge and discharge) and its hysteresis."""
+    record = _load(source / "LGM50_5Ah_OCV.mat", "LGM50_5Ah_OCV").T25
+    return pd.DataFrame(
+        {
+            "soc_pct": np.asarray(record.refSoC, dtype=float),
+            "ocv_v": np.asarray(record.meanOCV, dtype=float),
+            "hysteresis_v": np.asarray(record.meanHys, dtype=float),
+        }
+    )
+
+
 if __name__ == "__main__":
     source = Path(sys.argv[1])
-    rate_tests(source).to_csv(HERE / "lgm50_rate_tests.csv.gz", index=False, float_format="%.10g")
+    rate_tests(source).to_csv(
+        HERE / "lgm50_rate_tests.csv.gz", index=False, float_format="%.10g", compression={"method": "gzip", "mtime": 0}
+    )
     pulse_resistance(source).to_csv(HERE / "lgm50_pulse_resistance.csv", index=False, float_format="%.10g")
+    pseudo_ocv(source).to_csv(HERE / "lgm50_pseudo_ocv.csv", index=False, float_format="%.10g")

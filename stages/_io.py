@@ -96,7 +96,7 @@ def dataset_model(params: Params) -> ModelConfig:
     if model.base_values != "calibrated":
         return model
     calibration = _calibration_file()
-    fitted = {name: entry["fitted"] for name, entry in calibration["parameters"].items()}
+    fitted = {name: calibration["parameters"][name]["fitted"] for name in calibration["dataset_parameters"]}
     return model.model_copy(
         update={
             "parameter_overrides": {**fitted, **model.parameter_overrides},

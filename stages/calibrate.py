@@ -22,6 +22,7 @@ from agingset.measurement import (
     block_average,
     validate_measurement,
     validate_rate_tests,
+    validate_ocv,
     validate_spectra,
 )
 from agingset.physics import model as model_building
@@ -56,20 +57,23 @@ def read_measurements(config):
         missing = [column for column in PULSE_COLUMNS if column not in pulses.columns]
         if missing:
             raise MeasurementError(f"{config.pulse_resistance}: missing column(s) {missing}; required {list(PULSE_COLUMNS)}")
+        ocv = None
+        if config.rate_test_ocv:
+            ocv = validate_ocv(read_table("rate_test_ocv", config.rate_test_ocv), source=config.rate_test_ocv)
     except MeasurementError as err:
         raise StageError(f"calibrate: {err}") from None
-    return spectra, rate_tests, block_average(drive, config.drive_cycle_resample_s), pulses
+    return spectra, rate_tests, block_average(drive, config.drive_cycle_resample_s), pulses, ocv
 
 
 def file_hashes(config) -> dict[str, str]:
-    paths = (config.spectra, config.rate_tests, config.drive_cycle, config.pulse_resistance)
-    return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths}
+    paths = (config.spectra, config.rate_tests, config.drive_cycle, config.pulse_resistance, config.rate_test_ocv)
+    return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths if path}
 
 
 def main(params):
     config = params.calibrate
     started = time.perf_counter()
-    spectra, rate_tests, drive, pulses = read_measurements(config)
+    spectra, rate_tests, drive, pulses, rate_test_ocv = read_measurements(config)
     observations = calibration.build_observations(spectra, rate_tests, drive, config)
     stock = model_building.parameter_values(params.model, [])
     names = list(config.parameters)
@@ -77,13 +81,20 @@ def main(params):
         FitParameter(name, config.start_value(name, stock), r.low, r.high, r.scale)
         for name, r in config.parameters.items()
     ]
-    models = CellModels(params.model, params.solver, names)
+    for name, start in config.rate_test_own.items():
+        shared = parameters[names.index(name)]
+        parameters.append(
+            FitParameter(calibration.rate_test_name(name), shared.start if start is None else start, shared.low, shared.high, shared.scale)
+        )
+    models = CellModels(params.model, params.solver, names, rate_test_ocv)
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
     fitted_observations = [o for o in observations if o.role == FIT]
-    result = calibration.fit(JointObjective(models, fitted_observations, scales, window), parameters, config.max_iterations)
+    result = calibration.fit(
+        JointObjective(models, fitted_observations, scales, window, tuple(config.rate_test_own)), parameters, config.max_iterations
+    )
 
-    stock_values = {name: float(stock[name]) for name in names}
+    stock_values = {name: float(stock[name]) for name in names}  # the same for both cell products
     before = calibration.prediction_tables(models, observations, stock_values, scales, window, "stock")
     after = calibration.prediction_tables(models, observations, result.values, scales, window, "calibrated")
     fresh = calibration.fresh_spectra(
@@ -106,6 +117,8 @@ def main(params):
     # What design and the solve stages read: deterministic for the same params and files.
     write_calibrated = {
         "model": params.model.model_dump(exclude={"calibration"}),
+        # The dataset's base values: the shared parameters (not the rate-test cells' own values).
+        "dataset_parameters": names,
         "measurements": hashes,
         "roles": {o.name: o.role for o in observations},
         "design_ranges": design_ranges,

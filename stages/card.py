@@ -30,11 +30,14 @@ TABLES = {
     "spectra": "data/eis/spectra.parquet",
     "flags": "data/validate/flags.parquet",
     "predictions": "data/train/predictions.parquet",
+    "calibration_spectra": "data/calibrate/predictions_spectra.parquet",
+    "calibration_records": "data/calibrate/predictions_records.parquet",
 }
 METRICS = {
     "quality": "metrics/quality.json",
     "split_metrics": "metrics/split.json",
     "train_metrics": "metrics/train.json",
+    "calibration": "metrics/calibration.json",
 }
 METADATA = "data/aging/metadata.json"
 

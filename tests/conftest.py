@@ -36,6 +36,7 @@ def tiny_params_dict() -> dict:
     # Two fitted parameters, coarse records, two trust-region steps: the stage's plumbing, in seconds.
     fitted = ("Contact resistance [Ohm]", "Negative electrode double-layer capacity [F.m-2]")
     params["calibrate"]["parameters"] = {name: params["calibrate"]["parameters"][name] for name in fitted}
+    params["calibrate"]["rate_test_own"] = {name: params["calibrate"]["rate_test_own"][name] for name in fitted[:1]}
     params["calibrate"].update(
         {"discharge_points": 20, "drive_cycle_resample_s": 600, "max_iterations": 2, "prediction_socs": [0.5]}
     )

@@ -275,3 +275,27 @@ def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
     with pytest.raises(ParamsError) as caught:
         parse_params(tiny_params_raw)
     assert expected in str(caught.value)
+
+
+def test_rate_test_cells_take_their_own_values_only_in_discharges():
+    from agingset.calibration import DRIVE_CYCLE as DRIVE, rate_test_name, record_values
+
+    values = {CONTACT: 0.014, rate_test_name(CONTACT): 0.03, RATE_N: 1e-6}
+    discharge = Observation("d", DISCHARGE, FIT, 1.0)
+    assert record_values(discharge, values) == {CONTACT: 0.03, RATE_N: 1e-6}
+    for kind in (SPECTRUM, DRIVE):
+        assert record_values(Observation("x", kind, FIT, 1.0), values) is values
+
+
+def test_own_values_sit_in_their_own_jacobian_columns(synthetic):
+    from agingset.calibration import rate_test_name
+
+    models, truth, observations = synthetic
+    objective = JointObjective(models, observations, ResidualScales(), WINDOW, rate_test_own=(CONTACT,))
+    assert objective.names == [*models.fit_names, rate_test_name(CONTACT)]
+    values = {**truth, rate_test_name(CONTACT): 0.02}
+    jacobian = objective.jacobian(values)
+    spectrum_rows = sum(2 * o.spectrum.frequency_hz.size for o in observations if o.kind == SPECTRUM)
+    contact, own = objective.names.index(CONTACT), objective.names.index(rate_test_name(CONTACT))
+    assert np.any(jacobian[:spectrum_rows, contact]) and not np.any(jacobian[:spectrum_rows, own])
+    assert np.any(jacobian[spectrum_rows:, own]) and not np.any(jacobian[spectrum_rows:, contact])
