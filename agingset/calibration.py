@@ -195,12 +195,13 @@ class CellModels:
         """The positive OCP plus the gap between a measured OCV and the set's, as a function of
         the positive stoichiometry: the cell then has the measured OCV over the window.
 
-        Below 5 % SOC the measured relaxed voltage after a discharge to the cut-off is not an
-        OCV of the same window (it rests 0.37 V above the set's 2.5 V end); the gap is held at
-        its 5 % value there.
+        Near empty the measured relaxed voltage after a discharge to the cut-off is not an OCV
+        of the same window (it rests 0.37 V above the set's 2.5 V end): the gap is tapered to
+        zero between 10 % and 3 % SOC, so the knee is the set's.
         """
         grid = np.linspace(0.0, 1.0, 201)
-        gap = np.interp(np.maximum(grid, 0.05), soc, ocv_v) - self.open_circuit_voltage(np.maximum(grid, 0.05))
+        gap = np.interp(grid, soc, ocv_v) - self.open_circuit_voltage(grid)
+        gap *= np.clip((grid - 0.03) / 0.07, 0.0, 1.0)
         _, _, y_100, y_0 = self.window
         stoichiometry = y_0 + grid * (y_100 - y_0)  # decreasing with SOC
         order = np.argsort(stoichiometry)
