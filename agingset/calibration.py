@@ -629,18 +629,26 @@ def cell_to_cell_spread(pulses: pd.DataFrame, column: str, ambient_temperature_c
     return float((grouped.std(ddof=1) / grouped.mean()).median())
 
 
-def design_range(value: float, standard_error: float, spread: float, scale: str, sigmas: float) -> dict:
+def design_range(
+    value: float, standard_error: float, spread: float, scale: str, sigmas: float, bounds: tuple[float, float] | None = None
+) -> dict:
     """A design range around a fitted value: ``sigmas`` combined standard deviations either side.
 
     The relative deviation combines the fit's uncertainty and the cell-to-cell spread in
-    quadrature; a log range is ``value`` times/divided by ``exp(sigmas * deviation)``.
+    quadrature; a log range is ``value`` times/divided by ``exp(sigmas * deviation)``. ``bounds``
+    (the fit's) clip it: a poorly identified parameter is sampled over what the fit allowed,
+    not beyond.
     """
     relative = math.sqrt((standard_error / abs(value)) ** 2 + spread**2)
     if scale == "log":
         factor = math.exp(sigmas * relative)
-        return {"low": value / factor, "high": value * factor, "scale": "log"}
-    half = sigmas * relative * abs(value)
-    return {"low": value - half, "high": value + half, "scale": "linear"}
+        low, high = value / factor, value * factor
+    else:
+        half = sigmas * relative * abs(value)
+        low, high = value - half, value + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"low": low, "high": high, "scale": scale}
 
 
 def build_observations(

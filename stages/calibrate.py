@@ -110,6 +110,7 @@ def main(params):
             spreads[entry.spread] if entry.spread else 0.0,
             entry.scale,
             config.design_sigmas,
+            bounds=(entry.low, entry.high),
         )
         for name, entry in config.parameters.items()
     }

@@ -146,6 +146,8 @@ def test_design_range_combines_fit_uncertainty_and_cell_spread():
     assert log_range["high"] / 1e-6 == pytest.approx(np.exp(0.2))
     linear = design_range(0.014, 0.00042, 0.04, "linear", 2.0)  # 3 % and 4 %: 5 % combined
     assert (linear["low"], linear["high"]) == pytest.approx((0.014 * 0.9, 0.014 * 1.1))
+    clipped = design_range(19.0, 24.0, 0.0, "log", 2.0, bounds=(0.01, 20.0))  # poorly identified, at a bound
+    assert clipped["high"] == 20.0 and clipped["low"] > 0.01
 
 
 def test_calibrated_design_ranges_replace_only_fitted_parameters(tiny_params):
