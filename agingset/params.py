@@ -475,6 +475,8 @@ class CalibrateConfig(Strict):
     prediction_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
     spread_temperature_c: FiniteFloat = 25.0
     design_sigmas: PositiveFloat = 2.0
+    # A fitted value whose standard error exceeds this fraction of it is not handed to the dataset.
+    max_relative_standard_error: PositiveFloat = 1.0
 
     @model_validator(mode="after")
     def _own_values_are_fitted(self):

@@ -103,6 +103,11 @@ def main(params):
 
     summary = result.summary()
     spreads = {column: calibration.cell_to_cell_spread(pulses, column, config.spread_temperature_c) for column in ("r_instant_ohm", "r_10s_ohm")}
+    # Only what the measurements pin down becomes a base value: a parameter whose standard
+    # error exceeds max_relative_standard_error of its value keeps the parameter set's value.
+    identified = [
+        name for name in names if result.standard_errors[name] <= config.max_relative_standard_error * abs(result.values[name])
+    ]
     design_ranges = {
         name: calibration.design_range(
             result.values[name],
@@ -113,13 +118,15 @@ def main(params):
             bounds=(entry.low, entry.high),
         )
         for name, entry in config.parameters.items()
+        if name in identified
     }
     hashes = file_hashes(config)
     # What design and the solve stages read: deterministic for the same params and files.
     write_calibrated = {
         "model": params.model.model_dump(exclude={"calibration"}),
-        # The dataset's base values: the shared parameters (not the rate-test cells' own values).
-        "dataset_parameters": names,
+        # The dataset's base values: the identified shared parameters (not the rate-test cells' own values).
+        "dataset_parameters": identified,
+        "unidentified": [name for name in names if name not in identified],
         "measurements": hashes,
         "roles": {o.name: o.role for o in observations},
         "design_ranges": design_ranges,
