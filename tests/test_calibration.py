@@ -41,7 +41,7 @@ TINY_SPM = ModelConfig(
 )
 SOLVER = SolverConfig(rtol=1e-8, atol=1e-8)
 CONTACT = "Contact resistance [Ohm]"
-RATE_N = "Negative electrode exchange-current density rate constant [A.m-2.(m3.mol)1.5]"
+RATE_N = "Negative electrode reaction rate constant [A.m-2.(m3.mol)1.5]"
 DIFFUSIVITY_N = "Negative particle reference diffusivity [m2.s-1]"
 FRACTION_P = "Positive electrode active material volume fraction"
 REFERENCE = ROOT / "reference-data"

@@ -36,9 +36,9 @@ def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
 # be fitted, sampled or overridden like any other parameter.
 REFERENCE_TEMPERATURE_K = 298.15
 KINETIC_DEFAULTS = {
-    "Negative electrode exchange-current density rate constant [A.m-2.(m3.mol)1.5]": 6.48e-7,
+    "Negative electrode reaction rate constant [A.m-2.(m3.mol)1.5]": 6.48e-7,
     "Negative electrode reaction activation energy [J.mol-1]": 35000.0,
-    "Positive electrode exchange-current density rate constant [A.m-2.(m3.mol)1.5]": 3.42e-6,
+    "Positive electrode reaction rate constant [A.m-2.(m3.mol)1.5]": 3.42e-6,
     "Positive electrode reaction activation energy [J.mol-1]": 17800.0,
     "Negative particle reference diffusivity [m2.s-1]": 3.3e-14,
     "Negative particle diffusivity activation energy [J.mol-1]": 30300.0,
@@ -59,7 +59,7 @@ def _arrhenius(activation_energy, T):
 
 def _exchange_current_density(electrode: str):
     def exchange_current_density(c_e, c_s_surf, c_s_max, T):
-        rate = pybamm.Parameter(f"{electrode} electrode exchange-current density rate constant [A.m-2.(m3.mol)1.5]")
+        rate = pybamm.Parameter(f"{electrode} electrode reaction rate constant [A.m-2.(m3.mol)1.5]")
         energy = pybamm.Parameter(f"{electrode} electrode reaction activation energy [J.mol-1]")
         return rate * _arrhenius(energy, T) * c_e**0.5 * c_s_surf**0.5 * (c_s_max - c_s_surf) ** 0.5
 
