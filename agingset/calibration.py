@@ -1,45 +1,64 @@
-"""Parameter identification: fit model parameters to a measured current/voltage record.
+"""Joint identification of the cell model against real measurements.
 
-The model is built once with the measured current as an interpolant and every fitted
-parameter as an ``[input]``; each objective evaluation is one IDAKLU solve, and the
-Jacobian of the simulated voltage comes from IDAKLU's forward sensitivities rather than
-finite differences. The optimiser works on unit-scaled variables (each parameter mapped
-linearly or logarithmically from its bounds onto [0, 1]) so that a volume fraction and a
-diffusivity take comparable steps.
+One parameter vector is fitted to several measurements at once, each simulated the way it
+was measured:
 
-Two objectives:
+- impedance spectra: ``pybamm.EISSimulation`` of the dataset's impedance model (the aging
+  model with the double-layer surface form) at the measured rest voltage, 25 degC;
+- constant-current discharges: the dataset's aging model (lumped thermal) from the measured
+  rest voltage, at the measured current and ambient temperature, voltage and cell
+  temperature compared;
+- the drive cycle: the same model driven by the measured current.
 
-- ``voltage``: residuals are simulated minus measured terminal voltage;
-- ``ica``: residuals are simulated minus measured incremental capacity dQ/dV on the
-  measured curve's voltage grid (:mod:`agingset.ica`), for a low-rate curve: peak shifts
-  and heights carry the electrode capacities and their alignment (LAM, LLI).
+Every model is built once with the fitted parameters and the operating conditions (current,
+ambient and initial temperature, starting SOC) as ``[input]``s; a trial point is one solve
+per record. The optimiser (SciPy ``least_squares``, trust region) works on unit-scaled
+variables: each parameter mapped linearly or logarithmically from its bounds onto [0, 1].
 
-The model is isothermal at the parameter set's ambient temperature; a measured
-``temperature_c`` column is checked but not used.
+Residuals are dimensionless: impedance as (Z_sim - Z_meas) / |Z_meas| divided by
+``impedance_relative`` (real and imaginary parts), voltage divided by ``voltage_v``,
+temperature divided by ``temperature_k``. Each record's residuals are divided by the square
+root of their count and multiplied by the record kind's weight, so a record counts by its
+weight, not by how densely it was sampled.
 
 Confidence: standard errors from the Jacobian at the optimum, ``sqrt(diag(s^2 (J^T J)^-1))``
-with ``s^2`` the residual variance. They assume independent residuals, so on a real record
-whose misfit is mostly model error they are a lower bound.
+with ``s^2`` the weighted residual variance, and the correlation matrix of the same
+covariance. They assume independent residuals; on real records whose misfit is mostly model
+error they are a lower bound.
+
+Held-out records (``role == "held_out"``) are simulated with the fitted parameters and
+reported, never passed to the objective: :class:`JointObjective` refuses them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pybamm
-from scipy.optimize import least_squares, minimize
+from scipy.optimize import least_squares
 
-from . import ica
-from .measurement import Measurement
-from .params import FIT_METHODS, FIT_OBJECTIVES, INITIAL_SOC, ModelConfig, SolverConfig
+from .measurement import Measurement, MeasuredSpectrum, RateTest
+from .params import ModelConfig, SolverConfig
 from .physics import model as model_building
 
-# Residual given to the part of a record the simulation did not reach (it stopped at a
-# voltage cut-off): larger than any voltage misfit, so the optimiser leaves that region.
-UNREACHED_RESIDUAL_V = 1.0
+LOGGER = logging.getLogger("agingset.calibration")
+FIT, HELD_OUT = "fit", "held_out"
+SPECTRUM, DISCHARGE, DRIVE_CYCLE = "spectrum", "discharge", "drive_cycle"
+
+_SOC = "Initial SOC"
+_CURRENT = "Current function [A]"
+_AMBIENT = "Ambient temperature [K]"
+_INITIAL_T = "Initial temperature [K]"
+_KELVIN = 273.15
+# The simulated discharge may run below the measured 2.5 V end so that a slightly early
+# knee still yields a voltage at every measured time; past this the record is unreached.
+SIMULATION_CUTOFF_V = 2.0
 
 
 @dataclass(frozen=True)
@@ -67,156 +86,441 @@ class FitParameter:
         return self.high - self.low
 
 
-class RecordModel:
-    """A model driven by a measured current, built once, solved for any fitted values."""
+@dataclass(frozen=True)
+class ResidualScales:
+    impedance_relative: float = 0.02
+    voltage_v: float = 0.01
+    temperature_k: float = 2.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measured record in the identification."""
+
+    name: str
+    kind: str  # SPECTRUM | DISCHARGE | DRIVE_CYCLE
+    role: str  # FIT | HELD_OUT
+    weight: float
+    spectrum: MeasuredSpectrum | None = None
+    record: Measurement | None = None
+    ambient_temperature_c: float = 25.0
+    c_rate: float | None = None
+
+
+def is_held_out(test: RateTest, held_out_temperatures_c, held_out_c_rates) -> bool:
+    """The validation protocol: rate tests at these ambients or these C-rates are never fitted."""
+    return any(math.isclose(test.ambient_temperature_c, t) for t in held_out_temperatures_c) or any(
+        math.isclose(test.c_rate, c) for c in held_out_c_rates
+    )
+
+
+def resample_uniform(record: Measurement, points: int) -> Measurement:
+    """The record at ``points`` equally spaced times (linear interpolation), first and last kept."""
+    time_s = np.linspace(record.time_s[0], record.time_s[-1], points)
+    temperature = None if record.temperature_c is None else np.interp(time_s, record.time_s, record.temperature_c)
+    return Measurement(
+        time_s,
+        np.interp(time_s, record.time_s, record.current_a),
+        np.interp(time_s, record.time_s, record.voltage_v),
+        temperature,
+    )
+
+
+def _discharge_current(record: Measurement) -> float:
+    """A constant-current record's discharge current (positive), from its discharging samples."""
+    return -float(np.median(record.current_a[record.current_a < 0]))
+
+
+class CellModels:
+    """The dataset's model, built once per kind of record, solved for any fitted values."""
 
     def __init__(
         self,
         model_config: ModelConfig,
         solver_config: SolverConfig,
-        measurement: Measurement,
         fit_names: list[str],
+        rate_test_ocv: tuple[np.ndarray, np.ndarray] | None = None,
     ):
+        """``rate_test_ocv``: (SOC, discharge OCV) measured on the rate-test cells; their
+        discharges are simulated with it (see :meth:`_corrected_ocp`)."""
         self.fit_names = list(fit_names)
-        self.time_s = measurement.time_s
-        model = model_building.build_model(model_config)
-        physical = [name for name in self.fit_names if name != INITIAL_SOC]
-        values = model_building.parameter_values(model_config, physical)
-        values.update(
-            {
-                # PyBaMM's current is positive on discharge; the measurement's is negative.
-                "Current function [A]": pybamm.Interpolant(
-                    measurement.time_s, -measurement.current_a, pybamm.t, interpolator="linear"
-                )
-            }
-        )
-        if INITIAL_SOC in self.fit_names:
-            values.update(_initial_soc_as_input(model_config))
-        self.simulation = pybamm.Simulation(
-            model,
-            parameter_values=values,
-            solver=model_building.solver(solver_config),
-            var_pts=model_building.var_pts(model_config, model),
-        )
+        self.model_config = model_config
+        operating = [_SOC, _AMBIENT, _INITIAL_T]
+        values = model_building.parameter_values(model_config, [*self.fit_names, _AMBIENT, _INITIAL_T])
+        self.nominal = model_building.parameter_values(model_config, [])
+        self.window = pybamm.lithium_ion.get_min_max_stoichiometries(self.nominal)
+        values.update(self._initial_state(), check_already_exists=False)
+        values.update({"Lower voltage cut-off [V]": SIMULATION_CUTOFF_V})
+        self.values = values
+        self.nominal_capacity_ah = float(self.nominal["Nominal cell capacity [A.h]"])
+        self.solver_config = solver_config
+        self.var_pts = model_building.var_pts(model_config, model_building.build_model(model_config))
 
-    def voltage(self, values: dict[str, float], sensitivities: bool = False):
-        """Simulated voltage at the measurement times (shorter if a cut-off stopped the
-        solve) and, with ``sensitivities``, its Jacobian (rows: times, columns: fit names)."""
+        discharge_values = values.copy()
+        discharge_values.update({_CURRENT: "[input]"})
+        self.rate_test_ocv = rate_test_ocv
+        if rate_test_ocv is not None:
+            discharge_values.update({"Positive electrode OCP [V]": self._corrected_ocp(*rate_test_ocv)})
+        self.discharge = pybamm.Simulation(
+            model_building.build_model(model_config),
+            parameter_values=discharge_values,
+            solver=model_building.solver(solver_config),
+            var_pts=self.var_pts,
+        )
+        eis_values = values.copy()
+        self.impedance = pybamm.EISSimulation(
+            model_building.impedance_model(model_config, "differential"),
+            parameter_values=eis_values,
+            var_pts=self.var_pts,
+        )
+        self._drive: dict[str, pybamm.Simulation] = {}
+        self.input_order = [*self.fit_names, *operating]
+
+    def _initial_state(self) -> dict:
+        """Both electrodes' starting concentrations as a function of the ``Initial SOC`` input.
+
+        SOC is the fraction of the parameter set's 0-100 % stoichiometry window; fitting the
+        active-material fractions scales the electrode capacities at fixed stoichiometries.
+        """
+        x_0, x_100, y_100, y_0 = self.window
+        soc = pybamm.InputParameter(_SOC)
+        return {
+            "Initial concentration in negative electrode [mol.m-3]": (x_0 + soc * (x_100 - x_0))
+            * self.nominal["Maximum concentration in negative electrode [mol.m-3]"],
+            "Initial concentration in positive electrode [mol.m-3]": (y_0 + soc * (y_100 - y_0))
+            * self.nominal["Maximum concentration in positive electrode [mol.m-3]"],
+        }
+
+    def _corrected_ocp(self, soc: np.ndarray, ocv_v: np.ndarray):
+        """The positive OCP plus the gap between a measured OCV and the set's, as a function of
+        the positive stoichiometry: the cell then has the measured OCV over the window.
+
+        Near empty the measured relaxed voltage after a discharge to the cut-off is not an OCV
+        of the same window (it rests 0.37 V above the set's 2.5 V end): the gap is tapered to
+        zero between 10 % and 3 % SOC, so the knee is the set's.
+        """
+        grid = np.linspace(0.0, 1.0, 201)
+        gap = np.interp(grid, soc, ocv_v) - self.open_circuit_voltage(grid)
+        gap *= np.clip((grid - 0.03) / 0.07, 0.0, 1.0)
+        _, _, y_100, y_0 = self.window
+        stoichiometry = y_0 + grid * (y_100 - y_0)  # decreasing with SOC
+        order = np.argsort(stoichiometry)
+        original = self.nominal["Positive electrode OCP [V]"]
+        correction_y, correction = stoichiometry[order], gap[order]
+
+        def positive_ocp_corrected(sto):
+            return original(sto) + pybamm.Interpolant(correction_y, correction, sto, interpolator="linear")
+
+        return positive_ocp_corrected
+
+    def open_circuit_voltage(self, soc: np.ndarray) -> np.ndarray:
+        """The parameter set's OCV (at its reference temperature) at these SOCs of its stoichiometry window."""
+        x_0, x_100, y_100, y_0 = self.window
+        soc = np.asarray(soc, dtype=float)
+        x = pybamm.Vector(x_0 + soc * (x_100 - x_0))
+        y = pybamm.Vector(y_0 + soc * (y_100 - y_0))
+        negative = self.nominal.process_symbol(
+            pybamm.FunctionParameter("Negative electrode OCP [V]", {"Negative particle stoichiometry": x})
+        )
+        positive = self.nominal.process_symbol(
+            pybamm.FunctionParameter("Positive electrode OCP [V]", {"Positive particle stoichiometry": y})
+        )
+        return np.asarray(positive.evaluate() - negative.evaluate(), dtype=float).ravel()
+
+    def soc_at_voltage(self, voltage_v: float) -> float:
+        """The SOC whose OCV is ``voltage_v`` (a rested cell's voltage), clipped to 0..1."""
+        grid = np.linspace(0.0, 1.0, 401)
+        ocv = self.open_circuit_voltage(grid)
+        return float(np.interp(voltage_v, ocv, grid))  # OCV rises with SOC
+
+    def inputs(self, values: dict[str, float], soc: float, ambient_c: float, initial_c: float) -> dict:
+        # One fixed key order: EISSimulation passes inputs to casadi by position.
+        merged = {**values, _SOC: soc, _AMBIENT: ambient_c + _KELVIN, _INITIAL_T: initial_c + _KELVIN}
+        return {name: float(merged[name]) for name in self.input_order}
+
+    # -- simulations ------------------------------------------------------------------------
+    def spectrum(self, values: dict, soc: float, frequencies_hz: np.ndarray, temperature_c: float = 25.0):
+        inputs = self.inputs(values, soc, temperature_c, temperature_c)
+        return np.asarray(self.impedance.solve(frequencies_hz, inputs=inputs).impedance)
+
+    def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
+        """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
+        current_a = _discharge_current(record)
+        if self.rate_test_ocv is not None:  # the rate-test cells' own OCV fixes their starting SOC
+            soc_grid, ocv = self.rate_test_ocv
+            soc = float(np.interp(float(record.voltage_v[0]), ocv, soc_grid))
+        else:
+            soc = self.soc_at_voltage(float(record.voltage_v[0]))
+        initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
+        inputs = self.inputs(values, soc, observation.ambient_temperature_c, initial_c)
+        inputs = {**inputs, _CURRENT: current_a}
+        return self._solve(self.discharge, record, inputs, sensitivities)
+
+    def driven(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
+        simulation = self._drive.get(observation.name)
+        if simulation is None:
+            drive_values = self.values.copy()
+            # PyBaMM's current is positive on discharge; the measurement's is negative.
+            drive_values.update(
+                {_CURRENT: pybamm.Interpolant(record.time_s, -record.current_a, pybamm.t, interpolator="linear")}
+            )
+            simulation = pybamm.Simulation(
+                model_building.build_model(self.model_config),
+                parameter_values=drive_values,
+                solver=model_building.solver(self.solver_config),
+                var_pts=self.var_pts,
+            )
+            self._drive[observation.name] = simulation
+        soc = self.soc_at_voltage(float(record.voltage_v[0]))
+        ambient = observation.ambient_temperature_c
+        return self._solve(simulation, record, self.inputs(values, soc, ambient, ambient), sensitivities)
+
+    def _solve(self, simulation, record: Measurement, inputs: dict, sensitivities: bool):
+        """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)
+        and, with ``sensitivities``, their derivatives by the fitted parameters (IDAKLU forward
+        sensitivities: rows = times reached, columns = fit names)."""
         try:
-            solution = self.simulation.solve(
-                [0.0, float(self.time_s[-1])],
-                t_interp=self.time_s,
-                inputs={name: float(values[name]) for name in self.fit_names},
-                calculate_sensitivities=sensitivities,
+            solution = simulation.solve(
+                [0.0, float(record.time_s[-1])],
+                t_interp=record.time_s,
+                inputs=inputs,
+                calculate_sensitivities=list(self.fit_names) if sensitivities else False,
             )
         except pybamm.SolverError:
-            # A trial point the solver cannot integrate reaches nothing of the record; the
-            # objective penalises it instead of ending the fit.
-            return np.empty(0), (np.empty((0, len(self.fit_names))) if sensitivities else None)
-        voltage = np.asarray(solution["Voltage [V]"].entries, dtype=float)
+            nothing = np.empty((0, len(self.fit_names)))
+            return np.empty(0), np.empty(0), (nothing if sensitivities else None), (nothing if sensitivities else None)
+        voltage = solution["Voltage [V]"]
+        temperature = solution["X-averaged cell temperature [C]"]
+        values = np.asarray(voltage.entries, dtype=float)
+        heat = np.broadcast_to(np.asarray(temperature.entries, dtype=float), values.shape)
         if not sensitivities:
-            return voltage, None
-        by_name = solution["Voltage [V]"].sensitivities
-        jacobian = np.column_stack([np.asarray(by_name[name]).ravel() for name in self.fit_names])
-        return voltage, jacobian
+            return values, heat, None, None
+
+        def columns(variable):
+            by_name = variable.sensitivities
+            return np.column_stack([np.asarray(by_name[name], dtype=float).ravel()[: values.size] for name in self.fit_names])
+
+        return values, heat, columns(voltage), columns(temperature)
 
 
-def _initial_soc_as_input(config: ModelConfig) -> dict:
-    nominal = pybamm.ParameterValues(config.parameter_set)
-    nominal.update(dict(config.parameter_overrides))
-    x_0, x_100, y_100, y_0 = pybamm.lithium_ion.get_min_max_stoichiometries(nominal)
-    soc = pybamm.InputParameter(INITIAL_SOC)
+@dataclass
+class Prediction:
+    """A record simulated with one parameter vector: residuals and what users plot."""
+
+    observation: Observation
+    residuals: np.ndarray  # dimensionless, weighted, normalised by count
+    table: pd.DataFrame
+    errors: dict[str, float]
+
+
+def _spectrum_window(spectrum: MeasuredSpectrum, window_hz: tuple[float, float]):
+    keep = (spectrum.frequency_hz >= window_hz[0] * (1 - 1e-9)) & (spectrum.frequency_hz <= window_hz[1] * (1 + 1e-9))
+    return spectrum.frequency_hz[keep], spectrum.impedance_ohm[keep]
+
+
+def predict(
+    models: CellModels,
+    observation: Observation,
+    values: dict[str, float],
+    scales: ResidualScales,
+    window_hz: tuple[float, float],
+) -> Prediction:
+    """Simulate one record with ``values``: its residuals, a long table and its error metrics."""
+    if observation.kind == SPECTRUM:
+        spectrum = observation.spectrum
+        frequency, measured = _spectrum_window(spectrum, window_hz)
+        soc = models.soc_at_voltage(spectrum.ocv_v)
+        try:
+            simulated = models.spectrum(values, soc, frequency, observation.ambient_temperature_c)
+        except Exception:  # a trial point the linearisation cannot handle: worst case, not a crash
+            simulated = np.full(frequency.shape, np.nan + 0j)
+        relative = (simulated - measured) / np.abs(measured)
+        finite = np.isfinite(relative)
+        relative = np.where(finite, relative, 1.0)
+        residuals = np.concatenate([relative.real, relative.imag]) / scales.impedance_relative
+        magnitude_error = np.abs(np.abs(simulated) - np.abs(measured)) / np.abs(measured)
+        table = pd.DataFrame(
+            {
+                "frequency_hz": frequency,
+                "z_re_measured_ohm": measured.real,
+                "z_im_measured_ohm": measured.imag,
+                "z_re_simulated_ohm": simulated.real,
+                "z_im_simulated_ohm": simulated.imag,
+            }
+        )
+        errors = {
+            "soc_fitted": soc,
+            "median_relative_abs_z_error_pct": float(100 * np.nanmedian(np.where(finite, magnitude_error, 1.0))),
+            "max_relative_abs_z_error_pct": float(100 * np.nanmax(np.where(finite, magnitude_error, 1.0))),
+        }
+    else:
+        record = observation.record
+        if observation.kind == DISCHARGE:
+            voltage, temperature, _, _ = models.constant_current(values, observation, record)
+        else:
+            voltage, temperature, _, _ = models.driven(values, observation, record)
+        reached = voltage.size
+        full_voltage = np.full(record.time_s.size, SIMULATION_CUTOFF_V)
+        full_voltage[:reached] = voltage
+        full_temperature = np.full(record.time_s.size, np.nan)
+        full_temperature[:reached] = temperature
+        compared = np.ones(record.time_s.size, dtype=bool)
+        if observation.kind == DISCHARGE:
+            # The rested sample before the current starts only fixes the starting SOC; the
+            # model's constant current runs from t = 0.
+            compared = -record.current_a > 0.5 * _discharge_current(record)
+        difference = (full_voltage - record.voltage_v)[compared]
+        parts = [difference / scales.voltage_v]
+        errors = {
+            "voltage_rmse_mv": float(1e3 * np.sqrt(np.mean(difference**2))),
+            "reached_fraction": reached / record.time_s.size,
+        }
+        if record.temperature_c is not None:
+            last = np.where(np.isfinite(full_temperature), full_temperature, full_temperature[max(reached - 1, 0)])
+            if reached == 0:
+                last = np.full(record.time_s.size, observation.ambient_temperature_c)
+            temperature_difference = (last - record.temperature_c)[compared]
+            parts.append(temperature_difference / scales.temperature_k)
+            errors["temperature_rmse_k"] = float(np.sqrt(np.mean(temperature_difference**2)))
+        residuals = np.concatenate(parts)
+        table = pd.DataFrame(
+            {
+                "time_s": record.time_s,
+                "current_a": record.current_a,
+                "voltage_measured_v": record.voltage_v,
+                "voltage_simulated_v": np.where(np.arange(record.time_s.size) < reached, full_voltage, np.nan),
+                "temperature_measured_c": record.temperature_c if record.temperature_c is not None else np.nan,
+                "temperature_simulated_c": full_temperature,
+            }
+        )
+    weighted = residuals * observation.weight / math.sqrt(residuals.size)
+    return Prediction(observation, weighted, table, errors)
+
+
+# Relative step of the finite differences of a spectrum: the linearised impedance is a direct
+# sparse solve, exact to rounding, so a small step is accurate.
+SPECTRUM_STEP = 1e-6
+
+
+def residual_jacobian(
+    models: CellModels,
+    observation: Observation,
+    values: dict[str, float],
+    scales: ResidualScales,
+    window_hz: tuple[float, float],
+) -> np.ndarray:
+    """d residuals / d values (physical units) of one record, rows as :func:`predict`'s residuals.
+
+    Time-domain records: IDAKLU forward sensitivities of voltage and cell temperature (zero
+    past the point a cut-off stopped the solve). Spectra: forward differences.
+    """
+    names = models.fit_names
+    if observation.kind == SPECTRUM:
+        base = predict(models, observation, values, scales, window_hz).residuals
+        columns = []
+        for name in names:
+            step = SPECTRUM_STEP * abs(values[name]) or SPECTRUM_STEP
+            shifted = predict(models, observation, {**values, name: values[name] + step}, scales, window_hz).residuals
+            columns.append((shifted - base) / step)
+        return np.column_stack(columns)
+    record = observation.record
+    if observation.kind == DISCHARGE:
+        voltage, _, d_voltage, d_temperature = models.constant_current(values, observation, record, sensitivities=True)
+    else:
+        voltage, _, d_voltage, d_temperature = models.driven(values, observation, record, sensitivities=True)
+    reached = voltage.size
+    full_voltage = np.zeros((record.time_s.size, len(names)))
+    full_voltage[:reached] = d_voltage
+    compared = np.ones(record.time_s.size, dtype=bool)
+    if observation.kind == DISCHARGE:
+        compared = -record.current_a > 0.5 * _discharge_current(record)
+    parts = [full_voltage[compared] / scales.voltage_v]
+    if record.temperature_c is not None:
+        full_temperature = np.zeros((record.time_s.size, len(names)))
+        full_temperature[:reached] = d_temperature
+        parts.append(full_temperature[compared] / scales.temperature_k)
+    jacobian = np.vstack(parts)
+    return jacobian * observation.weight / math.sqrt(jacobian.shape[0])
+
+
+RATE_TEST_CELLS = " (rate-test cells)"
+
+
+def rate_test_name(name: str) -> str:
+    """Fit name of the rate-test cells' own value of a parameter (see :func:`record_values`)."""
+    return name + RATE_TEST_CELLS
+
+
+def record_values(observation: Observation, values: dict[str, float]) -> dict[str, float]:
+    """The model inputs of one record: the shared values, except that constant-current
+    discharges (another cell product than the impedance and drive-cycle cell) take their own
+    value of a parameter wherever ``values`` holds one (``rate_test_name(name)``)."""
+    if observation.kind != DISCHARGE:
+        return values
     return {
-        "Initial concentration in negative electrode [mol.m-3]": (x_0 + soc * (x_100 - x_0))
-        * nominal["Maximum concentration in negative electrode [mol.m-3]"],
-        "Initial concentration in positive electrode [mol.m-3]": (y_0 + soc * (y_100 - y_0))
-        * nominal["Maximum concentration in positive electrode [mol.m-3]"],
+        name: values.get(rate_test_name(name), value) for name, value in values.items() if not name.endswith(RATE_TEST_CELLS)
     }
 
 
-class VoltageObjective:
-    """Residuals: simulated minus measured voltage at every measurement time."""
+class JointObjective:
+    """Stacked weighted residuals of the fitted records; held-out records are refused.
 
-    name = "voltage"
-    analytic_jacobian = True
-    axis_name = "time_s"
-
-    def __init__(self, model: RecordModel, measurement: Measurement):
-        self.model, self.axis, self.measured = model, measurement.time_s, measurement.voltage_v
-
-    def residuals(self, values: dict[str, float], jacobian: bool = False):
-        voltage, sensitivity = self.model.voltage(values, jacobian)
-        reached = voltage.size
-        residual = np.full(self.measured.size, UNREACHED_RESIDUAL_V)
-        residual[:reached] = voltage - self.measured[:reached]
-        if not jacobian:
-            return residual, None
-        full = np.zeros((self.measured.size, len(self.model.fit_names)))
-        full[:reached] = sensitivity
-        return residual, full
-
-
-class IncrementalCapacityObjective:
-    """Residuals: simulated minus measured dQ/dV on the measured curve's voltage grid.
-
-    Both curves use the measured (coulomb-counted) capacity axis, so the simulated curve
-    differs from the measured one only through the voltage the parameters produce.
+    ``names``: the fitted vector; the models' shared inputs, then any rate-test-cell values.
     """
 
-    name = "ica"
-    analytic_jacobian = False
-    axis_name = "voltage_v"
+    def __init__(self, models, observations, scales: ResidualScales, window_hz, rate_test_own: tuple[str, ...] = ()):
+        held_out = [o.name for o in observations if o.role != FIT]
+        if held_out:
+            raise ValueError(f"held-out measurement(s) {held_out} may not enter the fit")
+        unknown = [name for name in rate_test_own if name not in models.fit_names]
+        if unknown:
+            raise ValueError(f"rate-test-cell parameters {unknown} are not fitted parameters")
+        self.models, self.observations, self.scales, self.window_hz = models, observations, scales, window_hz
+        self.names = [*models.fit_names, *(rate_test_name(name) for name in rate_test_own)]
 
-    def __init__(self, model: RecordModel, measurement: Measurement, smoothing_v: float, step_v: float):
-        current = measurement.current_a
-        changes_sign = np.any(current > 0) and np.any(current < 0)
-        if changes_sign or np.ptp(current) > 0.05 * np.max(np.abs(current)):
-            raise ValueError(
-                "the ica objective needs a constant-current (low-rate) charge or discharge; "
-                "this record's current changes sign or varies by more than 5 %"
-            )
-        self.model = model
-        self.capacity = measurement.discharged_ah
-        self.smoothing_v, self.step_v = smoothing_v, step_v
-        self.axis, self.measured = self.curve(measurement.voltage_v)
-
-    def curve(self, voltage_v: np.ndarray):
-        return ica.incremental_capacity(
-            self.capacity[: voltage_v.size], voltage_v, step_v=self.step_v, smoothing_v=self.smoothing_v
+    def residuals(self, values: dict[str, float]) -> np.ndarray:
+        return np.concatenate(
+            [
+                predict(self.models, o, record_values(o, values), self.scales, self.window_hz).residuals
+                for o in self.observations
+            ]
         )
 
-    def residuals(self, values: dict[str, float], jacobian: bool = False):
-        voltage, _ = self.model.voltage(values)
-        try:
-            grid, dqdv = self.curve(voltage)
-        except ValueError:  # too little of the curve was reached to differentiate
-            return -self.measured, None
-        return np.interp(self.axis, grid, dqdv, left=0.0, right=0.0) - self.measured, None
+    def jacobian(self, values: dict[str, float]) -> np.ndarray:
+        """d residuals / d values in physical units (columns: ``names``)."""
+        blocks = []
+        for observation in self.observations:
+            inputs = record_values(observation, values)
+            block = residual_jacobian(self.models, observation, inputs, self.scales, self.window_hz)
+            full = np.zeros((block.shape[0], len(self.names)))
+            for column, name in enumerate(self.models.fit_names):
+                own = rate_test_name(name)
+                target = own if observation.kind == DISCHARGE and own in values else name
+                full[:, self.names.index(target)] = block[:, column]
+            blocks.append(full)
+        return np.vstack(blocks)
 
 
 @dataclass
 class FitResult:
-    method: str
-    objective: str
     names: list[str]
     start: dict[str, float]
     values: dict[str, float]
     standard_errors: dict[str, float]
-    rmse_start: float
-    rmse_fitted: float
+    correlation: np.ndarray
+    cost_start: float
+    cost_fitted: float
     iterations: int
     function_evaluations: int
     wall_time_s: float
     converged: bool
     message: str
-    residuals_start: np.ndarray = field(repr=False)
-    residuals_fitted: np.ndarray = field(repr=False)
+    residual_points: int
+    bounds_hit: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """JSON-ready record of the fit (no arrays)."""
+        """JSON-ready record of the fit (no wall time: it depends on the machine)."""
         return {
-            "method": self.method,
-            "objective": self.objective,
             "parameters": {
                 name: {
                     "start": self.start[name],
@@ -228,127 +532,214 @@ class FitResult:
                 }
                 for name in self.names
             },
-            "rmse_start": self.rmse_start,
-            "rmse_fitted": self.rmse_fitted,
-            "residual_points": int(self.residuals_fitted.size),
+            "correlation": {
+                a: {b: float(self.correlation[i, j]) for j, b in enumerate(self.names)}
+                for i, a in enumerate(self.names)
+            },
+            "cost_start": self.cost_start,
+            "cost_fitted": self.cost_fitted,
+            "residual_points": self.residual_points,
             "iterations": self.iterations,
             "function_evaluations": self.function_evaluations,
             "converged": self.converged,
             "message": self.message,
+            "at_bounds": self.bounds_hit,
         }
 
 
-def _rmse(residual: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(residual**2)))
-
-
-def fit(objective, parameters: list[FitParameter], method: str = "least_squares", max_iterations: int = 50) -> FitResult:
-    """Minimise the objective's sum of squared residuals over the parameters' bounds."""
-    if method not in FIT_METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(FIT_METHODS)}")
+def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> FitResult:
+    """Minimise the objective's sum of squares over the parameters' bounds (trust region)."""
     names = [p.name for p in parameters]
+    if names != list(objective.names):
+        raise ValueError(f"parameters {names} must be the objective's names in order {objective.names}")
     started = time.perf_counter()
     evaluations = 0
 
     def physical(unit):
-        return {p.name: p.from_unit(u) for p, u in zip(parameters, unit)}
+        return {p.name: p.from_unit(float(u)) for p, u in zip(parameters, unit)}
 
-    def residuals(unit, jacobian=False):
+    def residuals(unit):
         nonlocal evaluations
         evaluations += 1
-        residual, sensitivity = objective.residuals(physical(unit), jacobian)
-        if sensitivity is not None:
-            sensitivity = sensitivity * np.array([p.derivative(u) for p, u in zip(parameters, unit)])
-        return residual, sensitivity
+        values = physical(unit)
+        residual = objective.residuals(values)
+        # Progress of a long fit, with the values: a warm start if it is interrupted.
+        LOGGER.info("evaluation %d: cost %.6g at %s", evaluations, float(residual @ residual), json.dumps(values))
+        return residual
+
+    def jacobian(unit):
+        chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
+        return objective.jacobian(physical(unit)) * chain
 
     start_unit = np.array([p.to_unit(p.start) for p in parameters])
-    residual_start, _ = residuals(start_unit)
-    bounds = (np.zeros(len(parameters)), np.ones(len(parameters)))
-
-    if method == "least_squares":
-        jac = (lambda u: residuals(u, True)[1]) if objective.analytic_jacobian else "2-point"
-        outcome = least_squares(
-            lambda u: residuals(u)[0],
-            start_unit,
-            jac=jac,
-            bounds=bounds,
-            method="trf",
-            x_scale="jac",
-            # Finite differences must step over the solver's tolerance noise.
-            diff_step=None if objective.analytic_jacobian else 1e-3,
-            max_nfev=max_iterations,
-        )
-        # Trust-region iterations: one Jacobian each (finite differences count as such too).
-        iterations = outcome.njev if outcome.njev is not None else outcome.nfev
-        unit, converged, message = outcome.x, outcome.status > 0, outcome.message
-    else:
-
-        def loss(u):
-            residual, sensitivity = residuals(u, jacobian=method == "L-BFGS-B" and objective.analytic_jacobian)
-            value = 0.5 * float(residual @ residual)
-            return (value, residual @ sensitivity) if sensitivity is not None else value
-
-        gradient = method == "L-BFGS-B" and objective.analytic_jacobian
-        outcome = minimize(
-            loss,
-            start_unit,
-            method=method,
-            jac=gradient,
-            bounds=list(zip(*bounds)),
-            options={"maxiter": max_iterations},
-        )
-        unit, iterations, converged, message = outcome.x, outcome.nit, bool(outcome.success), str(outcome.message)
-
-    residual_fitted, jacobian_unit = residuals(unit, jacobian=objective.analytic_jacobian)
-    if jacobian_unit is None:
-        jacobian_unit = _finite_difference_jacobian(lambda u: residuals(u)[0], unit, residual_fitted)
+    residual_start = residuals(start_unit)
+    outcome = least_squares(
+        residuals,
+        start_unit,
+        jac=jacobian,
+        bounds=(np.zeros(len(parameters)), np.ones(len(parameters))),
+        method="trf",
+        x_scale="jac",
+        max_nfev=max_iterations,
+    )
+    unit = outcome.x
     values = physical(unit)
-    errors = _standard_errors(jacobian_unit, residual_fitted, parameters, unit)
+    errors, correlation = standard_errors(outcome.jac, outcome.fun, parameters, unit)
     return FitResult(
-        method=method,
-        objective=objective.name,
         names=names,
         start={p.name: p.start for p in parameters},
         values=values,
         standard_errors=dict(zip(names, errors)),
-        rmse_start=_rmse(residual_start),
-        rmse_fitted=_rmse(residual_fitted),
-        iterations=int(iterations),
+        correlation=correlation,
+        cost_start=float(residual_start @ residual_start),
+        cost_fitted=float(outcome.fun @ outcome.fun),
+        iterations=int(outcome.njev or outcome.nfev),
         function_evaluations=evaluations,
         wall_time_s=time.perf_counter() - started,
-        converged=converged,
-        message=str(message),
-        residuals_start=residual_start,
-        residuals_fitted=residual_fitted,
+        converged=outcome.status > 0,
+        message=str(outcome.message),
+        residual_points=int(outcome.fun.size),
+        bounds_hit=[p.name for p, u in zip(parameters, unit) if u < 1e-3 or u > 1 - 1e-3],
     )
 
 
-def _finite_difference_jacobian(function, unit: np.ndarray, at: np.ndarray, step: float = 1e-3) -> np.ndarray:
-    columns = []
-    for k in range(unit.size):
-        shifted = unit.copy()
-        # Step inwards so the perturbed point stays inside the bounds.
-        delta = step if shifted[k] + step <= 1 else -step
-        shifted[k] += delta
-        columns.append((function(shifted) - at) / delta)
-    return np.column_stack(columns)
-
-
-def _standard_errors(jacobian_unit, residual, parameters: list[FitParameter], unit) -> list[float]:
-    """Standard errors in physical units from the unit-space Jacobian at the optimum."""
-    freedom = max(residual.size - len(parameters), 1)
+def standard_errors(jacobian_unit, residual, parameters: list[FitParameter], unit):
+    """Standard errors in physical units and the correlation matrix, from the unit-space Jacobian."""
+    count = len(parameters)
+    freedom = max(residual.size - count, 1)
     variance = float(residual @ residual) / freedom
+    jacobian_unit = np.asarray(jacobian_unit, dtype=float)
     try:
-        covariance_unit = variance * np.linalg.inv(jacobian_unit.T @ jacobian_unit)
+        covariance_unit = variance * np.linalg.pinv(jacobian_unit.T @ jacobian_unit)
     except np.linalg.LinAlgError:
-        return [float("inf")] * len(parameters)
+        return [float("inf")] * count, np.full((count, count), np.nan)
     scale = np.array([p.derivative(u) for p, u in zip(parameters, unit)])
-    return [float(s) for s in np.sqrt(np.clip(np.diag(covariance_unit), 0, None)) * np.abs(scale)]
+    deviation_unit = np.sqrt(np.clip(np.diag(covariance_unit), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = covariance_unit / np.outer(deviation_unit, deviation_unit)
+    return [float(s) for s in deviation_unit * np.abs(scale)], correlation
 
 
-def build_objective(kind: str, model: RecordModel, measurement: Measurement, smoothing_v: float, step_v: float):
-    if kind == "voltage":
-        return VoltageObjective(model, measurement)
-    if kind == "ica":
-        return IncrementalCapacityObjective(model, measurement, smoothing_v, step_v)
-    raise ValueError(f"unknown objective {kind!r}; allowed: {', '.join(FIT_OBJECTIVES)}")
+def cell_to_cell_spread(pulses: pd.DataFrame, column: str, ambient_temperature_c: float = 25.0) -> float:
+    """Median over SOC steps of the relative standard deviation of ``column`` across cells."""
+    rows = pulses[np.isclose(pulses["ambient_temperature_c"], ambient_temperature_c)]
+    if rows.empty:
+        raise ValueError(f"no pulse records at {ambient_temperature_c:g} degC")
+    grouped = rows.groupby("soc_step")[column]
+    return float((grouped.std(ddof=1) / grouped.mean()).median())
+
+
+def design_range(
+    value: float, standard_error: float, spread: float, scale: str, sigmas: float, bounds: tuple[float, float] | None = None
+) -> dict:
+    """A design range around a fitted value: ``sigmas`` combined standard deviations either side.
+
+    The relative deviation combines the fit's uncertainty and the cell-to-cell spread in
+    quadrature; a log range is ``value`` times/divided by ``exp(sigmas * deviation)``. ``bounds``
+    (the fit's) clip it: a poorly identified parameter is sampled over what the fit allowed,
+    not beyond.
+    """
+    relative = math.sqrt((standard_error / abs(value)) ** 2 + spread**2)
+    if scale == "log":
+        factor = math.exp(sigmas * relative)
+        low, high = value / factor, value * factor
+    else:
+        half = sigmas * relative * abs(value)
+        low, high = value - half, value + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"low": low, "high": high, "scale": scale}
+
+
+def build_observations(
+    spectra: list[MeasuredSpectrum],
+    rate_tests: list[RateTest],
+    drive_cycle: Measurement,
+    config,
+) -> list[Observation]:
+    """Every measurement as an observation with its role: spectra and rate tests are fitted
+    unless ``config.held_out`` names their ambient temperature or C-rate."""
+    weights = config.weights
+    observations = [
+        Observation(
+            f"spectrum_soc{round(100 * s.soc):d}",
+            SPECTRUM,
+            FIT,
+            weights.spectrum,
+            spectrum=s,
+            ambient_temperature_c=config.spectra_temperature_c,
+        )
+        for s in spectra
+    ]
+    held = config.held_out
+    for test in rate_tests:
+        role = HELD_OUT if is_held_out(test, held.ambient_temperatures_c, held.c_rates) else FIT
+        observations.append(
+            Observation(
+                test.name,
+                DISCHARGE,
+                role,
+                weights.discharge,
+                record=resample_uniform(test.record, config.discharge_points),
+                ambient_temperature_c=test.ambient_temperature_c,
+                c_rate=test.c_rate,
+            )
+        )
+    observations.append(
+        Observation(
+            "drive_cycle",
+            DRIVE_CYCLE,
+            config.drive_cycle_role,
+            weights.drive_cycle,
+            record=drive_cycle,
+            ambient_temperature_c=config.drive_cycle_temperature_c,
+        )
+    )
+    return observations
+
+
+def fresh_spectra(models: CellModels, values: dict, socs, temperature_c: float, frequencies_hz) -> pd.DataFrame:
+    """The calibrated fresh cell's spectra at model SOCs, in the long format of spectra.parquet."""
+    frames = []
+    for soc in socs:
+        impedance = models.spectrum(values, float(soc), np.asarray(frequencies_hz), temperature_c)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sample_id": "calibrated",
+                    "snapshot": 0,
+                    "soc": float(soc),
+                    "temperature_c": float(temperature_c),
+                    "frequency_hz": frequencies_hz,
+                    "z_re_ohm": impedance.real,
+                    "z_im_ohm": impedance.imag,
+                    "z_abs_ohm": np.abs(impedance),
+                    "phase_deg": np.degrees(np.angle(impedance)),
+                    "backend": "pybamm.EISSimulation",
+                    "solver_status": "ok",
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def prediction_tables(models, observations, values, scales, window_hz, label: str):
+    """Every observation simulated with ``values``: long tables (spectra, records) and errors."""
+    spectra, records, errors = [], [], {}
+    for observation in observations:
+        prediction = predict(models, observation, record_values(observation, values), scales, window_hz)
+        table = prediction.table.assign(
+            measurement=observation.name, role=observation.role, parameters=label
+        )
+        if observation.kind == SPECTRUM:
+            spectra.append(table.assign(soc_measured=observation.spectrum.soc))
+        else:
+            records.append(
+                table.assign(
+                    kind=observation.kind,
+                    ambient_temperature_c=observation.ambient_temperature_c,
+                    c_rate=observation.c_rate if observation.c_rate is not None else np.nan,
+                )
+            )
+        errors[observation.name] = prediction.errors
+    return pd.concat(spectra, ignore_index=True), pd.concat(records, ignore_index=True), errors

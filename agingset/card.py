@@ -24,6 +24,7 @@ from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .catalog import KEYS  # noqa: E402
+from . import card_calibration  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
 from .train import fraction_label  # noqa: E402
@@ -53,6 +54,9 @@ class CardInputs:
     train_metrics: dict = field(default_factory=dict)
     # Rows of each exported split file (data/hf/<part>.parquet), for the Hugging Face header.
     hf_parts: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
+    calibration_spectra: pd.DataFrame | None = None
+    calibration_records: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------- helpers
@@ -342,6 +346,9 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
         figures["label_histograms"] = label_histograms(labels)
     if inputs.predictions is not None and not inputs.predictions.empty:
         figures["predicted_vs_true"] = predicted_vs_true(inputs.predictions)
+    figures.update(
+        card_calibration.build_calibration_figures(inputs.calibration_spectra, inputs.calibration_records, inputs.spectra)
+    )
     return figures
 
 
@@ -685,6 +692,17 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "says more samples would still help.",
         "",
         *_learning_curve_table(inputs.train_metrics),
+
+        "## Calibration against real measurements",
+        "",
+        *card_calibration.calibration_section(
+            inputs.calibration,
+            card_calibration.band_coverage(inputs.calibration_spectra, inputs.spectra)
+            if inputs.calibration_spectra is not None and inputs.spectra is not None
+            else {},
+            figures,
+            _figure_link,
+        ),
         "## Known limitations",
         "",
         *_limitations(inputs),

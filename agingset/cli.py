@@ -133,21 +133,27 @@ def _bundle_bpx(raw: dict, output: Path) -> dict:
     return {**raw, "model": {**raw["model"], "parameter_set": BPX_PREFIX + source.name}}
 
 
-def _bundle_measurement(raw: dict, params_file: Path, output: Path) -> None:
-    """Copy the calibration measurement to the same relative path inside the output.
+CALIBRATION_FILES = ("spectra", "rate_tests", "drive_cycle", "pulse_resistance", "rate_test_ocv")
 
-    The path string stays as written, so the calibration outputs (which record it) are the
+
+def _bundle_measurement(raw: dict, params_file: Path, output: Path) -> None:
+    """Copy the calibration measurements to the same relative paths inside the output.
+
+    The path strings stay as written, so the calibration outputs (which record them) are the
     same bytes as the DVC project's.
     """
-    measurement = raw.get("calibrate", {}).get("measurement")
-    if not measurement or Path(measurement).is_absolute():
-        return
-    for base in (params_file.parent, PROJECT_PARAMS.parent):
-        if (base / measurement).is_file():
-            (output / measurement).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(base / measurement, output / measurement)
-            return
-    raise CliError(f"calibrate.measurement: {measurement} not found next to {params_file} or in the project")
+    section = raw.get("calibrate", {})
+    for key in CALIBRATION_FILES:
+        measurement = section.get(key)
+        if not measurement or Path(measurement).is_absolute():
+            continue
+        for base in (params_file.parent, PROJECT_PARAMS.parent):
+            if (base / measurement).is_file():
+                (output / measurement).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(base / measurement, output / measurement)
+                break
+        else:
+            raise CliError(f"calibrate.{key}: {measurement} not found next to {params_file} or in the project")
 
 
 def run_pipeline(directory: Path, stages=STAGES) -> None:

@@ -93,25 +93,18 @@ def cell_parameter_columns(design: pd.DataFrame) -> list[str]:
     return [column for column in design.columns if column not in fixed]
 
 
-def recentred(prior: Range, value: float) -> Range:
-    """``prior``'s width on its own scale, centred on ``value``."""
-    if prior.scale == "log":
-        half_ratio = math.sqrt(prior.high / prior.low)
-        return Range(low=value / half_ratio, high=value * half_ratio, scale="log")
-    half_width = (prior.high - prior.low) / 2
-    return Range(low=value - half_width, high=value + half_width, scale="linear")
-
-
-def effective_config(config: DesignConfig, calibrated: dict[str, float]) -> DesignConfig:
+def effective_config(config: DesignConfig, calibrated_ranges: dict[str, dict]) -> DesignConfig:
     """The design configuration whose ranges the samples are drawn from.
 
     With ``ranges: calibrated``, every cell-parameter range that names a calibrated
-    parameter is re-centred on the fitted value; the others keep their prior range.
+    parameter is replaced by the calibration's design range (the fitted value +- its
+    combined fit and cell-to-cell uncertainty, see :func:`agingset.calibration.design_range`);
+    the others keep their prior range.
     """
     if config.ranges == "prior":
         return config
     ranges = {
-        name: recentred(prior, calibrated[name]) if name in calibrated else prior
+        name: Range(**calibrated_ranges[name]) if name in calibrated_ranges else prior
         for name, prior in config.cell_parameters.items()
     }
     return config.model_copy(update={"cell_parameters": ranges})

@@ -124,3 +124,140 @@ def block_average(measurement: Measurement, period_s: float) -> Measurement:
     time[-1] = min(time[-1], measurement.time_s[-1])
     temperature = None if measurement.temperature_c is None else average(measurement.temperature_c)
     return Measurement(time, average(measurement.current_a), average(measurement.voltage_v), temperature)
+
+
+# -- impedance spectra -------------------------------------------------------------------
+SPECTRUM_COLUMNS = ("soc_pct", "ocv_v", "frequency_hz", "z_re_ohm", "z_im_ohm")
+# A cell's impedance magnitude lies well inside this band; outside it is a unit mistake.
+IMPEDANCE_BAND_OHM = (1e-5, 10.0)
+
+
+@dataclass(frozen=True)
+class MeasuredSpectrum:
+    """One impedance spectrum at a rested state of charge (frequencies ascending)."""
+
+    soc: float
+    ocv_v: float
+    frequency_hz: np.ndarray
+    impedance_ohm: np.ndarray
+
+
+def _numeric_columns(table: pd.DataFrame, columns, source: str) -> dict[str, np.ndarray]:
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise MeasurementError(
+            f"{source}: missing column(s) {missing}; required {list(columns)}, found {list(table.columns)}"
+        )
+    arrays = {}
+    for column in columns:
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise MeasurementError(
+                f"{source}: column {column!r} has {bad.size} missing or non-numeric value(s), "
+                f"first at row {bad[0]} ({table[column].iloc[bad[0]]!r})"
+            )
+        arrays[column] = values
+    return arrays
+
+
+def validate_spectra(table: pd.DataFrame, source: str = "spectra") -> list[MeasuredSpectrum]:
+    """Check an impedance table (columns ``SPECTRUM_COLUMNS``) and return one spectrum per SOC.
+
+    ``soc_pct`` is in percent, impedance in ohm with capacitive arcs at ``z_im_ohm < 0``;
+    frequencies must be positive and strictly monotonic within each SOC, in the file's order.
+    """
+    arrays = _numeric_columns(table, SPECTRUM_COLUMNS, source)
+    soc = arrays["soc_pct"]
+    if soc.min() < 0 or soc.max() > 100:
+        raise MeasurementError(f"{source}: soc_pct spans {soc.min():g}..{soc.max():g}, outside 0..100 (percent)")
+    if soc.max() <= 1:
+        raise MeasurementError(f"{source}: soc_pct is at most {soc.max():g}: give percent (0-100), not a fraction")
+    magnitude = np.hypot(arrays["z_re_ohm"], arrays["z_im_ohm"])
+    if magnitude.min() < IMPEDANCE_BAND_OHM[0] or magnitude.max() > IMPEDANCE_BAND_OHM[1]:
+        raise MeasurementError(
+            f"{source}: |Z| spans {magnitude.min():g}..{magnitude.max():g} ohm, outside "
+            f"{IMPEDANCE_BAND_OHM[0]:g}..{IMPEDANCE_BAND_OHM[1]:g}; z_re_ohm/z_im_ohm must be in ohm (milliohm divided by 1000?)"
+        )
+    if arrays["frequency_hz"].min() <= 0:
+        raise MeasurementError(f"{source}: frequency_hz must be positive, found {arrays['frequency_hz'].min():g}")
+    spectra = []
+    for value in dict.fromkeys(soc):  # in file order
+        rows = np.flatnonzero(soc == value)
+        frequency = arrays["frequency_hz"][rows]
+        steps = np.diff(frequency)
+        if not (np.all(steps > 0) or np.all(steps < 0)):
+            bad = rows[1 + np.flatnonzero(np.sign(steps) != np.sign(steps[0]) if steps.size else [])[:1]]
+            row = int(bad[0]) if bad.size else int(rows[0])
+            raise MeasurementError(
+                f"{source}: frequency_hz must be strictly monotonic within soc_pct {value:g}; row {row} breaks it "
+                f"({table['frequency_hz'].iloc[row]!r})"
+            )
+        order = np.argsort(frequency)
+        impedance = arrays["z_re_ohm"][rows] + 1j * arrays["z_im_ohm"][rows]
+        spectra.append(
+            MeasuredSpectrum(
+                soc=value / 100.0,
+                ocv_v=float(np.median(arrays["ocv_v"][rows])),
+                frequency_hz=frequency[order],
+                impedance_ohm=impedance[order],
+            )
+        )
+    return spectra
+
+
+# -- rate tests ----------------------------------------------------------------------------
+RATE_TEST_KEYS = ("ambient_temperature_c", "c_rate")
+# Ambient and cell temperatures of a lithium-ion test lie well inside this band (kelvin would not).
+TEMPERATURE_BAND_C = (-60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class RateTest:
+    """A constant-current discharge from rest, at one ambient temperature."""
+
+    ambient_temperature_c: float
+    c_rate: float
+    record: Measurement
+
+    @property
+    def name(self) -> str:
+        return f"discharge_{self.c_rate:g}C_{self.ambient_temperature_c:g}degC"
+
+
+def validate_rate_tests(table: pd.DataFrame, max_abs_current_a: float, source: str = "rate tests") -> list[RateTest]:
+    """Check a long rate-test table (``RATE_TEST_KEYS`` + the record columns with ``temperature_c``)."""
+    _numeric_columns(table, (*RATE_TEST_KEYS, *REQUIRED_COLUMNS, "temperature_c"), source)
+    for column in ("ambient_temperature_c", "temperature_c"):
+        values = pd.to_numeric(table[column]).to_numpy(dtype=float)
+        if values.min() < TEMPERATURE_BAND_C[0] or values.max() > TEMPERATURE_BAND_C[1]:
+            raise MeasurementError(
+                f"{source}: {column} spans {values.min():g}..{values.max():g}, outside "
+                f"{TEMPERATURE_BAND_C[0]:g}..{TEMPERATURE_BAND_C[1]:g}; temperatures must be in degrees Celsius (kelvin?)"
+            )
+    tests = []
+    for (ambient, c_rate), group in table.groupby(list(RATE_TEST_KEYS), sort=True):
+        where = f"{source} (ambient_temperature_c {ambient:g}, c_rate {c_rate:g})"
+        tests.append(RateTest(float(ambient), float(c_rate), validate_measurement(group, max_abs_current_a, where)))
+    return tests
+
+
+# -- pseudo-OCV ----------------------------------------------------------------------------
+OCV_COLUMNS = ("soc_pct", "ocv_v", "hysteresis_v")
+
+
+def validate_ocv(table: pd.DataFrame, source: str = "ocv") -> tuple[np.ndarray, np.ndarray]:
+    """SOC (fraction) and the discharge-branch OCV (mean OCV minus half the hysteresis, which
+    is taken as the full charge-discharge gap) of a pseudo-OCV table."""
+    arrays = _numeric_columns(table, OCV_COLUMNS, source)
+    soc = arrays["soc_pct"]
+    if soc.min() < 0 or soc.max() > 100 or soc.max() <= 1:
+        raise MeasurementError(f"{source}: soc_pct spans {soc.min():g}..{soc.max():g}; give percent (0-100)")
+    if np.any(np.diff(soc) <= 0):
+        raise MeasurementError(f"{source}: soc_pct must be strictly increasing")
+    discharge = arrays["ocv_v"] - arrays["hysteresis_v"] / 2
+    if discharge.min() < VOLTAGE_BAND_V[0] or discharge.max() > VOLTAGE_BAND_V[1]:
+        raise MeasurementError(f"{source}: ocv_v spans {discharge.min():g}..{discharge.max():g}; must be in volts")
+    if np.any(np.diff(discharge) <= 0):
+        raise MeasurementError(f"{source}: the discharge OCV (ocv_v - hysteresis_v/2) must rise with soc_pct")
+    return soc / 100.0, discharge

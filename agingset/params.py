@@ -52,11 +52,9 @@ LABEL_TARGETS = (
     "rul80_cycles",
 )
 RANGE_SOURCES = ("prior", "calibrated")
-FIT_METHODS = ("least_squares", "L-BFGS-B", "Nelder-Mead")
-FIT_OBJECTIVES = ("voltage", "ica")
-INITIAL_SOC = "Initial SOC"
-"""Fit name for the starting state: the fraction of the parameter set's nominal (0-100 %)
-stoichiometry window at which both electrodes start."""
+CALIBRATION_ROLES = ("fit", "held_out")
+PULSE_SPREAD_COLUMNS = ("r_instant_ohm", "r_10s_ohm")
+MODEL_BASE_VALUES = ("calibrated", "parameter_set")
 SENSITIVITY_OBSERVABLES = ("capacity_ah", "pulse_resistance_ohm", "ica_peak_v", "eol_soh")
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -141,8 +139,14 @@ class ModelConfig(Strict):
 
     family: Literal[MODEL_FAMILIES] = "SPM"
     parameter_set: str = "OKane2022"
+    # calibrated: the calibrate stage's fitted values are the base values (under
+    # parameter_overrides, which win); parameter_set: the set's values as published.
+    base_values: Literal[MODEL_BASE_VALUES] = "calibrated"
     options: dict[str, str | list[str]] = {}
     parameter_overrides: dict[str, FiniteFloat] = {}
+    # Filled by the pipeline from data/calibrate/calibrated.json (fitted values, measurement
+    # hashes) so that every sample's m_i names its calibration; leave it empty in params.yaml.
+    calibration: dict = {}
     var_pts: dict[Literal["x_n", "x_s", "x_p", "r_n", "r_p"], Annotated[int, Field(ge=3, le=200)]] = {}
 
     @field_validator("parameter_set")
@@ -459,52 +463,86 @@ class IcaSettings(Strict):
     smoothing_v: PositiveFloat = 0.01
 
 
+class CalibrationParameter(FitRange):
+    # Pulse-table column whose cell-to-cell spread (six cells per condition) widens this
+    # parameter's design range beyond the fit's own uncertainty; None: the fit's alone.
+    spread: Literal[PULSE_SPREAD_COLUMNS] | None = None
+
+
+class HeldOut(Strict):
+    """Rate tests never fitted, only predicted: at these ambient temperatures or C-rates."""
+
+    ambient_temperatures_c: list[FiniteFloat] = [10.0]
+    c_rates: list[PositiveFloat] = [0.5]
+
+
+class ResidualScalesConfig(Strict):
+    """What one unit of residual is, per quantity (see agingset.calibration)."""
+
+    impedance_relative: PositiveFloat = 0.02
+    voltage_v: PositiveFloat = 0.01
+    temperature_k: PositiveFloat = 2.0
+
+
+class CalibrationWeights(Strict):
+    spectrum: Annotated[float, Field(ge=0)] = 1.0
+    discharge: Annotated[float, Field(ge=0)] = 1.0
+    drive_cycle: Annotated[float, Field(ge=0)] = 1.0
+
+
 class CalibrateConfig(Strict):
-    measurement: str
-    start_s: Annotated[float, Field(ge=0)] = 0.0
-    end_s: PositiveFloat | None = None
-    resample_s: PositiveFloat | None = None
+    """Joint identification of the dataset's model (section ``model``) against measurements."""
+
+    spectra: str
+    spectra_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
+    rate_tests: str
+    drive_cycle: str
+    drive_cycle_role: Literal[CALIBRATION_ROLES] = "fit"
+    drive_cycle_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
+    pulse_resistance: str
+    # The rate-test cells' measured pseudo-OCV (soc_pct, ocv_v, hysteresis_v): their discharges
+    # are simulated with it (their OCV differs from the set's); null: the set's OCV.
+    rate_test_ocv: str | None = None
+    held_out: HeldOut = HeldOut()
+    frequency_window_hz: tuple[PositiveFloat, PositiveFloat] = (0.01, 1000.0)
+    discharge_points: int = Field(120, ge=10, le=10_000)
+    drive_cycle_resample_s: PositiveFloat = 60.0
     max_abs_current_a: PositiveFloat = 50.0
-    model: ModelConfig
-    parameters: dict[str, FitRange] = Field(min_length=1)
-    objective: Literal[FIT_OBJECTIVES] = "voltage"
-    method: Literal[FIT_METHODS] = "least_squares"
-    max_iterations: int = Field(50, ge=1, le=10_000)
-    ica: IcaSettings = IcaSettings()
+    scales: ResidualScalesConfig = ResidualScalesConfig()
+    weights: CalibrationWeights = CalibrationWeights()
+    parameters: dict[str, CalibrationParameter] = Field(min_length=1)
+    # Fitted parameters the rate-test cells (LG M50) take their own value of: they are another
+    # product than the impedance/drive-cycle cell (LG M50LT) the dataset's base values describe.
+    # name: warm start of the rate-test cells' value (null: the shared start).
+    rate_test_own: dict[str, FiniteFloat | None] = {}
+    max_iterations: int = Field(20, ge=1, le=10_000)
+    prediction_socs: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], min_length=1
+    )
+    prediction_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
+    spread_temperature_c: FiniteFloat = 25.0
+    design_sigmas: PositiveFloat = 2.0
+    # A fitted value whose standard error exceeds this fraction of it is not handed to the dataset.
+    max_relative_standard_error: PositiveFloat = 1.0
 
     @model_validator(mode="after")
-    def _fit_names_exist(self):
-        import pybamm
-
-        values = pybamm.ParameterValues(self.model.parameter_set)
-        values.update(dict(self.model.parameter_overrides))
-        for name, fit_range in self.parameters.items():
-            if name == INITIAL_SOC:
-                if fit_range.start is None:
-                    raise ValueError(f"parameters: {INITIAL_SOC!r} needs a start value")
-                continue
-            if name not in values.keys():
-                raise ValueError(
-                    f"parameters: {name!r} is not a parameter of {self.model.parameter_set} "
-                    f"(nor {INITIAL_SOC!r})"
-                )
-            if fit_range.start is None and not fit_range.low <= values[name] <= fit_range.high:
-                raise ValueError(
-                    f"parameters: {name!r}: the parameter set's value {values[name]} lies outside "
-                    f"{fit_range.low}..{fit_range.high}; give a start or widen the range"
-                )
-        if self.end_s is not None and self.end_s <= self.start_s:
-            raise ValueError(f"end_s ({self.end_s}) must be > start_s ({self.start_s})")
+    def _own_values_are_fitted(self):
+        unknown = [name for name in self.rate_test_own if name not in self.parameters]
+        if unknown:
+            raise ValueError(f"calibrate.rate_test_own: {unknown} are not in calibrate.parameters")
         return self
 
-    def start_value(self, name: str) -> float:
-        import pybamm
+    @model_validator(mode="after")
+    def _window_ordered(self):
+        low, high = self.frequency_window_hz
+        if not low < high:
+            raise ValueError(f"calibrate.frequency_window_hz: low ({low}) must be < high ({high})")
+        return self
 
-        if self.parameters[name].start is not None:
-            return self.parameters[name].start
-        values = pybamm.ParameterValues(self.model.parameter_set)
-        values.update(dict(self.model.parameter_overrides))
-        return float(values[name])
+    def start_value(self, name: str, values) -> float:
+        """The configured start, else the parameter set's value (``values``)."""
+        start = self.parameters[name].start
+        return float(values[name]) if start is None else start
 
 
 class ProtocolConfig(Strict):
@@ -578,16 +616,31 @@ class Params(Strict):
         if self.model.parameter_set.startswith(BPX_PREFIX):
             # BPX carries no degradation or double-layer parameters: overrides may add them.
             known |= set(self.model.parameter_overrides)
-        for section, names in (
+        sections = [
             ("design.cell_parameters", self.design.cell_parameters),
             ("model.parameter_overrides", self.model.parameter_overrides),
             ("aging.activation_energies", self.aging.activation_energies),
-        ):
+        ]
+        bpx = self.model.parameter_set.startswith(BPX_PREFIX)
+        if not bpx:  # a BPX set's fitted names are checked when the calibrate stage builds its model
+            sections.append(("calibrate.parameters", self.calibrate.parameters))
+        for section, names in sections:
             for name in names:
                 if name not in known:
                     raise ValueError(
                         f"{section}: {name!r} is not a parameter of {self.model.parameter_set}"
                     )
+        values.update(dict(self.model.parameter_overrides))
+        for name, fit_range in self.calibrate.parameters.items():
+            if bpx or fit_range.start is not None:
+                continue
+            if not isinstance(values[name], int | float):
+                raise ValueError(f"calibrate.parameters: {name!r} is a function in {self.model.parameter_set}; fit a number")
+            if not fit_range.low <= values[name] <= fit_range.high:
+                raise ValueError(
+                    f"calibrate.parameters: {name!r}: the parameter set's value {values[name]} lies outside "
+                    f"{fit_range.low}..{fit_range.high}; give a start or widen the range"
+                )
         return self
 
 

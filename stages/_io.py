@@ -8,6 +8,7 @@ previous outputs untouched.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from agingset.catalog import CALIBRATION
-from agingset.params import Params, ParamsError, load_params
+from agingset.params import ModelConfig, Params, ParamsError, load_params
 
 PARAMS_FILE = "params.yaml"
 
@@ -73,12 +74,39 @@ def write_text(text: str, target: str | Path) -> None:
 
 
 
-def read_calibration(params: Params) -> tuple[dict | None, dict[str, float]]:
-    """The calibrate stage's result and its fitted values, when the design uses calibrated ranges."""
+def _calibration_file() -> dict:
+    try:
+        return json.loads(Path(CALIBRATION).read_text())
+    except FileNotFoundError:
+        raise StageError(f"{CALIBRATION} not found: run the calibrate stage first (dvc repro calibrate)") from None
+
+
+def read_calibration(params: Params) -> tuple[dict | None, dict[str, dict]]:
+    """The calibrate stage's result and its design ranges, when the design uses calibrated ranges."""
     if params.design.ranges != "calibrated":
         return None, {}
-    calibration = json.loads(Path(CALIBRATION).read_text())
-    return calibration, {name: entry["fitted"] for name, entry in calibration["parameters"].items()}
+    calibration = _calibration_file()
+    return calibration, calibration["design_ranges"]
+
+
+def dataset_model(params: Params) -> ModelConfig:
+    """The dataset's model: with ``model.base_values: calibrated``, the fitted values are its
+    base values (``model.parameter_overrides`` still win) and ``calibration`` names them."""
+    model = params.model
+    if model.base_values != "calibrated":
+        return model
+    calibration = _calibration_file()
+    fitted = {name: calibration["parameters"][name]["fitted"] for name in calibration["dataset_parameters"]}
+    return model.model_copy(
+        update={
+            "parameter_overrides": {**fitted, **model.parameter_overrides},
+            "calibration": {
+                "calibrated_json_sha256": hashlib.sha256(Path(CALIBRATION).read_bytes()).hexdigest(),
+                "measurements": calibration["measurements"],
+                "fitted": fitted,
+            },
+        }
+    )
 
 
 def run_stage(main: Callable[[Params], None]) -> None:

@@ -33,11 +33,14 @@ TABLES = {
     "spectra": catalog.SPECTRA,
     "flags": catalog.FLAGS,
     "predictions": catalog.PREDICTIONS,
+    "calibration_spectra": f"{catalog.CALIBRATION_DIR}/predictions_spectra.parquet",
+    "calibration_records": f"{catalog.CALIBRATION_DIR}/predictions_records.parquet",
 }
 METRICS = {
     "quality": catalog.METRICS["quality"],
     "split_metrics": catalog.METRICS["split"],
     "train_metrics": catalog.METRICS["train"],
+    "calibration": catalog.METRICS["calibration"],
 }
 METADATA = catalog.AGING_METADATA
 

@@ -13,17 +13,19 @@ def main(params):
     warning = size_warning(params)
     if warning:
         logging.getLogger("stages.design").warning(warning)
-    calibration, fitted = read_calibration(params)
-    config = effective_config(params.design, fitted)
+    calibration, calibrated_ranges = read_calibration(params)
+    config = effective_config(params.design, calibrated_ranges)
     write_parquet(build_design(config, params.samples, params.seed), OUTPUT)
     write_json(
         {
             "ranges": params.design.ranges,
             "cell_parameters": {name: r.model_dump() for name, r in config.cell_parameters.items()},
-            "calibrated_values": {name: fitted[name] for name in config.cell_parameters if name in fitted},
-            "calibration": {
-                key: calibration[key] for key in ("measurement", "objective", "rmse_start", "rmse_fitted")
-            }
+            "calibrated_values": {
+                name: calibration["parameters"][name]["fitted"]
+                for name in config.cell_parameters
+                if calibration and name in calibration["parameters"]
+            },
+            "calibration": {key: calibration[key] for key in ("measurements", "design_range_basis")}
             if calibration
             else None,
         },

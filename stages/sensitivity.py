@@ -11,7 +11,7 @@ from agingset.catalog import SENSITIVITY_DIR as OUTPUT
 from agingset.design import effective_config, stable_id
 from agingset.params import PROTOCOL_FIELDS
 from agingset.physics.aging import aging_tasks, solve_sample
-from stages._io import atomic_path, read_calibration, run_stage, write_json
+from stages._io import atomic_path, dataset_model, read_calibration, run_stage, write_json
 from stages._solve import solve_all
 
 METRICS = _METRICS["sensitivity"]
@@ -19,8 +19,8 @@ METRICS = _METRICS["sensitivity"]
 
 def main(params):
     config = params.sensitivity
-    _, fitted = read_calibration(params)
-    ranges = effective_config(params.design, fitted).cell_parameters
+    _, calibrated_ranges = read_calibration(params)
+    ranges = effective_config(params.design, calibrated_ranges).cell_parameters
     names = list(ranges)
     samples = sensitivity.sample(ranges, config.base_samples, params.seed)
     # Protocol fields the sensitivity section leaves out take the design's first level.
@@ -33,7 +33,7 @@ def main(params):
     )
     # A short aging run per sample: one RPT before and one after `cycles` cycles.
     aging = params.aging.model_copy(update={"cycles": config.cycles, "rpt_every": config.cycles})
-    tasks = aging_tasks(params.model, params.solver, aging, [], runs)
+    tasks = aging_tasks(dataset_model(params), params.solver, aging, [], runs)
     results = solve_all(solve_sample, tasks, "sensitivity", 2 * params.solver.timeout_s + 30)
 
     observed = []

@@ -8,14 +8,14 @@ from agingset.catalog import DESIGN
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
-from stages._io import atomic_path, run_stage, write_json
+from stages._io import atomic_path, dataset_model, run_stage, write_json
 from stages._solve import solve_all
 
 
-def provenance(params) -> dict:
+def provenance(params, model_config) -> dict:
     """The run's configuration; each sample's complete m_i is in metadata.parquet."""
     return {
-        "model": params.model.model_dump(),
+        "model": model_config.model_dump(),
         "solver": {"name": "IDAKLUSolver", **params.solver.model_dump()},
         "aging": params.aging.model_dump(),
         "seed": params.seed,
@@ -25,8 +25,9 @@ def provenance(params) -> dict:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    handoff_names = handoff_state_names(params.model, params.eis.surface_form)
-    tasks = aging_tasks(params.model, params.solver, params.aging, handoff_names, design)
+    model_config = dataset_model(params)  # calibrated base values, named in every m_i
+    handoff_names = handoff_state_names(model_config, params.eis.surface_form)
+    tasks = aging_tasks(model_config, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
     results = solve_all(solve_sample, tasks, "solve_aging", hard_timeout_s)
@@ -36,7 +37,7 @@ def main(params):
             frames = [result[table] for result in results if not result[table].empty]
             table_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
             table_frame.to_parquet(directory / f"{table}.parquet", index=False)
-        write_json({**provenance(params), "handoff_state_variables": list(handoff_names)}, directory / "metadata.json")
+        write_json({**provenance(params, model_config), "handoff_state_variables": list(handoff_names)}, directory / "metadata.json")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@ from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN
 from agingset.catalog import SPECTRA as OUTPUT
 from agingset.physics.eis import solve_spectra, spectrum_tasks
-from stages._io import run_stage, write_parquet
+from stages._io import dataset_model, run_stage, write_parquet
 from stages._solve import solve_all
 
 
 def main(params):
     tasks = spectrum_tasks(
-        params.model,
+        dataset_model(params),  # the same calibrated base values as solve_aging
         params.eis,
         pd.read_parquet(DESIGN),
         pd.read_parquet(f"{AGING}/snapshots.parquet"),

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_params_dict() -> dict:
     """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles (rates x 10), 25 frequencies, 2 SOCs,
-    a 30-minute calibration window, 2 Sobol base samples of 1 cycle."""
+    a 2-parameter calibration of 2 steps, 2 Sobol base samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
     params["design"]["ambient_temperature_c"] = [25]
@@ -31,7 +31,13 @@ def tiny_params_dict() -> dict:
     )
     params["split"]["test_fraction"] = 0.5
     params["train"]["n_estimators"] = 10
-    params["calibrate"].update({"end_s": 1800, "resample_s": 60, "max_iterations": 10})
+    # Two fitted parameters, coarse records, two trust-region steps: the stage's plumbing, in seconds.
+    fitted = ("Contact resistance [Ohm]", "Negative electrode double-layer capacity [F.m-2]")
+    params["calibrate"]["parameters"] = {name: params["calibrate"]["parameters"][name] for name in fitted}
+    params["calibrate"]["rate_test_own"] = {name: params["calibrate"]["rate_test_own"][name] for name in fitted[:1]}
+    params["calibrate"].update(
+        {"discharge_points": 20, "drive_cycle_resample_s": 600, "max_iterations": 2, "prediction_socs": [0.5]}
+    )
     params["sensitivity"].update({"base_samples": 2, "cycles": 1})
     return params
 

@@ -1,96 +1,170 @@
-"""Identification recovers known parameters; the real drive cycle is fitted better than Chen2020."""
+"""Joint identification: recovery of known parameters, the held-out guard, measurement formats."""
 
 import numpy as np
 import pandas as pd
+import pybamm
 import pytest
 
-from agingset.calibration import INITIAL_SOC, FitParameter, RecordModel, build_objective, fit
-from agingset.measurement import Measurement, MeasurementError, block_average, validate_measurement, window
-from agingset.params import ModelConfig, ParamsError, SolverConfig, parse_params
+from agingset.calibration import (
+    DISCHARGE,
+    FIT,
+    HELD_OUT,
+    SPECTRUM,
+    CellModels,
+    FitParameter,
+    JointObjective,
+    Observation,
+    ResidualScales,
+    build_observations,
+    design_range,
+    fit,
+    predict,
+)
+from agingset.measurement import (
+    Measurement,
+    MeasuredSpectrum,
+    MeasurementError,
+    block_average,
+    validate_measurement,
+    validate_rate_tests,
+    validate_spectra,
+)
+from agingset.params import ModelConfig, ParamsError, SolverConfig, load_params, parse_params
 from tests.conftest import ROOT
 
-CHEN2020_SPM = ModelConfig(family="SPM", parameter_set="Chen2020")
-SOLVER = SolverConfig(rtol=1e-6, atol=1e-6)
-POSITIVE_FRACTION = "Positive electrode active material volume fraction"
-NEGATIVE_FRACTION = "Negative electrode active material volume fraction"
-REFERENCE = ROOT / "reference-data" / "lgm50lt_drive_cycle_80to20.csv.gz"
-
-
-def _pulses(period_s=10.0, minutes=40) -> Measurement:
-    """1C-ish discharge pulses with rests: the voltage sees both SOC and capacity."""
-    time = np.arange(0.0, minutes * 60 + period_s, period_s)
-    current = np.where((time // 120) % 2 == 0, -5.0, 0.0)
-    return Measurement(time, current, np.full(time.size, 3.7))
-
-
-def _synthetic(model, measurement, truth, noise_v, seed=0):
-    voltage, _ = model.voltage(truth)
-    noisy = voltage + np.random.default_rng(seed).normal(0, noise_v, voltage.size)
-    return Measurement(measurement.time_s, measurement.current_a, noisy)
+# Tiny mesh, the dataset's options (lumped thermal, contact resistance): seconds per fit.
+TINY_SPM = ModelConfig(
+    family="SPM",
+    parameter_set="OKane2022",
+    options={"contact resistance": "true", "thermal": "lumped"},
+    var_pts={"x_n": 3, "x_s": 3, "x_p": 3, "r_n": 6, "r_p": 6},
+)
+SOLVER = SolverConfig(rtol=1e-8, atol=1e-8)
+CONTACT = "Contact resistance [Ohm]"
+RATE_N = "Negative electrode reaction rate constant [A.m-2.(m3.mol)1.5]"
+DIFFUSIVITY_N = "Negative particle reference diffusivity [m2.s-1]"
+FRACTION_P = "Positive electrode active material volume fraction"
+REFERENCE = ROOT / "reference-data"
+DRIVE_CYCLE = REFERENCE / "lgm50lt_drive_cycle_80to20.csv.gz"
+WINDOW = (0.01, 1000.0)
 
 
 @pytest.fixture(scope="module")
-def pulse_model():
-    return RecordModel(CHEN2020_SPM, SOLVER, _pulses(), [INITIAL_SOC, POSITIVE_FRACTION])
+def synthetic():
+    """Spectra and 1C/2C discharges simulated from known values, with measurement-like noise."""
+    names = [CONTACT, RATE_N, DIFFUSIVITY_N, FRACTION_P]
+    models = CellModels(TINY_SPM, SOLVER, names)
+    truth = {CONTACT: 0.015, RATE_N: 3.0e-6, DIFFUSIVITY_N: 1.0e-13, FRACTION_P: 0.64}
+    rng = np.random.default_rng(0)
+    frequencies = np.logspace(-2, 3, 11)
+    observations = []
+    for soc in (0.3, 0.7):
+        ocv = float(models.open_circuit_voltage(np.array([soc]))[0])
+        impedance = models.spectrum(truth, models.soc_at_voltage(ocv), frequencies)
+        noisy = impedance * (1 + rng.normal(0, 0.002, impedance.size) + 1j * rng.normal(0, 0.002, impedance.size))
+        spectrum = MeasuredSpectrum(soc, ocv, frequencies, noisy)
+        observations.append(Observation(f"spectrum_{soc}", SPECTRUM, FIT, 1.0, spectrum=spectrum))
+    for c_rate in (1.0, 2.0):
+        duration = 3000 / c_rate
+        time = np.linspace(0, duration, 40)
+        current = np.full(time.size, -5.0 * c_rate)
+        rest_voltage = float(models.open_circuit_voltage(np.array([0.98]))[0])
+        template = Measurement(time, current, np.full(time.size, rest_voltage), np.full(time.size, 25.0))
+        observation = Observation(f"discharge_{c_rate}", DISCHARGE, FIT, 1.0, record=template, c_rate=c_rate)
+        voltage, temperature, _, _ = models.constant_current(truth, observation, template)
+        assert voltage.size == time.size
+        voltage = voltage + rng.normal(0, 0.001, voltage.size)
+        voltage[0], current[0] = rest_voltage, 0.0  # the record starts at rest: its first sample fixes the SOC
+        record = Measurement(time, current, voltage, temperature + rng.normal(0, 0.1, time.size))
+        observations.append(Observation(f"discharge_{c_rate}", DISCHARGE, FIT, 1.0, record=record, c_rate=c_rate))
+    return models, truth, observations
 
 
-def _soc_and_fraction(start):
-    return [
-        FitParameter(INITIAL_SOC, start[0], 0.3, 1.0),
-        FitParameter(POSITIVE_FRACTION, start[1], 0.5, 0.8),
+def test_recovers_known_parameters_from_noisy_spectra_and_discharges(synthetic):
+    models, truth, observations = synthetic
+    parameters = [
+        FitParameter(CONTACT, 0.010, 0.002, 0.03),
+        FitParameter(RATE_N, 1.0e-6, 1e-8, 1e-4, "log"),
+        FitParameter(DIFFUSIVITY_N, 3.3e-14, 1e-16, 1e-11, "log"),
+        FitParameter(FRACTION_P, 0.665, 0.5, 0.75),
     ]
-
-
-@pytest.mark.parametrize("method", ["least_squares", "L-BFGS-B"])
-def test_recovers_known_parameters_from_noisy_voltage(pulse_model, method):
-    truth = {INITIAL_SOC: 0.72, POSITIVE_FRACTION: 0.62}
-    measured = _synthetic(pulse_model, _pulses(), truth, noise_v=0.002)
-    result = fit(build_objective("voltage", pulse_model, measured, 0.01, 0.001), _soc_and_fraction([0.8, 0.665]), method)
-    assert result.rmse_fitted < result.rmse_start
-    assert result.rmse_fitted == pytest.approx(0.002, rel=0.2)  # down to the noise
+    objective = JointObjective(models, observations, ResidualScales(), WINDOW)
+    result = fit(objective, parameters, max_iterations=40)
+    assert result.cost_fitted < 1e-2 * result.cost_start
     for name, true_value in truth.items():
-        assert result.values[name] == pytest.approx(true_value, rel=0.02)
-        assert abs(result.values[name] - true_value) < 3 * result.standard_errors[name]
+        assert result.values[name] == pytest.approx(true_value, rel=0.02), name
+        assert abs(result.values[name] - true_value) < 3 * result.standard_errors[name], name
+    correlation = result.correlation
+    assert np.allclose(np.diag(correlation), 1.0) and np.allclose(correlation, correlation.T)
 
 
-def test_nelder_mead_is_selectable(pulse_model):
-    truth = {INITIAL_SOC: 0.72, POSITIVE_FRACTION: 0.62}
-    measured = _synthetic(pulse_model, _pulses(), truth, noise_v=0.002)
-    objective = build_objective("voltage", pulse_model, measured, 0.01, 0.001)
-    result = fit(objective, _soc_and_fraction([0.8, 0.665]), "Nelder-Mead", max_iterations=40)
-    assert result.method == "Nelder-Mead" and result.rmse_fitted < result.rmse_start
+def test_a_held_out_measurement_cannot_enter_the_fit(synthetic):
+    models, _, observations = synthetic
+    held = Observation("discharge_0.5C_10degC", DISCHARGE, HELD_OUT, 1.0, record=observations[-1].record)
+    with pytest.raises(ValueError, match="held-out measurement.*discharge_0.5C_10degC.*may not enter the fit"):
+        JointObjective(models, [*observations, held], ResidualScales(), WINDOW)
 
 
-def test_ica_objective_recovers_active_material_loss():
-    """A C/10 discharge with known LAM on both electrodes, fitted on its dQ/dV alone."""
-    time = np.arange(0.0, 10 * 3600, 60.0)
-    record = Measurement(time, np.full(time.size, -0.5), np.full(time.size, 3.7))
-    model = RecordModel(CHEN2020_SPM, SOLVER, record, [NEGATIVE_FRACTION, POSITIVE_FRACTION])
-    truth = {NEGATIVE_FRACTION: 0.75 * 0.95, POSITIVE_FRACTION: 0.665 * 0.90}  # LAM_ne 5 %, LAM_pe 10 %
-    voltage, _ = model.voltage(truth)
-    measured = Measurement(time[: voltage.size], record.current_a[: voltage.size], voltage)
-    model = RecordModel(CHEN2020_SPM, SOLVER, measured, [NEGATIVE_FRACTION, POSITIVE_FRACTION])
-    parameters = [FitParameter(NEGATIVE_FRACTION, 0.75, 0.6, 0.8), FitParameter(POSITIVE_FRACTION, 0.665, 0.5, 0.7)]
-    result = fit(build_objective("ica", model, measured, 0.01, 0.002), parameters, max_iterations=300)
-    assert result.rmse_fitted < 0.1 * result.rmse_start
-    for name, true_value in truth.items():
-        assert result.values[name] == pytest.approx(true_value, rel=0.02)
+def test_project_params_hold_out_every_10_degree_and_every_half_c_test():
+    """The validation protocol: 10 degC rate tests and every C/2 test are predicted, never fitted."""
+    params = load_params(ROOT / "params.yaml")
+    config = params.calibrate
+    spectra = validate_spectra(pd.read_csv(ROOT / config.spectra))
+    tests = validate_rate_tests(pd.read_csv(ROOT / config.rate_tests), config.max_abs_current_a)
+    drive = block_average(validate_measurement(pd.read_csv(ROOT / config.drive_cycle), 50.0), 600.0)
+    observations = build_observations(spectra, tests, drive, config)
+    by_name = {o.name: o for o in observations}
+    must_be_held = [o.name for o in observations if o.kind == DISCHARGE and (o.ambient_temperature_c == 10 or o.c_rate == 0.5)]
+    assert len(must_be_held) == 7  # 10 degC: four rates; C/2 at 0, 25, 45 degC
+    assert all(by_name[name].role == HELD_OUT for name in must_be_held)
+    fitted = [o for o in observations if o.role == FIT]
+    assert not set(must_be_held) & {o.name for o in fitted}
+    assert {o.kind for o in fitted} == {SPECTRUM, DISCHARGE, "drive_cycle"}
 
 
-def test_ica_objective_rejects_a_drive_cycle(pulse_model):
-    with pytest.raises(ValueError, match="constant-current"):
-        build_objective("ica", pulse_model, _pulses(), 0.01, 0.001)
+def test_scalar_kinetics_reproduce_the_published_functions():
+    """The named rate constants and activation energies give the set's own functions' values."""
+    from agingset.physics.model import base_parameter_values
+
+    published = pybamm.ParameterValues("OKane2022")
+    rewritten = base_parameter_values("OKane2022")
+    for name, arguments in (
+        ("Negative electrode exchange-current density [A.m-2]", (1000.0, 15000.0, 33133.0, 268.15)),
+        ("Positive electrode exchange-current density [A.m-2]", (1000.0, 30000.0, 63104.0, 318.15)),
+        ("Negative particle diffusivity [m2.s-1]", (0.5, 273.15)),
+        ("Positive particle diffusivity [m2.s-1]", (0.5, 318.15)),
+    ):
+        symbols = [pybamm.Scalar(a) for a in arguments]
+        expected = published[name](*symbols).evaluate()
+        got = rewritten.process_symbol(rewritten[name](*symbols)).evaluate()
+        assert float(got) == pytest.approx(float(expected), rel=1e-12), name
 
 
-def test_real_drive_cycle_fits_better_than_chen2020():
-    table = pd.read_csv(REFERENCE)
-    measured = block_average(window(validate_measurement(table, 50.0), 0, 3 * 3600), 60.0)
-    model = RecordModel(CHEN2020_SPM, SOLVER, measured, [INITIAL_SOC, POSITIVE_FRACTION])
-    result = fit(build_objective("voltage", model, measured, 0.01, 0.001), _soc_and_fraction([0.8, 0.665]))
-    assert result.rmse_fitted < 0.7 * result.rmse_start
-    assert 0.6 < result.values[INITIAL_SOC] < 0.95  # the record starts near 80 % SOC
+def test_design_range_combines_fit_uncertainty_and_cell_spread():
+    log_range = design_range(1e-6, 1e-7, 0.0, "log", 2.0)  # 10 % standard error alone
+    assert log_range["low"] * log_range["high"] == pytest.approx(1e-12)
+    assert log_range["high"] / 1e-6 == pytest.approx(np.exp(0.2))
+    linear = design_range(0.014, 0.00042, 0.04, "linear", 2.0)  # 3 % and 4 %: 5 % combined
+    assert (linear["low"], linear["high"]) == pytest.approx((0.014 * 0.9, 0.014 * 1.1))
+    clipped = design_range(19.0, 24.0, 0.0, "log", 2.0, bounds=(0.01, 20.0))  # poorly identified, at a bound
+    assert clipped["high"] == 20.0 and clipped["low"] > 0.01
 
 
+def test_calibrated_design_ranges_replace_only_fitted_parameters(tiny_params):
+    from agingset.design import effective_config
+
+    prior = tiny_params.design.model_copy(update={"ranges": "prior"})
+    ranges = {CONTACT: {"low": 0.012, "high": 0.016, "scale": "linear"}, "Not sampled": {"low": 1, "high": 2}}
+    assert effective_config(prior, ranges) is prior
+    calibrated = effective_config(prior.model_copy(update={"ranges": "calibrated"}), ranges).cell_parameters
+    assert (calibrated[CONTACT].low, calibrated[CONTACT].high) == (0.012, 0.016)
+    for name, prior_range in prior.cell_parameters.items():
+        if name != CONTACT:
+            assert calibrated[name] == prior_range
+    assert "Not sampled" not in calibrated
+
+
+# -- measurement formats ---------------------------------------------------------------------
 @pytest.fixture
 def good_table():
     return pd.DataFrame({"time_s": [0.0, 1.0, 2.0], "current_a": [-1.0, -1.0, 0.0], "voltage_v": [3.9, 3.8, 3.85]})
@@ -108,49 +182,73 @@ def good_table():
         (lambda t: t.iloc[:1], "at least 2 rows"),
     ],
 )
-def test_bad_measurements_are_named(good_table, change, message):
+def test_bad_records_are_named(good_table, change, message):
     with pytest.raises(MeasurementError, match=message):
         validate_measurement(change(good_table), 50.0, source="cell.csv")
 
 
+@pytest.fixture
+def good_spectra():
+    return pd.read_csv(REFERENCE / "lgm50lt_eis_soc20_50_80.csv")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.drop(columns="z_im_ohm"), r"missing column\(s\) \['z_im_ohm'\]"),
+        (lambda t: t.assign(z_re_ohm=t.z_re_ohm * 1000, z_im_ohm=t.z_im_ohm * 1000), "milliohm"),
+        (lambda t: t.assign(soc_pct=t.soc_pct / 100), "give percent"),
+        (lambda t: t.assign(frequency_hz=t.frequency_hz.where(t.index != 5, 1e4)), "strictly monotonic within soc_pct 20; row 5"),
+        (lambda t: t.assign(z_re_ohm=t.z_re_ohm.where(t.index != 7, np.nan)), "'z_re_ohm' has 1 missing .* row 7"),
+        (lambda t: t.assign(frequency_hz=-t.frequency_hz), "frequency_hz must be positive"),
+    ],
+)
+def test_bad_spectra_are_named(good_spectra, change, message):
+    with pytest.raises(MeasurementError, match=message):
+        validate_spectra(change(good_spectra), source="eis.csv")
+
+
+def test_spectra_come_back_per_soc_with_ascending_frequency(good_spectra):
+    spectra = validate_spectra(good_spectra)
+    assert [s.soc for s in spectra] == [0.2, 0.5, 0.8]
+    assert all(np.all(np.diff(s.frequency_hz) > 0) and s.frequency_hz.size == 67 for s in spectra)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.drop(columns="temperature_c"), r"missing column\(s\) \['temperature_c'\]"),
+        (lambda t: t.assign(temperature_c=t.temperature_c + 273.15), "kelvin"),
+        (lambda t: t.assign(current_a=t.current_a * 1000), "milliamperes"),
+    ],
+)
+def test_bad_rate_tests_are_named(change, message):
+    table = pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz").groupby(["ambient_temperature_c", "c_rate"]).head(5)
+    with pytest.raises(MeasurementError, match=message):
+        validate_rate_tests(change(table), 50.0, source="rates.csv")
+
+
+def test_the_stage_gives_one_line_for_a_bad_file(tmp_path, tiny_params, good_spectra):
+    from stages._io import StageError
+    from stages.calibrate import read_measurements
+
+    broken = tmp_path / "eis.csv"
+    good_spectra.assign(frequency_hz=good_spectra.frequency_hz.where(good_spectra.index != 3, np.nan)).to_csv(broken)
+    root = {key: str(ROOT / getattr(tiny_params.calibrate, key)) for key in ("spectra", "rate_tests", "drive_cycle", "pulse_resistance")}
+    config = tiny_params.calibrate.model_copy(update={**root, "spectra": str(broken)})
+    with pytest.raises(StageError) as caught:
+        read_measurements(config)
+    assert "\n" not in str(caught.value) and "eis.csv: column 'frequency_hz' has 1 missing" in str(caught.value)
+    with pytest.raises(StageError, match=r"calibrate.rate_tests: .*absent.csv not found"):
+        read_measurements(config.model_copy(update={"spectra": root["spectra"], "rate_tests": str(tmp_path / "absent.csv")}))
+
+
 def test_block_average_conserves_charge():
-    table = pd.read_csv(REFERENCE, nrows=4000)
+    table = pd.read_csv(DRIVE_CYCLE, nrows=4000)
     measured = validate_measurement(table, 50.0)
     averaged = block_average(measured, 30.0)
     assert np.all(np.diff(averaged.time_s) > 0)
     assert averaged.discharged_ah[-1] == pytest.approx(measured.discharged_ah[-1], rel=0.01)
-
-
-def test_calibrated_ranges_recentre_only_fitted_parameters(tiny_params):
-    from agingset.design import effective_config
-
-    fitted = {POSITIVE_FRACTION: 0.60, INITIAL_SOC: 0.8}
-    prior = tiny_params.design
-    assert effective_config(prior, fitted) is prior
-    calibrated = effective_config(prior.model_copy(update={"ranges": "calibrated"}), fitted).cell_parameters
-    assert calibrated[POSITIVE_FRACTION].low == pytest.approx(0.55)
-    assert calibrated[POSITIVE_FRACTION].high == pytest.approx(0.65)
-    for name, prior_range in prior.cell_parameters.items():
-        if name != POSITIVE_FRACTION:
-            assert calibrated[name] == prior_range
-    sei = "SEI solvent diffusivity [m2.s-1]"
-    log_range = effective_config(
-        prior.model_copy(update={"ranges": "calibrated"}), {sei: 1e-19}
-    ).cell_parameters[sei]
-    assert log_range.low * log_range.high == pytest.approx(1e-38)  # centred on the log scale
-
-
-def test_the_stage_names_a_bad_file(tmp_path, tiny_params):
-    from stages._io import StageError
-    from stages.calibrate import read_measurement
-
-    path = tmp_path / "cell.csv"
-    pd.DataFrame({"time_s": [0, 1, 2], "current_a": [-2000, -2000, 0], "voltage_v": [3.9, 3.8, 3.8]}).to_csv(path)
-    config = tiny_params.calibrate.model_copy(update={"measurement": str(path)})
-    with pytest.raises(StageError, match=r"cell\.csv: \|current_a\| reaches 2000.*milliamperes"):
-        read_measurement(config)
-    with pytest.raises(StageError, match="not found"):
-        read_measurement(config.model_copy(update={"measurement": str(tmp_path / "absent.csv")}))
 
 
 @pytest.mark.parametrize(
@@ -158,19 +256,20 @@ def test_the_stage_names_a_bad_file(tmp_path, tiny_params):
     [
         (
             lambda p: p["calibrate"]["parameters"].update({"Made-up thing": {"low": 0, "high": 1}}),
-            "calibrate: parameters: 'Made-up thing' is not a parameter of Chen2020",
+            "calibrate.parameters: 'Made-up thing' is not a parameter of OKane2022",
         ),
         (
-            lambda p: p["calibrate"]["parameters"].update({INITIAL_SOC: {"low": 0.5, "high": 1.0, "start": 1.2}}),
-            "start (1.2) must lie within low..high",
+            lambda p: p["calibrate"]["parameters"].update({CONTACT: {"low": 0.01, "high": 0.02, "start": 0.5}}),
+            "start (0.5) must lie within low..high",
         ),
         (
-            lambda p: p["calibrate"]["parameters"].update({POSITIVE_FRACTION: {"low": 0.7, "high": 0.8}}),
+            lambda p: p["calibrate"]["parameters"].update({FRACTION_P: {"low": 0.7, "high": 0.8}}),
             "the parameter set's value 0.665 lies outside 0.7..0.8",
         ),
-        (lambda p: p["calibrate"].update(method="BFGS"), "calibrate.method: Input should be"),
+        (lambda p: p["calibrate"].update(drive_cycle_role="ignored"), "calibrate.drive_cycle_role: Input should be"),
+        (lambda p: p["calibrate"]["parameters"][CONTACT].update(spread="r_1s"), "calibrate.parameters.Contact resistance [Ohm].spread"),
+        (lambda p: p["model"].update(base_values="stock"), "model.base_values: Input should be 'calibrated' or 'parameter_set'"),
         (lambda p: p["design"].update(ranges="fitted"), "design.ranges: Input should be 'prior' or 'calibrated'"),
-        (lambda p: p["sensitivity"].update(base_samples=12), "must be a power of two"),
     ],
 )
 def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
@@ -178,3 +277,27 @@ def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
     with pytest.raises(ParamsError) as caught:
         parse_params(tiny_params_raw)
     assert expected in str(caught.value)
+
+
+def test_rate_test_cells_take_their_own_values_only_in_discharges():
+    from agingset.calibration import DRIVE_CYCLE as DRIVE, rate_test_name, record_values
+
+    values = {CONTACT: 0.014, rate_test_name(CONTACT): 0.03, RATE_N: 1e-6}
+    discharge = Observation("d", DISCHARGE, FIT, 1.0)
+    assert record_values(discharge, values) == {CONTACT: 0.03, RATE_N: 1e-6}
+    for kind in (SPECTRUM, DRIVE):
+        assert record_values(Observation("x", kind, FIT, 1.0), values) is values
+
+
+def test_own_values_sit_in_their_own_jacobian_columns(synthetic):
+    from agingset.calibration import rate_test_name
+
+    models, truth, observations = synthetic
+    objective = JointObjective(models, observations, ResidualScales(), WINDOW, rate_test_own=(CONTACT,))
+    assert objective.names == [*models.fit_names, rate_test_name(CONTACT)]
+    values = {**truth, rate_test_name(CONTACT): 0.02}
+    jacobian = objective.jacobian(values)
+    spectrum_rows = sum(2 * o.spectrum.frequency_hz.size for o in observations if o.kind == SPECTRUM)
+    contact, own = objective.names.index(CONTACT), objective.names.index(rate_test_name(CONTACT))
+    assert np.any(jacobian[:spectrum_rows, contact]) and not np.any(jacobian[:spectrum_rows, own])
+    assert np.any(jacobian[spectrum_rows:, own]) and not np.any(jacobian[spectrum_rows:, contact])

@@ -18,6 +18,7 @@ SECTIONS = [
     "## Quality",
     "## Split",
     "## Baseline scores",
+    "## Calibration against real measurements",
     "## Known limitations",
     "## Load it",
 ]
@@ -28,6 +29,10 @@ FIGURES = [
     "ica_curves",
     "label_histograms",
     "predicted_vs_true",
+    "calibration_nyquist",
+    "calibration_band",
+    "calibration_discharges",
+    "calibration_drive_cycle",
 ]
 
 

@@ -21,10 +21,80 @@ def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
 
 
 def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
-    """A named PyBaMM parameter set, or ``bpx:<path>``: a BPX JSON file (path relative to the project)."""
+    """A named PyBaMM parameter set (kinetics as named scalars, :func:`with_scalar_kinetics`),
+    or ``bpx:<path>``: a BPX JSON file (path relative to the project)."""
     if parameter_set.startswith(BPX_PREFIX):
         return pybamm.ParameterValues.create_from_bpx(parameter_set.removeprefix(BPX_PREFIX))
-    return pybamm.ParameterValues(parameter_set)
+    return with_scalar_kinetics(pybamm.ParameterValues(parameter_set))
+
+
+# Scalar kinetic and transport parameters of the LG M50 sets (Chen2020, OKane2022 and
+# those built on them): their exchange-current densities and particle diffusivities are
+# functions with the rate constant and activation energy written inside, which an
+# identification cannot vary. ``with_scalar_kinetics`` rewrites them as the same Arrhenius
+# laws of these named parameters (defaults: the values inside the functions), so they can
+# be fitted, sampled or overridden like any other parameter.
+REFERENCE_TEMPERATURE_K = 298.15
+KINETIC_DEFAULTS = {
+    "Negative electrode reaction rate constant [A.m-2.(m3.mol)1.5]": 6.48e-7,
+    "Negative electrode reaction activation energy [J.mol-1]": 35000.0,
+    "Positive electrode reaction rate constant [A.m-2.(m3.mol)1.5]": 3.42e-6,
+    "Positive electrode reaction activation energy [J.mol-1]": 17800.0,
+    "Negative particle reference diffusivity [m2.s-1]": 3.3e-14,
+    "Negative particle diffusivity activation energy [J.mol-1]": 30300.0,
+    "Positive particle reference diffusivity [m2.s-1]": 4.0e-15,
+    "Positive particle diffusivity activation energy [J.mol-1]": 25000.0,
+}
+_LGM50_FUNCTIONS = {
+    "Negative electrode exchange-current density [A.m-2]": "graphite_LGM50_electrolyte_exchange_current_density_Chen2020",
+    "Positive electrode exchange-current density [A.m-2]": "nmc_LGM50_electrolyte_exchange_current_density_Chen2020",
+    "Negative particle diffusivity [m2.s-1]": "graphite_LGM50_diffusivity_Chen2020",
+    "Positive particle diffusivity [m2.s-1]": "nmc_LGM50_diffusivity_Chen2020",
+}
+
+
+def _arrhenius(activation_energy, T):
+    return pybamm.exp(activation_energy / pybamm.constants.R * (1 / REFERENCE_TEMPERATURE_K - 1 / T))
+
+
+def _exchange_current_density(electrode: str):
+    def exchange_current_density(c_e, c_s_surf, c_s_max, T):
+        rate = pybamm.Parameter(f"{electrode} electrode reaction rate constant [A.m-2.(m3.mol)1.5]")
+        energy = pybamm.Parameter(f"{electrode} electrode reaction activation energy [J.mol-1]")
+        return rate * _arrhenius(energy, T) * c_e**0.5 * c_s_surf**0.5 * (c_s_max - c_s_surf) ** 0.5
+
+    exchange_current_density.__qualname__ = f"{electrode.lower()}_exchange_current_density_arrhenius"
+    return exchange_current_density
+
+
+def _diffusivity(electrode: str):
+    def diffusivity(sto, T):
+        reference = pybamm.Parameter(f"{electrode} particle reference diffusivity [m2.s-1]")
+        energy = pybamm.Parameter(f"{electrode} particle diffusivity activation energy [J.mol-1]")
+        return reference * _arrhenius(energy, T)
+
+    diffusivity.__qualname__ = f"{electrode.lower()}_particle_diffusivity_arrhenius"
+    return diffusivity
+
+
+def with_scalar_kinetics(values: pybamm.ParameterValues) -> pybamm.ParameterValues:
+    """``values`` with the LG M50 kinetic/diffusivity functions rewritten over named scalars.
+
+    Sets whose functions are not the Chen2020 LG M50 ones are returned unchanged.
+    """
+    names = [getattr(values[name], "__name__", None) for name in _LGM50_FUNCTIONS if name in values.keys()]
+    if names != list(_LGM50_FUNCTIONS.values()):
+        return values
+    values.update(
+        {
+            "Negative electrode exchange-current density [A.m-2]": _exchange_current_density("Negative"),
+            "Positive electrode exchange-current density [A.m-2]": _exchange_current_density("Positive"),
+            "Negative particle diffusivity [m2.s-1]": _diffusivity("Negative"),
+            "Positive particle diffusivity [m2.s-1]": _diffusivity("Positive"),
+        }
+    )
+    values.update(KINETIC_DEFAULTS, check_already_exists=False)
+    return values
 
 
 def parameter_values(config: ModelConfig, input_names: Iterable[str]) -> pybamm.ParameterValues:

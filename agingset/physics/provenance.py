@@ -53,6 +53,8 @@ def sample_metadata(
             "options": model.options,
             "parameter_set": model.parameter_set,
             "parameter_overrides": model.parameter_overrides,
+            # The calibration the base values come from: fitted values and measurement hashes.
+            "calibration": model.calibration,
         },
         "parameters": serialisable_parameters(values, inputs),
         "inputs": {name: float(value) for name, value in sorted(inputs.items())},

@@ -1,0 +1,204 @@
+"""The dataset card's calibration section: real measurements against the calibrated model.
+
+Pure: the calibrate stage's prediction tables, its metrics and the dataset's spectra in;
+markdown lines and ``Figure`` objects out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+BAND = (5, 95)  # percentiles of the dataset's fresh spectra
+FIT_WINDOW_HZ = (0.01, 1000.0)
+
+
+def _calibrated(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["parameters"] == "calibrated"]
+
+
+def nyquist_measured_vs_calibrated(spectra: pd.DataFrame) -> Figure:
+    """Per measured SOC: measured, stock and calibrated spectra (Nyquist, -Z_im up)."""
+    names = list(dict.fromkeys(spectra["measurement"]))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        rows = spectra[spectra["measurement"] == name]
+        measured = rows[rows["parameters"] == "calibrated"]
+        axis.plot(1e3 * measured["z_re_measured_ohm"], -1e3 * measured["z_im_measured_ohm"], "ko", ms=3, label="measured")
+        for label, style in (("stock", "C1--"), ("calibrated", "C0-")):
+            simulated = rows[rows["parameters"] == label]
+            axis.plot(1e3 * simulated["z_re_simulated_ohm"], -1e3 * simulated["z_im_simulated_ohm"], style, label=label)
+        axis.set_title(f"{name} (10 mHz-1 kHz)")
+        axis.set_xlabel("Z_re [mOhm]")
+        axis.set_ylabel("-Z_im [mOhm]")
+        axis.set_aspect("equal", adjustable="datalim")
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def discharges_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
+    """Per ambient temperature: measured and calibrated discharge voltage, every C-rate."""
+    discharges = _calibrated(records[records["kind"] == "discharge"])
+    temperatures = sorted(discharges["ambient_temperature_c"].unique())
+    figure, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.4), squeeze=False, sharey=True)
+    for axis, temperature in zip(axes[0], temperatures):
+        at = discharges[discharges["ambient_temperature_c"] == temperature]
+        for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
+            held = (rows["role"] == "held_out").all()
+            charge = -np.concatenate([[0.0], np.cumsum(0.5 * (rows["current_a"].to_numpy()[1:] + rows["current_a"].to_numpy()[:-1]) * np.diff(rows["time_s"].to_numpy()))]) / 3600
+            colour = f"C{index}"
+            axis.plot(charge, rows["voltage_measured_v"], color=colour, lw=2.5, alpha=0.35)
+            axis.plot(charge, rows["voltage_simulated_v"], color=colour, ls="--" if held else "-", lw=1,
+                      label=f"{c_rate:g}C" + (" (held out)" if held else ""))
+        axis.set_title(f"{temperature:g} degC ambient")
+        axis.set_xlabel("discharged [A.h]")
+        axis.legend(fontsize=7)
+    axes[0][0].set_ylabel("voltage [V] (thick: measured)")
+    figure.tight_layout()
+    return figure
+
+
+def drive_cycle_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
+    rows = _calibrated(records[records["kind"] == "drive_cycle"])
+    figure, axis = plt.subplots(figsize=(8, 3))
+    axis.plot(rows["time_s"] / 3600, rows["voltage_measured_v"], "k", lw=1, label="measured (60 s blocks)")
+    axis.plot(rows["time_s"] / 3600, rows["voltage_simulated_v"], "C0", lw=1, label="calibrated")
+    axis.set_xlabel("time [h]")
+    axis.set_ylabel("voltage [V]")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def fresh_band(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
+    """5-95 % band of |Z| over the dataset's fresh spectra (snapshot 0) nearest ``soc``, per frequency."""
+    fresh = dataset_spectra[(dataset_spectra["snapshot"] == 0) & np.isclose(dataset_spectra["temperature_c"], temperature_c)]
+    fresh = fresh[np.isfinite(fresh["z_abs_ohm"])]
+    if fresh.empty:
+        return None
+    nearest = fresh["soc"].unique()[np.argmin(np.abs(fresh["soc"].unique() - soc))]
+    rows = fresh[fresh["soc"] == nearest]
+    grouped = rows.groupby("frequency_hz")["z_abs_ohm"]
+    return nearest, grouped.quantile(BAND[0] / 100), grouped.quantile(BAND[1] / 100)
+
+
+def band_coverage(spectra: pd.DataFrame, dataset_spectra: pd.DataFrame) -> dict[str, dict]:
+    """Per measured spectrum: the share of its frequencies in the fit window whose measured |Z|
+    lies inside the 5-95 % band of the dataset's fresh spectra (band interpolated in log f)."""
+    coverage = {}
+    measured = _calibrated(spectra)
+    for name, rows in measured.groupby("measurement", sort=False):
+        band = fresh_band(dataset_spectra, float(rows["soc_measured"].iloc[0]))
+        if band is None:
+            continue
+        soc, low, high = band
+        frequency = rows["frequency_hz"].to_numpy()
+        inside_window = (frequency >= FIT_WINDOW_HZ[0] * 0.999) & (frequency <= FIT_WINDOW_HZ[1] * 1.001)
+        log_f = np.log10(low.index.to_numpy())
+        low_at = np.interp(np.log10(frequency), log_f, low.to_numpy())
+        high_at = np.interp(np.log10(frequency), log_f, high.to_numpy())
+        magnitude = np.hypot(rows["z_re_measured_ohm"], rows["z_im_measured_ohm"]).to_numpy()
+        inside = (magnitude >= low_at) & (magnitude <= high_at)
+        coverage[name] = {"dataset_soc": float(soc), "inside_band_pct": float(100 * inside[inside_window].mean())}
+    return coverage
+
+
+def measured_over_dataset_band(spectra: pd.DataFrame, dataset_spectra: pd.DataFrame) -> Figure | None:
+    measured = _calibrated(spectra)
+    names = list(dict.fromkeys(measured["measurement"]))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False, sharey=True)
+    drawn = False
+    for axis, name in zip(axes[0], names):
+        rows = measured[measured["measurement"] == name]
+        band = fresh_band(dataset_spectra, float(rows["soc_measured"].iloc[0]))
+        if band is not None:
+            soc, low, high = band
+            axis.fill_between(low.index, 1e3 * low, 1e3 * high, color="C0", alpha=0.25, label=f"dataset fresh 5-95 % (SOC {soc:g})")
+            drawn = True
+        axis.loglog(rows["frequency_hz"], 1e3 * np.hypot(rows["z_re_measured_ohm"], rows["z_im_measured_ohm"]), "ko", ms=3, label="measured")
+        axis.set_title(name)
+        axis.set_xlabel("frequency [Hz]")
+        axis.legend(fontsize=7)
+    axes[0][0].set_ylabel("|Z| [mOhm]")
+    figure.tight_layout()
+    if not drawn:
+        plt.close(figure)
+        return None
+    return figure
+
+
+def build_calibration_figures(spectra, records, dataset_spectra) -> dict[str, Figure]:
+    figures = {}
+    if spectra is not None and not spectra.empty:
+        figures["calibration_nyquist"] = nyquist_measured_vs_calibrated(spectra)
+        if dataset_spectra is not None:
+            band = measured_over_dataset_band(spectra, dataset_spectra)
+            if band is not None:
+                figures["calibration_band"] = band
+    if records is not None and not records.empty:
+        figures["calibration_discharges"] = discharges_measured_vs_calibrated(records)
+        if (records["kind"] == "drive_cycle").any():
+            figures["calibration_drive_cycle"] = drive_cycle_measured_vs_calibrated(records)
+    return figures
+
+
+def _number(value, digits=3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _error_text(errors: Mapping) -> str:
+    if "median_relative_abs_z_error_pct" in errors:
+        return f"{errors['median_relative_abs_z_error_pct']:.1f} % median rel. abs Z"
+    text = f"{errors['voltage_rmse_mv']:.1f} mV"
+    if "temperature_rmse_k" in errors:
+        text += f", {errors['temperature_rmse_k']:.1f} K"
+    return text
+
+
+def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[str, str], link) -> list[str]:
+    """Markdown of the calibration section; ``link`` renders a figure reference."""
+    if not metrics:
+        return ["_Not available: metrics/calibration.json was not produced._", ""]
+    lines = [
+        "The dataset's model and base parameter values come from the `calibrate` stage: a joint fit to real "
+        "LG M50/M50LT measurements (`reference-data/`). Held-out records were never fitted. Errors: voltage "
+        "RMSE (and cell-temperature RMSE); spectra: median relative |Z| error over 10 mHz-1 kHz. "
+        "`stock`: the parameter set as published.",
+        "",
+        "| measurement | role | stock | calibrated |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in metrics["measurements"].items():
+        lines.append(f"| {name} | {entry['role']} | {_error_text(entry['stock'])} | {_error_text(entry['calibrated'])} |")
+    lines += ["", "Fitted values (standard errors from the Jacobian: a lower bound where the misfit is model error):", ""]
+    lines += ["| parameter | fitted | standard error |", "|---|---|---|"]
+    for name, entry in metrics["parameters"].items():
+        lines.append(f"| {name} | {_number(entry['fitted'], 4)} | {_number(entry['standard_error'], 2)} |")
+    lines.append("")
+    if coverage:
+        lines += [
+            "Measured spectra inside the 5-95 % band of the dataset's fresh-cell spectra (25 degC, nearest SOC), "
+            "share of frequencies in 10 mHz-1 kHz:",
+            "",
+            "| measurement | dataset SOC | inside band |",
+            "|---|---|---|",
+        ]
+        for name, entry in coverage.items():
+            lines.append(f"| {name} | {entry['dataset_soc']:g} | {entry['inside_band_pct']:.0f} % |")
+        lines.append("")
+    lines += ["Measured (dots) against stock and calibrated spectra:", "", *link("calibration_nyquist", "calibration Nyquist", figures)]
+    lines += ["Measured spectra over the dataset's fresh-cell band:", "", *link("calibration_band", "measured vs dataset band", figures)]
+    lines += ["Discharges per ambient temperature (thick: measured; dashed: held out):", "", *link("calibration_discharges", "discharges", figures)]
+    lines += ["Drive cycle:", "", *link("calibration_drive_cycle", "drive cycle", figures)]
+    return lines
