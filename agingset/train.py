@@ -247,7 +247,7 @@ def train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfi
         return _train_baselines(table, features, config, seed)
 
 
-def _train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
+def _train_baselines(table: pd.DataFrame, all_features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
     table = table.sort_values(KEYS).reset_index(drop=True)
     views = feature_views(features)
     features, noisy = views["clean"], views.get("noisy")
@@ -264,6 +264,9 @@ def _train_baselines(table: pd.DataFrame, features: list[str], config: TrainConf
         results[target] = result
         if len(train) < 2 or len(test) < 1:
             continue
+        # A feature missing on every training row (e.g. an impedance-arc fit that found no arc)
+        # carries nothing to learn and breaks histogram binning: left out for this target.
+        features = [name for name in all_features if train[name].notna().any()]
         x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)
         groups = train[GROUP].to_numpy()
         folds = min(config.cv_folds, len(np.unique(groups)))
