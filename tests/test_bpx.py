@@ -18,6 +18,8 @@ def _bpx_params(raw, **model):
     raw["design"]["cell_parameters"] = {
         "Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7},
     }
+    # A BPX cell has no degradation parameters, so no degradation rate can take an activation energy.
+    raw["aging"]["activation_energies"] = {}
     return raw
 
 
