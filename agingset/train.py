@@ -249,8 +249,8 @@ def train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfi
 
 def _train_baselines(table: pd.DataFrame, all_features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
     table = table.sort_values(KEYS).reset_index(drop=True)
-    views = feature_views(features)
-    features, noisy = views["clean"], views.get("noisy")
+    views = feature_views(all_features)
+    clean_features, noisy_features = views["clean"], views.get("noisy")
     results: dict = {}
     predictions, importances = [], []
     for target in config.targets:
@@ -266,7 +266,11 @@ def _train_baselines(table: pd.DataFrame, all_features: list[str], config: Train
             continue
         # A feature missing on every training row (e.g. an impedance-arc fit that found no arc)
         # carries nothing to learn and breaks histogram binning: left out for this target.
-        features = [name for name in all_features if train[name].notna().any()]
+        present = [i for i, name in enumerate(clean_features) if train[name].notna().any()]
+        if noisy_features is not None:
+            present = [i for i in present if train[noisy_features[i]].notna().any()]
+        features = [clean_features[i] for i in present]
+        noisy = [noisy_features[i] for i in present] if noisy_features is not None else None
         x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)
         groups = train[GROUP].to_numpy()
         folds = min(config.cv_folds, len(np.unique(groups)))

@@ -68,6 +68,7 @@ def test_a_bpx_parameter_file_travels_with_the_output(tmp_path):
     params["design"]["cell_parameters"] = {
         "Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7}
     }
+    params["aging"]["activation_energies"] = {}  # a BPX cell has no degradation rates
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     output = tmp_path / "out"
     output.mkdir()
