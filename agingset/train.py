@@ -195,15 +195,17 @@ def learning_curve(
     """Scores vs number of training cell designs, each point refitted on a nested subset and
     scored (with its bootstrap interval) on the same held-out designs. Keyed by the share as a
     decimal (``0.125`` ... ``1``), which sorts in training-size order in the sorted JSON."""
-    x_test = _matrix(held_out.rows, features)
     points = {}
     designs = train[GROUP].to_numpy().astype(str)
     for fraction, subset in zip(
         config.learning_curve_fractions, nested_design_subsets(designs, config.learning_curve_fractions, seed)
     ):
         rows = train[np.isin(designs, subset)]
-        fitted = clone(model).fit(_matrix(rows, features), rows[target].to_numpy(dtype=float))
-        predicted = fitted.predict(x_test)
+        # A small subset can miss a feature on every row (a spectrum masked for all its designs):
+        # nothing to learn from it, and histogram binning fails on it.
+        present = [name for name in features if rows[name].notna().any()]
+        fitted = clone(model).fit(_matrix(rows, present), rows[target].to_numpy(dtype=float))
+        predicted = fitted.predict(_matrix(held_out.rows, present))
         points[f"{fraction:g}"] = {
             "train_fraction": float(fraction),
             "train_designs": int(len(subset)),

@@ -230,7 +230,7 @@ def test_a_params_typo_fails_dvc_repro_and_a_valid_edit_reruns_nothing_else(comm
         errors = [line for line in failed.stderr.splitlines() if line.startswith("error: params.yaml")]
         assert errors == [
             "error: params.yaml: sampels: unknown key; allowed: samples, seed, design, model, solver, aging, eis, "
-            "labels, validate, split, train, calibrate, sensitivity"
+            "labels, validate, split, train, noise, calibrate, sensitivity"
         ], failed.stderr
         assert "Running stage 'calibrate'" not in failed.stdout
         # A valid edit of a key only the training declares: the check reruns, its constant output

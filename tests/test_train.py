@@ -235,3 +235,16 @@ def test_interval_of_identical_designs_is_the_point():
 
     bounds = interval(_resampled_scores(_design_sums(truth, predicted, index, 2), counts), 0.95)
     assert bounds["mae_low"] == pytest.approx(0.5) and bounds["mae_high"] == pytest.approx(0.5)
+
+
+def test_a_feature_missing_on_every_row_of_a_learning_curve_subset_is_no_crash(config, tiny_params):
+    """A spectrum masked for the few designs of the smallest subset leaves a feature all-NaN there:
+    histogram boosting cannot bin it, so it sits that point out instead of crashing the stage."""
+    table = _table()
+    train_designs = sorted(table.loc[table["split"] == "train", "cell_design_id"].unique())
+    first = nested_design_subsets(np.array(train_designs), [0.125], tiny_params.seed)[0]
+    table["sparse"] = np.where(table["cell_design_id"].isin(first), np.nan, table["rpt_q_ah"])
+    result = train_baselines(table, [*FEATURES, "sparse"], config, tiny_params.seed)
+    curve = result.scores["soh"]["hist_gradient_boosting"]["learning_curve"]
+    assert [point["train_designs"] for point in curve.values()] == sorted(p["train_designs"] for p in curve.values())
+    assert all(np.isfinite(point["mae"]) for point in curve.values())
