@@ -5,6 +5,7 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN
 from agingset.catalog import SPECTRA as OUTPUT
+from agingset.physics import eis
 from agingset.physics.eis import solve_spectra, spectrum_tasks
 from stages._io import dataset_model, run_stage, write_parquet
 from stages._solve import solve_all
@@ -19,7 +20,8 @@ def main(params):
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
-    write_parquet(pd.concat(spectra, ignore_index=True), OUTPUT)
+    table = pd.concat(spectra, ignore_index=True) if spectra else pd.DataFrame(columns=eis.SPECTRA_COLUMNS)
+    write_parquet(table, OUTPUT)
 
 
 if __name__ == "__main__":

@@ -255,6 +255,8 @@ def spectrum_tasks(
     from ..design import cell_parameter_columns
 
     input_names = tuple(cell_parameter_columns(design))
+    if snapshots.empty or "sample_id" not in snapshots:  # no sample reached an RPT: nothing to measure
+        return []
     design = design.set_index("sample_id")
     states_by_snapshot = {
         key: {row.variable: np.asarray(row.values) for row in group.itertuples()}
@@ -336,6 +338,12 @@ def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: E
     except Exception:  # the spectrum stands; the check just could not be made
         return float("nan")
     return float(100.0 * np.max(np.abs(check - reference) / np.abs(reference)))
+
+
+SPECTRA_COLUMNS = [
+    "sample_id", "snapshot", "soc", "temperature_c", "frequency_hz", "z_re_ohm", "z_im_ohm", "z_abs_ohm",
+    "phase_deg", "backend", "solver_status", "fallback_reason", "cross_check_pct", "soc_reached",
+]  # fmt: skip
 
 
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
