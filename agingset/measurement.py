@@ -54,16 +54,7 @@ def validate_measurement(table: pd.DataFrame, max_abs_current_a: float, source: 
     if len(table) < 2:
         raise MeasurementError(f"{source}: needs at least 2 rows, found {len(table)}")
     columns = [*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in table.columns)]
-    arrays = {}
-    for column in columns:
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise MeasurementError(
-                f"{source}: column {column!r} has {bad.size} missing or non-numeric value(s), "
-                f"first at row {bad[0]} ({table[column].iloc[bad[0]]!r})"
-            )
-        arrays[column] = values
+    arrays = _numeric_columns(table, columns, source)
 
     steps = np.diff(arrays["time_s"])
     backwards = np.flatnonzero(steps <= 0)

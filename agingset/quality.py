@@ -13,6 +13,7 @@ import pandas as pd
 
 from .catalog import CORE_LABELS, KEYS, STATUSES
 from .catalog import DEGRADATION_MODES as DEGRADATION_LABELS
+from .impedance_features import spectrum_suffix
 from .params import ValidateConfig
 
 SPECTRUM_KEYS = [*KEYS, "soc", "temperature_c"]
@@ -147,9 +148,8 @@ def flag_rows(
     degradation = labels.reindex(columns=DEGRADATION_LABELS)
     rows["flag_negative_degradation"] = (degradation < -config.numerical_noise_pct).any(axis=1).to_numpy()
 
-    usable_spectra = spectra_checked.groupby(KEYS)["usable"].sum().rename("spectra_usable")
-    total_spectra = spectra_checked.groupby(KEYS)["usable"].size().rename("spectra")
-    joined = rows[KEYS].merge(pd.concat([usable_spectra, total_spectra], axis=1), left_on=KEYS, right_index=True, how="left")
+    counts = spectra_checked.groupby(KEYS)["usable"].agg(spectra_usable="sum", spectra="size")
+    joined = rows[KEYS].merge(counts, left_on=KEYS, right_index=True, how="left")
     rows["spectra"] = joined["spectra"].fillna(0).astype(int).to_numpy()
     rows["spectra_usable"] = joined["spectra_usable"].fillna(0).astype(int).to_numpy()
     rows["flag_no_usable_spectrum"] = rows["spectra_usable"] == 0
@@ -166,8 +166,6 @@ def mask_unusable_spectra(features: pd.DataFrame, spectra_checked: pd.DataFrame)
 
     Column names follow :func:`agingset.impedance_features.spectrum_suffix`.
     """
-    from .impedance_features import spectrum_suffix
-
     masked = features.copy()
     position = {key: index for index, key in enumerate(zip(masked["sample_id"], masked["snapshot"]))}
     unusable = spectra_checked[~spectra_checked["usable"]]

@@ -17,7 +17,7 @@ import pandas as pd
 
 from agingset.design import build_design
 from agingset.executor import Settings, run_tasks
-from agingset.params import load_params
+from agingset.params import PROTOCOL_FIELDS, load_params
 from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
 
@@ -48,17 +48,7 @@ if __name__ == "__main__":
     for task, r in zip(tasks, results):
         st = r["status"].iloc[0]
         s = r["snapshots"]
-        row = {
-            k: task.sample[k]
-            for k in (
-                "ambient_temperature_c",
-                "charge_c_rate",
-                "discharge_c_rate",
-                "upper_voltage_v",
-                "lower_voltage_v",
-                "cv_cutoff_c_rate",
-            )
-        }
+        row = {k: task.sample[k] for k in PROTOCOL_FIELDS}
         row.update(
             status=st.status,
             msg=str(st.message)[:80],

@@ -9,7 +9,7 @@ import json
 import pandas as pd
 
 from agingset.catalog import AGING_DIR as AGING
-from agingset.catalog import DESIGN, SPECTRA
+from agingset.catalog import DESIGN, KEYS, SPECTRA
 from agingset.catalog import LABELS_DIR as OUTPUT
 from agingset.design import cell_parameter_columns
 from agingset.executor import run_tasks
@@ -23,9 +23,6 @@ from agingset.impedance_features import (
 from agingset.labels import build_labels, sample_summary
 from agingset.noise import noisy_spectra, sample_offsets
 from stages._io import atomic_path, run_stage
-
-KEYS = ["sample_id", "snapshot"]
-
 
 def noise_provenance(sample_ids, noise, seed: int) -> pd.DataFrame:
     """The noise levels and the current offset each sample's noisy observables carry (``m_noise_*``)."""
