@@ -58,6 +58,14 @@ DESIGN_RANGES = "data/design/ranges.json"
 SENSITIVITY_DIR = "data/sensitivity"
 AGING_DIR = "data/aging"
 AGING_TABLES = ("status", "snapshots", "curves", "states", "cycles", "metadata")
+# The key columns of each per-sample measurement table: what an empty table still carries, so that
+# a run in which no sample reached its first RPT flows through every stage as zero rows.
+AGING_TABLE_KEYS = {
+    "snapshots": ("sample_id", "snapshot"),
+    "curves": ("sample_id", "snapshot"),
+    "states": ("sample_id", "snapshot"),
+    "cycles": ("sample_id", "cycle"),
+}
 STATUS = f"{AGING_DIR}/status.parquet"
 CURVES = f"{AGING_DIR}/curves.parquet"
 AGING_METADATA = f"{AGING_DIR}/metadata.json"

@@ -54,7 +54,7 @@ def ica_dva_features(curves: pd.DataFrame) -> pd.DataFrame:
         except ValueError:  # too short a curve to differentiate: the peaks stay missing
             pass
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else curves[KEYS].iloc[:0]
 
 
 def curve_observables(curves: pd.DataFrame, grid: VoltageGrid) -> pd.DataFrame:

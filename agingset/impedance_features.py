@@ -261,7 +261,10 @@ def spectrum_feature_table(spectra: pd.DataFrame) -> pd.DataFrame:
             }
         )
     columns = [*SPECTRUM_KEYS, "soc_reached", *FEATURE_NAMES, "kk_residual_pct"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    if not rows:  # typed like the spectra it summarises, so that merges on its keys still work
+        table = table.astype({**dict.fromkeys(columns, "float64"), **spectra[SPECTRUM_KEYS].dtypes.to_dict()})
+    return table
 
 
 @dataclass(frozen=True)
@@ -320,4 +323,4 @@ def impedance_features(spectra: pd.DataFrame, per_spectrum: pd.DataFrame) -> pd.
         ):
             row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re
             row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im
-    return pd.DataFrame([rows[key] for key in sorted(rows)])
+    return pd.DataFrame([rows[key] for key in sorted(rows)]) if rows else pd.DataFrame(columns=KEYS)

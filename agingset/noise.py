@@ -206,7 +206,7 @@ def noisy_curves(curves: pd.DataFrame, levels: NoiseLevels, seed: int) -> pd.Dat
 
 def sample_offsets(sample_ids, levels: NoiseLevels, seed: int) -> pd.DataFrame:
     """The current-sensor offset applied to each sample (provenance)."""
-    ids = sorted(set(sample_ids))
+    ids = pd.Series(sorted(set(sample_ids)), dtype=getattr(sample_ids, "dtype", object))
     return pd.DataFrame({"sample_id": ids, "current_offset_a": [current_offset_a(seed, levels, s) for s in ids]})
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as OUTPUT
 from agingset.catalog import AGING_TABLES as TABLES
 from agingset.catalog import DESIGN
-from agingset.physics.aging import aging_tasks, solve_sample
+from agingset.physics.aging import aging_tasks, empty_table, solve_sample
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from stages._io import atomic_path, dataset_model, run_stage, write_json
@@ -35,7 +35,7 @@ def main(params):
     with atomic_path(OUTPUT, directory=True) as directory:
         for table in TABLES:
             frames = [result[table] for result in results if not result[table].empty]
-            table_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            table_frame = pd.concat(frames, ignore_index=True) if frames else empty_table(table)
             table_frame.to_parquet(directory / f"{table}.parquet", index=False)
         write_json({**provenance(params, model_config), "handoff_state_variables": list(handoff_names)}, directory / "metadata.json")
 

@@ -20,7 +20,7 @@ def main(params):
         pd.read_parquet(f"{AGING}/states.parquet"),
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
-    table = pd.concat(spectra, ignore_index=True) if spectra else pd.DataFrame(columns=eis.SPECTRA_COLUMNS)
+    table = pd.concat(spectra, ignore_index=True) if spectra else eis.empty_spectra()
     write_parquet(table, OUTPUT)
 
 

@@ -141,11 +141,6 @@ def test_unwritable_output_gives_a_clear_error_and_keeps_previous_outputs(tmp_pa
     assert not [p.name for p in (repo / "data/design").iterdir() if p.name.startswith(".")], "temporary files left"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect after merging issues 14/15: when every sample fails before its first RPT, labels "
-    "cannot merge the empty snapshot table (solve_eis now writes an empty spectra table); open",
-)
 def test_extreme_parameter_corners_complete_with_reasons(tmp_path):
     params = _uncalibrated()
     params["samples"] = 6

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pybamm
 
+from ..catalog import AGING_TABLE_KEYS
 from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
 from .cycle_jumping import (
@@ -513,6 +514,11 @@ def _no_measurements() -> dict[str, list]:
     return {"snapshots": [], "curves": [], "states": [], "cycles": []}
 
 
+def empty_table(name: str) -> pd.DataFrame:
+    """A measurement table with no rows and its key columns."""
+    return pd.DataFrame({key: pd.Series(dtype=str if key == "sample_id" else "int64") for key in AGING_TABLE_KEYS[name]})
+
+
 def sample_result(
     sample_id: str, status: str, message: str, tables: dict[str, list], rpt_every: int, metadata: dict[str, str]
 ) -> dict[str, pd.DataFrame]:
@@ -530,10 +536,10 @@ def sample_result(
                 }
             ]
         ),
-        "snapshots": pd.DataFrame(tables["snapshots"]),
-        "curves": pd.concat(tables["curves"], ignore_index=True) if tables["curves"] else pd.DataFrame(),
-        "states": pd.DataFrame(tables["states"]),
-        "cycles": pd.DataFrame(tables["cycles"]),
+        "snapshots": pd.DataFrame(tables["snapshots"]) if tables["snapshots"] else empty_table("snapshots"),
+        "curves": pd.concat(tables["curves"], ignore_index=True) if tables["curves"] else empty_table("curves"),
+        "states": pd.DataFrame(tables["states"]) if tables["states"] else empty_table("states"),
+        "cycles": pd.DataFrame(tables["cycles"]) if tables["cycles"] else empty_table("cycles"),
         "metadata": pd.DataFrame([{"sample_id": sample_id, **metadata}]),
     }
 

@@ -340,10 +340,17 @@ def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: E
     return float(100.0 * np.max(np.abs(check - reference) / np.abs(reference)))
 
 
+_TEXT_COLUMNS = ("sample_id", "backend", "solver_status", "fallback_reason")
 SPECTRA_COLUMNS = [
     "sample_id", "snapshot", "soc", "temperature_c", "frequency_hz", "z_re_ohm", "z_im_ohm", "z_abs_ohm",
     "phase_deg", "backend", "solver_status", "fallback_reason", "cross_check_pct", "soc_reached",
 ]  # fmt: skip
+
+
+def empty_spectra() -> pd.DataFrame:
+    """The spectra table of a run in which no sample reached an RPT: no rows, typed columns."""
+    dtypes = {name: str if name in _TEXT_COLUMNS else "float64" for name in SPECTRA_COLUMNS}
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in {**dtypes, "snapshot": "int64"}.items()})
 
 
 def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
