@@ -109,3 +109,19 @@ def test_unreadable_params_files(tmp_path, text, expected):
     path.write_text(text)
     with pytest.raises(ParamsError, match=expected):
         load_params(path)
+
+
+def test_schema_is_pure_and_pybamm_checks_run_at_parse(tiny_params_raw):
+    """Importing params and validating the schema touch no PyBaMM; parse_params adds its checks."""
+    code = (
+        "import sys, yaml; from agingset.params import Params; "
+        "Params.model_validate(yaml.safe_load(open('params.yaml'))); print('pybamm' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    from agingset.params import Params
+
+    tiny_params_raw["model"]["parameter_set"] = "Nope2099"
+    assert Params.model_validate(tiny_params_raw).model.parameter_set == "Nope2099"  # the schema alone
+    with pytest.raises(ParamsError, match="model.parameter_set: unknown parameter set 'Nope2099'"):
+        parse_params(tiny_params_raw)
