@@ -101,7 +101,8 @@ def _experiment_step_problem(text: str) -> str | None:
 
 def _unknown_parameters(params: Params) -> list[tuple[str, str]]:
     """The first parameter name the params use that the set lacks, or a fitted parameter whose set
-    value (no ``start`` given) is not a number inside its range."""
+    value (no ``start`` given) is not a number inside its range. A BPX set is checked like any other:
+    the calibrate stage reads every fitted parameter's value from it (or from the overrides)."""
     model = params.model
     values = base_parameter_values(model.parameter_set)
     known = set(values.keys())
@@ -113,16 +114,15 @@ def _unknown_parameters(params: Params) -> list[tuple[str, str]]:
         ("design.cell_parameters", params.design.cell_parameters),
         ("model.parameter_overrides", model.parameter_overrides),
         ("aging.activation_energies", params.aging.activation_energies),
+        ("calibrate.parameters", params.calibrate.parameters),
     ]
-    if not bpx:  # a BPX set's fitted names are checked when the calibrate stage builds its model
-        sections.append(("calibrate.parameters", params.calibrate.parameters))
     for section, names in sections:
         for name in names:
             if name not in known:
                 return [("", f"{section}: {name!r} is not a parameter of {model.parameter_set}")]
     values.update(dict(model.parameter_overrides))
     for name, fit_range in params.calibrate.parameters.items():
-        if bpx or fit_range.start is not None:
+        if fit_range.start is not None:
             continue
         if not isinstance(values[name], int | float):
             return [("", f"calibrate.parameters: {name!r} is a function in {model.parameter_set}; fit a number")]
