@@ -166,7 +166,8 @@ class RptStep(Strict):
 
 
 class PhysicalBounds(Strict):
-    """Limits beyond which a solved sample is ``non-physical`` rather than ``ok``."""
+    """Limits beyond which a solved sample is ``non-physical`` rather than ``ok``, and a labelled
+    snapshot is flagged by ``validate``: the one set of physical bounds (``aging.bounds``)."""
 
     soh_max: PositiveFloat = 1.05
     noise_pct: Annotated[float, Field(ge=0)] = 1e-3
@@ -313,15 +314,27 @@ class LabelsConfig(Strict):
     knee_min_slope_ratio: Annotated[float, Field(gt=1)] = 2.0
 
 
+# Keys that left ``validate`` for the one set of physical bounds, ``aging.bounds``.
+MOVED_TO_BOUNDS = {"soh_max": "soh_max", "numerical_noise_pct": "noise_pct"}
+
+
 class ValidateConfig(Strict):
-    soh_max: PositiveFloat = 1.05
-    numerical_noise_pct: Annotated[float, Field(ge=0)] = 1e-3
+    # SOH and degradation bounds: aging.bounds (PhysicalBounds), shared with the solve stages.
     max_kk_residual_pct: PositiveFloat = 1.0
     # The gate: the stage fails when a dataset-level rate exceeds its bound.
     max_failure_rate: Rate = 0.5
     max_flagged_rate: Rate = 0.5
     max_kk_flag_rate: Rate = 0.2
     max_duplicate_samples: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounds_moved(cls, raw):
+        moved = [key for key in MOVED_TO_BOUNDS if isinstance(raw, dict) and key in raw]
+        if moved:
+            key = moved[0]
+            raise ValueError(f"{key} moved to aging.bounds.{MOVED_TO_BOUNDS[key]} (one set of physical bounds)")
+        return raw
 
 
 class OodRegion(Strict):

@@ -14,7 +14,7 @@ import pandas as pd
 from .catalog import CORE_LABELS, KEYS, STATUSES
 from .catalog import DEGRADATION_MODES as DEGRADATION_LABELS
 from .impedance_features import spectrum_suffix
-from .params import ValidateConfig
+from .params import PhysicalBounds, ValidateConfig
 
 SPECTRUM_KEYS = [*KEYS, "soc", "temperature_c"]
 NOT_DESIGN_POINT = ("sample_id", "sample_index", "cell_design_id")
@@ -117,10 +117,12 @@ def flag_rows(
     labels: pd.DataFrame,
     samples: pd.DataFrame,
     spectra_checked: pd.DataFrame,
-    config: ValidateConfig,
+    bounds: PhysicalBounds,
     features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per labelled (sample_id, snapshot): a boolean per flag, ``usable`` and ``reasons``.
+
+    SOH and LLI/LAM are checked against ``aging.bounds``, the bounds the solve stages apply.
 
     ``samples`` comes from :func:`sample_flags`, ``spectra_checked`` from :func:`spectrum_checks`.
     A flagged spectrum is left out on its own (its features are masked,
@@ -144,9 +146,9 @@ def flag_rows(
     numeric = labels[[c for c in labels.select_dtypes("number").columns if not c.startswith("m_")]]
     rows["flag_non_finite"] = np.isinf(numeric.to_numpy(dtype=float)).any(axis=1)
     soh = labels["soh"] if "soh" in labels else pd.Series(np.nan, index=labels.index)
-    rows["flag_soh_out_of_bounds"] = (soh.notna() & ~((soh > 0) & (soh <= config.soh_max))).to_numpy()
+    rows["flag_soh_out_of_bounds"] = (soh.notna() & ~((soh > 0) & (soh <= bounds.soh_max))).to_numpy()
     degradation = labels.reindex(columns=DEGRADATION_LABELS)
-    rows["flag_negative_degradation"] = (degradation < -config.numerical_noise_pct).any(axis=1).to_numpy()
+    rows["flag_negative_degradation"] = (degradation < -bounds.noise_pct).any(axis=1).to_numpy()
 
     counts = spectra_checked.groupby(KEYS)["usable"].agg(spectra_usable="sum", spectra="size")
     joined = rows[KEYS].merge(counts, left_on=KEYS, right_index=True, how="left")
@@ -262,16 +264,18 @@ def assess(
     labels: pd.DataFrame,
     spectra: pd.DataFrame,
     config: ValidateConfig,
+    bounds: PhysicalBounds,
     per_spectrum: pd.DataFrame | None = None,
     features: pd.DataFrame | None = None,
 ) -> Assessment:
     """All quality checks of one dataset version and whether it passes the gate.
 
-    ``per_spectrum`` and ``features`` are the labels stage's spectrum feature table and x.
+    ``bounds`` are ``aging.bounds``; ``per_spectrum`` and ``features`` are the labels stage's
+    spectrum feature table and x.
     """
     samples = sample_flags(design, status, labels)
     spectra_checked = spectrum_checks(spectra, per_spectrum, config)
-    snapshots = flag_rows(labels, samples, spectra_checked, config, features)
+    snapshots = flag_rows(labels, samples, spectra_checked, bounds, features)
     samples = summarise_samples(samples, snapshots)
     metrics = quality_metrics(samples, snapshots, spectra_checked)
     return Assessment(samples, snapshots, spectra_checked, metrics, gate_violations(metrics, config))

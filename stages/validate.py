@@ -78,6 +78,7 @@ def main(params):
         pd.read_parquet(LABELS),
         pd.read_parquet(SPECTRA),
         params.validate_,
+        params.aging.bounds,
         per_spectrum,
         pd.read_parquet(FEATURES),
     )

@@ -62,6 +62,9 @@ def test_every_model_family_is_accepted(tiny_params_raw, family):
         (lambda p: p["design"].update(lower_voltage_v=[4.3]), "design: lower_voltage_v (4.3) must be below"),
         (lambda p: p["design"].update(cv_cutoff_c_rate=[0.5]), "design: cv_cutoff_c_rate (0.5) must be below"),
         (lambda p: p["labels"].update(knee_min_slope_ratio=0.5), "labels.knee_min_slope_ratio:"),
+        # One set of physical bounds: validate's old copies name where they went.
+        (lambda p: p["validate"].update(soh_max=1.1), "validate: soh_max moved to aging.bounds.soh_max"),
+        (lambda p: p["validate"].update(numerical_noise_pct=0.01), "numerical_noise_pct moved to aging.bounds.noise_pct"),
     ],
 )
 def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):
