@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra
+from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra, report
 from stages import validate
 from stages._io import StageError
 
@@ -198,7 +198,7 @@ def test_missing_kk_column_is_reported_as_not_checked(tiny_params):
     result = _assess(_dataset(kk=False), tiny_params)
     assert result.snapshots["usable"].all()
     assert result.metrics["spectra_kk_checked"] == 0 and result.metrics["kk_flag_rate"] == 0.0
-    assert "lin-KK: not checked" in validate.report(result, kk_available=False)
+    assert "lin-KK: not checked" in report(result, kk_available=False)
 
 
 def _write_inputs(root, data):
