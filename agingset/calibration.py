@@ -547,21 +547,33 @@ class FitResult:
         }
 
 
-def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> FitResult:
-    """Minimise the objective's sum of squares over the parameters' bounds (trust region)."""
+@dataclass
+class Minimisation:
+    """What the trust-region minimiser returns, in the unit-scaled variables."""
+
+    unit: np.ndarray  # the optimum, each parameter in [0, 1]
+    residuals: np.ndarray  # at the optimum
+    jacobian: np.ndarray  # d residuals / d unit at the optimum
+    residual_start: np.ndarray
+    iterations: int
+    function_evaluations: int
+    converged: bool
+    message: str
+    wall_time_s: float
+
+
+def minimise(objective, parameters: list[FitParameter], max_iterations: int = 30) -> Minimisation:
+    """Minimise the objective's sum of squares over the parameters' bounds (trust region, unit-scaled)."""
     names = [p.name for p in parameters]
     if names != list(objective.names):
         raise ValueError(f"parameters {names} must be the objective's names in order {objective.names}")
     started = time.perf_counter()
     evaluations = 0
 
-    def physical(unit):
-        return {p.name: p.from_unit(float(u)) for p, u in zip(parameters, unit)}
-
     def residuals(unit):
         nonlocal evaluations
         evaluations += 1
-        values = physical(unit)
+        values = physical_values(parameters, unit)
         residual = objective.residuals(values)
         # Progress of a long fit, with the values: a warm start if it is interrupted.
         LOGGER.info("evaluation %d: cost %.6g at %s", evaluations, float(residual @ residual), json.dumps(values))
@@ -569,7 +581,7 @@ def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> 
 
     def jacobian(unit):
         chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
-        return objective.jacobian(physical(unit)) * chain
+        return objective.jacobian(physical_values(parameters, unit)) * chain
 
     start_unit = np.array([p.to_unit(p.start) for p in parameters])
     residual_start = residuals(start_unit)
@@ -582,25 +594,51 @@ def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> 
         x_scale="jac",
         max_nfev=max_iterations,
     )
-    unit = outcome.x
-    values = physical(unit)
-    errors, correlation = standard_errors(outcome.jac, outcome.fun, parameters, unit)
+    return Minimisation(
+        unit=outcome.x,
+        residuals=outcome.fun,
+        jacobian=outcome.jac,
+        residual_start=residual_start,
+        iterations=int(outcome.njev or outcome.nfev),
+        function_evaluations=evaluations,
+        converged=outcome.status > 0,
+        message=str(outcome.message),
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+def physical_values(parameters: list[FitParameter], unit) -> dict[str, float]:
+    """The parameters' physical values at a point of the unit-scaled space."""
+    return {p.name: p.from_unit(float(u)) for p, u in zip(parameters, unit)}
+
+
+def fit_result(parameters: list[FitParameter], minimisation: Minimisation) -> FitResult:
+    """The fitted values, their standard errors and correlation, and the fit's record."""
+    names = [p.name for p in parameters]
+    unit = minimisation.unit
+    errors, correlation = standard_errors(minimisation.jacobian, minimisation.residuals, parameters, unit)
     return FitResult(
         names=names,
         start={p.name: p.start for p in parameters},
-        values=values,
+        values=physical_values(parameters, unit),
         standard_errors=dict(zip(names, errors)),
         correlation=correlation,
-        cost_start=float(residual_start @ residual_start),
-        cost_fitted=float(outcome.fun @ outcome.fun),
-        iterations=int(outcome.njev or outcome.nfev),
-        function_evaluations=evaluations,
-        wall_time_s=time.perf_counter() - started,
-        converged=outcome.status > 0,
-        message=str(outcome.message),
-        residual_points=int(outcome.fun.size),
+        cost_start=float(minimisation.residual_start @ minimisation.residual_start),
+        cost_fitted=float(minimisation.residuals @ minimisation.residuals),
+        iterations=minimisation.iterations,
+        function_evaluations=minimisation.function_evaluations,
+        wall_time_s=minimisation.wall_time_s,
+        converged=minimisation.converged,
+        message=minimisation.message,
+        residual_points=int(minimisation.residuals.size),
         bounds_hit=[p.name for p, u in zip(parameters, unit) if u < 1e-3 or u > 1 - 1e-3],
     )
+
+
+def fit(objective, parameters: list[FitParameter], max_iterations: int = 30) -> FitResult:
+    """Minimise the objective's sum of squares over the parameters' bounds (trust region) and
+    build the result: :func:`minimise`, then :func:`fit_result`."""
+    return fit_result(parameters, minimise(objective, parameters, max_iterations))
 
 
 def standard_errors(jacobian_unit, residual, parameters: list[FitParameter], unit):

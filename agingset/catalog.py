@@ -42,6 +42,9 @@ LABEL_COLUMNS = [
 # The labels every usable row must have (the quality gate flags a row missing one).
 CORE_LABELS = ["soh", *DEGRADATION_MODES, "resistance_ohm", "rul80_cycles", RUL_SOURCE]
 
+# ---- model ---------------------------------------------------------------------------------------
+BPX_PREFIX = "bpx:"  # model.parameter_set: bpx:<path> loads a BPX JSON parameter file
+
 # ---- packages -------------------------------------------------------------------------------------
 # Versions recorded in every sample's m_i (and the run metadata).
 RECORDED_PACKAGES = ("pybamm", "pybammsolvers", "casadi", "numpy", "scipy", "pandas")

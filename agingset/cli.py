@@ -27,9 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from .catalog import ARTIFACT_ROOTS
+from .catalog import ARTIFACT_ROOTS, BPX_PREFIX
 from .code_deps import DVC_YAML, stage_modules
-from .params import BPX_PREFIX, ParamsError, parse_params
+from .params import ParamsError, parse_params
 
 log = logging.getLogger("agingset")
 

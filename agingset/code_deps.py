@@ -1,8 +1,9 @@
 """The project code a stage runs: the one source of its `dvc.yaml` code deps and its cache fingerprint.
 
 A module's *closure* is its own source file and every project module it imports, transitively: each
-``import``/``from ... import`` anywhere in the file (lazy imports inside functions included), and the
-packages (``__init__.py``) Python executes to reach them. It is read from the source with :mod:`ast`,
+``import``/``from ... import`` anywhere in the file (lazy imports inside functions included; those under
+``if TYPE_CHECKING:``, which never run, left out), and the packages (``__init__.py``) Python executes
+to reach them. It is read from the source with :mod:`ast`,
 so nothing is imported (no PyBaMM start-up) and a module behind a lazy import is never missed.
 
     python -m agingset.code_deps --check   # exit 1 and list the stages whose dvc.yaml code deps differ
@@ -45,6 +46,28 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:index]) for index in range(1, len(parts))]
 
 
+def _type_checking_only(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): its body is read by type checkers, never run."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_nodes(tree: ast.AST):
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (their ``else`` runs)."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        if _type_checking_only(node):
+            pending.extend([node.test, *node.orelse])
+        else:
+            pending.extend(ast.iter_child_nodes(node))
+
+
 def imported_modules(name: str, root: Path = ROOT) -> set[str]:
     """Project modules that module ``name`` imports anywhere in its source (not transitively)."""
     path = module_file(name, root)
@@ -52,7 +75,7 @@ def imported_modules(name: str, root: Path = ROOT) -> set[str]:
         return set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in _run_nodes(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

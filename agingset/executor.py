@@ -172,11 +172,38 @@ def _take(pending: deque, last: Hashable, busy: set) -> tuple[int, object]:
     return pending.popleft()
 
 
-def _run_local(function, pending: deque, workers: int, hard_timeout_s, finish, report: RunReport) -> None:
+class _Outcomes:
+    """The timeout and crash bookkeeping of both executor loops: the report's counts, the recorded
+    outcome, and the retry of a task whose worker died (``_CRASH_ATTEMPTS`` in all)."""
+
+    def __init__(self, finish: Callable, report: RunReport, hard_timeout_s: float | None):
+        self.finish, self.report, self.hard_timeout_s = finish, report, hard_timeout_s
+        self.attempts: dict[int, int] = {}
+
+    def overdue(self, started: float, now: float) -> bool:
+        """True when a task started at ``started`` (monotonic seconds) is past the hard timeout."""
+        return bool(self.hard_timeout_s) and now - started > self.hard_timeout_s
+
+    def timed_out(self, index: int, worker: str) -> None:
+        """Record task ``index`` as timed out; ``worker`` says what became of its worker."""
+        self.report.timed_out += 1
+        self.finish(index, ("timeout", f"no result after {self.hard_timeout_s:g} s; worker {worker}"))
+
+    def crashed(self, index: int, message: str, retry: Callable[[], None] | None = None) -> None:
+        """Count the death of task ``index``'s worker: ``retry()`` it while attempts remain, else record
+        ``message``. Without ``retry`` (Dask retries lost tasks itself) it is recorded at once."""
+        self.report.crashed += 1
+        self.attempts[index] = self.attempts.get(index, 0) + 1
+        if retry is not None and self.attempts[index] < _CRASH_ATTEMPTS:
+            retry()
+        else:
+            self.finish(index, ("crash", message))
+
+
+def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes) -> None:
     """Hand tasks to long-lived spawned workers one at a time, grouped by affinity."""
     context = multiprocessing.get_context("spawn")
     slots = [_Slot(context) for _ in range(min(workers, len(pending)))]
-    attempts: dict[int, int] = {}
     try:
         while pending or any(slot.index is not None for slot in slots):
             for slot in slots:
@@ -197,28 +224,26 @@ def _run_local(function, pending: deque, workers: int, hard_timeout_s, finish, r
                         outcome = None
                     if outcome is not None:
                         slot.index = None
-                        finish(index, outcome)
+                        outcomes.finish(index, outcome)
                         continue
                     exit_code = slot.process.exitcode
                     slot.stop(kill=True)
                     slots[position] = _Slot(context)
-                    report.crashed += 1
-                    attempts[index] = attempts.get(index, 0) + 1
-                    if attempts[index] < _CRASH_ATTEMPTS:
-                        pending.appendleft((index, task))
-                    else:
-                        finish(index, ("crash", f"worker process died (exit code {exit_code}), twice"))
-                elif hard_timeout_s and time.monotonic() - slot.started > hard_timeout_s:
+                    outcomes.crashed(
+                        index,
+                        f"worker process died (exit code {exit_code}), twice",
+                        retry=lambda: pending.appendleft((index, task)),
+                    )
+                elif outcomes.overdue(slot.started, time.monotonic()):
                     slot.stop(kill=True)
                     slots[position] = _Slot(context)
-                    report.timed_out += 1
-                    finish(index, ("timeout", f"no result after {hard_timeout_s:g} s; worker stopped"))
+                    outcomes.timed_out(index, "stopped")
     finally:
         for slot in slots:
             slot.stop(kill=slot.index is not None)
 
 
-def _run_dask(function, pending: deque, settings: Settings, hard_timeout_s, finish, report: RunReport) -> None:
+def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes) -> None:
     """The same loop on Dask: at most one task per worker in flight, so built models are reused."""
     from distributed import Client, LocalCluster
     from distributed import wait as dask_wait
@@ -250,20 +275,20 @@ def _run_dask(function, pending: deque, settings: Settings, hard_timeout_s, fini
             for future in done:
                 index, _ = in_flight.pop(future)
                 try:
-                    finish(index, future.result())
+                    result = future.result()
                 except Exception as err:  # the worker died under the task
-                    report.crashed += 1
-                    finish(index, ("crash", f"dask worker lost: {type(err).__name__}: {err}"))
+                    outcomes.crashed(index, f"dask worker lost: {type(err).__name__}: {err}")
+                else:
+                    outcomes.finish(index, result)
             now = time.monotonic()
             for future, (index, started) in list(in_flight.items()):
-                if hard_timeout_s and now - started > hard_timeout_s:
+                if outcomes.overdue(started, now):
                     in_flight.pop(future)
                     holders = [w for w, keys in client.processing().items() if future.key in keys]
                     future.cancel()
                     if holders:
                         client.restart_workers(holders)
-                    report.timed_out += 1
-                    finish(index, ("timeout", f"no result after {hard_timeout_s:g} s; worker restarted"))
+                    outcomes.timed_out(index, "restarted")
     finally:
         client.close()
         if cluster is not None:
@@ -311,14 +336,15 @@ def run_tasks(
             report.from_cache += 1
             progress.update()
 
+    outcomes = _Outcomes(finish, report, hard_timeout_s)
     if settings.executor == "dask" and pending:
-        _run_dask(function, pending, settings, hard_timeout_s, finish, report)
+        _run_dask(function, pending, settings, outcomes)
     elif settings.workers <= 1 and not hard_timeout_s:
         while pending:
             index, task = pending.popleft()
             finish(index, _call(function, task))
     elif pending:
-        _run_local(function, pending, settings.workers, hard_timeout_s, finish, report)
+        _run_local(function, pending, settings.workers, outcomes)
     progress.close()
     log.info("%s: %s", description, report)
     return results, report

@@ -1,4 +1,5 @@
-"""Hidden-state labels y per (sample_id, snapshot), from the RPT measurements.
+"""Hidden-state labels y per (sample_id, snapshot), from the RPT measurements, and the flat
+provenance columns (``m_*``) that travel with them.
 
 End of life, RUL and the knee are properties of a whole trajectory; they are computed
 once per sample and repeated on its snapshot rows. Methods are documented in
@@ -7,13 +8,16 @@ docs/physics.md (labels).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .catalog import DEGRADATION_COLUMNS, LABEL_COLUMNS, RUL_CENSORED, RUL_EXTRAPOLATED, RUL_SIMULATED
-from .params import LabelsConfig
+from .design import cell_parameter_columns
+from .noise import sample_offsets
+from .params import LabelsConfig, NoiseConfig
 
 
 @dataclass(frozen=True)
@@ -155,3 +159,30 @@ def sample_summary(status: pd.DataFrame, labels: pd.DataFrame, metadata: pd.Data
     if not metadata.empty:
         summary = summary.merge(metadata[["sample_id", "metadata_sha256"]], on="sample_id", how="left")
     return summary.sort_values("sample_id", ignore_index=True)
+
+
+# ---- m: provenance columns beside the labels ------------------------------------------------------
+
+
+def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+    """A flat summary of m per sample, prefixed ``m_`` (the full record is metadata.jsonl)."""
+    m = design[["sample_id", *cell_parameter_columns(design)]].copy()
+    m.columns = ["sample_id"] + [f"m_{name}" for name in m.columns[1:]]
+    m["m_model_family"] = metadata["model"]["family"]
+    m["m_parameter_set"] = metadata["model"]["parameter_set"]
+    m["m_model_options"] = json.dumps(metadata["model"]["options"], sort_keys=True)
+    m["m_var_pts"] = json.dumps(metadata["model"]["var_pts"], sort_keys=True)
+    m["m_solver"] = metadata["solver"]["name"]
+    m["m_rtol"] = metadata["solver"]["rtol"]
+    m["m_atol"] = metadata["solver"]["atol"]
+    m["m_pybamm_version"] = metadata["versions"]["pybamm"]
+    m["m_seed"] = metadata["seed"]
+    return m
+
+
+def noise_provenance(sample_ids, noise: NoiseConfig, seed: int) -> pd.DataFrame:
+    """The noise levels and the current offset each sample's noisy observables carry (``m_noise_*``)."""
+    m = sample_offsets(sample_ids, noise, seed).rename(columns={"current_offset_a": "m_noise_current_offset_drawn_a"})
+    for name, value in noise.model_dump().items():
+        m[f"m_noise_{name}"] = value
+    return m

@@ -1,7 +1,10 @@
 """The one schema for params.yaml, validated once at the boundary into typed objects.
 
 Every stage calls :func:`load_params`; a bad key or value raises :class:`ParamsError`
-whose message names the key and what is allowed.
+whose message names the key and what is allowed. The schema itself is pure (no PyBaMM):
+what only PyBaMM can answer (does the parameter set exist and hold these names, do the
+model options and experiment steps parse) is :func:`agingset.physics.model.params_problems`,
+which :func:`parse_params` runs on the validated schema.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ PROTOCOL_FIELDS = (
 )
 RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
-BPX_PREFIX = "bpx:"  # model.parameter_set: bpx:<path> loads a BPX JSON parameter file
 SPLIT_METHODS = ("group", "ood")
 BASELINE_MODELS = ("dummy", "random_forest", "hist_gradient_boosting")
 RUL_FIT_SOURCES = ("simulated", "extrapolated")
@@ -138,6 +140,7 @@ class ModelConfig(Strict):
     """
 
     family: Literal[MODEL_FAMILIES] = "SPM"
+    # A PyBaMM parameter set, or bpx:<path> (a BPX JSON file): checked by physics.model.params_problems.
     parameter_set: str = "OKane2022"
     # calibrated: the calibrate stage's fitted values are the base values (under
     # parameter_overrides, which win); parameter_set: the set's values as published.
@@ -148,42 +151,6 @@ class ModelConfig(Strict):
     # hashes) so that every sample's m_i names its calibration; leave it empty in params.yaml.
     calibration: dict = {}
     var_pts: dict[Literal["x_n", "x_s", "x_p", "r_n", "r_p"], Annotated[int, Field(ge=3, le=200)]] = {}
-
-    @field_validator("parameter_set")
-    @classmethod
-    def _known_set(cls, value):
-        import pybamm
-
-        if value.startswith(BPX_PREFIX):
-            import bpx
-
-            try:
-                bpx.parse_bpx_file(value.removeprefix(BPX_PREFIX))
-            except Exception as err:  # missing file, bad JSON, or BPX schema errors
-                raise ValueError(f"{value!r} is not a readable BPX file: {' '.join(str(err).split())[:300]}") from None
-            return value
-        allowed = sorted(pybamm.parameter_sets.keys())
-        if value not in allowed:
-            raise ValueError(
-                f"unknown parameter set {value!r}; allowed: {', '.join(allowed)}, or bpx:<path to a BPX JSON file>"
-            )
-        return value
-
-    @field_validator("options")
-    @classmethod
-    def _known_options(cls, value):
-        import pybamm
-
-        try:
-            pybamm.BatteryModelOptions(pybamm_options(value))
-        except pybamm.OptionError as err:
-            raise ValueError(" ".join(str(err).split())) from None
-        return value
-
-
-def pybamm_options(options: dict[str, str | list[str]]) -> dict[str, str | tuple[str, ...]]:
-    """Options as PyBaMM takes them: per-electrode lists become tuples."""
-    return {name: tuple(value) if isinstance(value, list) else value for name, value in options.items()}
 
 
 class SolverConfig(Strict):
@@ -198,19 +165,9 @@ class RptStep(Strict):
     period_s: PositiveFloat | None = None
 
 
-def _check_experiment_string(text: str) -> str:
-    import pybamm
-
-    try:
-        pybamm.step.string(text)
-    except Exception as err:  # pybamm raises ValueError/TypeError with a long help text
-        first_line = str(err).strip().splitlines()[0]
-        raise ValueError(f"bad experiment step {text!r}: {first_line}") from None
-    return text
-
-
 class PhysicalBounds(Strict):
-    """Limits beyond which a solved sample is ``non-physical`` rather than ``ok``."""
+    """Limits beyond which a solved sample is ``non-physical`` rather than ``ok``, and a labelled
+    snapshot is flagged by ``validate``: the one set of physical bounds (``aging.bounds``)."""
 
     soh_max: PositiveFloat = 1.05
     noise_pct: Annotated[float, Field(ge=0)] = 1e-3
@@ -246,16 +203,9 @@ class AgingConfig(Strict):
     # fixed) is its value at 25 oC times exp(E/R (1/298.15 K - 1/T_ambient)).
     activation_energies: dict[str, Annotated[float, Field(ge=0, le=200_000)]] = {}
 
-    @field_validator("conditioning")
-    @classmethod
-    def _conditioning_steps_parse(cls, steps):
-        for text in steps:
-            _check_experiment_string(text)
-        return steps
-
     @field_validator("cycle")
     @classmethod
-    def _cycle_steps_parse(cls, steps):
+    def _cycle_placeholders_known(cls, steps):
         fields = set(PROTOCOL_FIELDS)
         for text in steps:
             names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
@@ -264,14 +214,11 @@ class AgingConfig(Strict):
                 raise ValueError(
                     f"unknown placeholder {sorted(unknown)} in {text!r}; allowed: {sorted(fields)}"
                 )
-            _check_experiment_string(text.format(**{f: 1 for f in fields}))
         return steps
 
     @field_validator("rpt")
     @classmethod
     def _rpt_roles(cls, steps):
-        for step in steps:
-            _check_experiment_string(step.step)
         for role in ("capacity", "eis_state"):
             count = sum(step.role == role for step in steps)
             if count != 1:
@@ -367,15 +314,27 @@ class LabelsConfig(Strict):
     knee_min_slope_ratio: Annotated[float, Field(gt=1)] = 2.0
 
 
+# Keys that left ``validate`` for the one set of physical bounds, ``aging.bounds``.
+MOVED_TO_BOUNDS = {"soh_max": "soh_max", "numerical_noise_pct": "noise_pct"}
+
+
 class ValidateConfig(Strict):
-    soh_max: PositiveFloat = 1.05
-    numerical_noise_pct: Annotated[float, Field(ge=0)] = 1e-3
+    # SOH and degradation bounds: aging.bounds (PhysicalBounds), shared with the solve stages.
     max_kk_residual_pct: PositiveFloat = 1.0
     # The gate: the stage fails when a dataset-level rate exceeds its bound.
     max_failure_rate: Rate = 0.5
     max_flagged_rate: Rate = 0.5
     max_kk_flag_rate: Rate = 0.2
     max_duplicate_samples: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounds_moved(cls, raw):
+        moved = [key for key in MOVED_TO_BOUNDS if isinstance(raw, dict) and key in raw]
+        if moved:
+            key = moved[0]
+            raise ValueError(f"{key} moved to aging.bounds.{MOVED_TO_BOUNDS[key]} (one set of physical bounds)")
+        return raw
 
 
 class OodRegion(Strict):
@@ -607,42 +566,6 @@ class Params(Strict):
             )
         return self
 
-    @model_validator(mode="after")
-    def _parameters_exist(self):
-        from .physics.model import base_parameter_values
-
-        values = base_parameter_values(self.model.parameter_set)
-        known = set(values.keys())
-        if self.model.parameter_set.startswith(BPX_PREFIX):
-            # BPX carries no degradation or double-layer parameters: overrides may add them.
-            known |= set(self.model.parameter_overrides)
-        sections = [
-            ("design.cell_parameters", self.design.cell_parameters),
-            ("model.parameter_overrides", self.model.parameter_overrides),
-            ("aging.activation_energies", self.aging.activation_energies),
-        ]
-        bpx = self.model.parameter_set.startswith(BPX_PREFIX)
-        if not bpx:  # a BPX set's fitted names are checked when the calibrate stage builds its model
-            sections.append(("calibrate.parameters", self.calibrate.parameters))
-        for section, names in sections:
-            for name in names:
-                if name not in known:
-                    raise ValueError(
-                        f"{section}: {name!r} is not a parameter of {self.model.parameter_set}"
-                    )
-        values.update(dict(self.model.parameter_overrides))
-        for name, fit_range in self.calibrate.parameters.items():
-            if bpx or fit_range.start is not None:
-                continue
-            if not isinstance(values[name], int | float):
-                raise ValueError(f"calibrate.parameters: {name!r} is a function in {self.model.parameter_set}; fit a number")
-            if not fit_range.low <= values[name] <= fit_range.high:
-                raise ValueError(
-                    f"calibrate.parameters: {name!r}: the parameter set's value {values[name]} lies outside "
-                    f"{fit_range.low}..{fit_range.high}; give a start or widen the range"
-                )
-        return self
-
 
 # Bytes per row of each output table, measured on the default dataset (parquet, compressed).
 _BYTES_PER_CURVE_POINT = 20
@@ -686,6 +609,11 @@ def _allowed_keys(location: tuple) -> list[str] | None:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
+def _one_line(location: str, message: str, more: int) -> str:
+    where = f"{location}: " if location else ""  # model-level checks name their key themselves
+    return f"params.yaml: {where}{message}" + (f" (+{more} more)" if more else "")
+
+
 def _format_error(err: ValidationError) -> str:
     first = err.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
@@ -697,18 +625,23 @@ def _format_error(err: ValidationError) -> str:
         message = "missing key"
     if first["type"] in ("literal_error", "enum"):
         message = f"{message} (got {first.get('input')!r})"
-    more = len(err.errors()) - 1
-    where = f"{location}: " if location else ""  # model-level checks name their key themselves
-    return f"params.yaml: {where}{message}" + (f" (+{more} more)" if more else "")
+    return _one_line(location, message, len(err.errors()) - 1)
 
 
 def parse_params(raw: object) -> Params:
+    """The validated params: the schema, then what PyBaMM says of the model configuration."""
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: top level must be a mapping of sections")
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_format_error(err)) from None
+    from .physics.model import params_problems
+
+    problems = params_problems(params)
+    if problems:
+        raise ParamsError(_one_line(*problems[0], len(problems) - 1))
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

@@ -14,7 +14,7 @@ import pandas as pd
 from .catalog import CORE_LABELS, KEYS, STATUSES
 from .catalog import DEGRADATION_MODES as DEGRADATION_LABELS
 from .impedance_features import spectrum_suffix
-from .params import ValidateConfig
+from .params import PhysicalBounds, ValidateConfig
 
 SPECTRUM_KEYS = [*KEYS, "soc", "temperature_c"]
 NOT_DESIGN_POINT = ("sample_id", "sample_index", "cell_design_id")
@@ -117,10 +117,12 @@ def flag_rows(
     labels: pd.DataFrame,
     samples: pd.DataFrame,
     spectra_checked: pd.DataFrame,
-    config: ValidateConfig,
+    bounds: PhysicalBounds,
     features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per labelled (sample_id, snapshot): a boolean per flag, ``usable`` and ``reasons``.
+
+    SOH and LLI/LAM are checked against ``aging.bounds``, the bounds the solve stages apply.
 
     ``samples`` comes from :func:`sample_flags`, ``spectra_checked`` from :func:`spectrum_checks`.
     A flagged spectrum is left out on its own (its features are masked,
@@ -144,9 +146,9 @@ def flag_rows(
     numeric = labels[[c for c in labels.select_dtypes("number").columns if not c.startswith("m_")]]
     rows["flag_non_finite"] = np.isinf(numeric.to_numpy(dtype=float)).any(axis=1)
     soh = labels["soh"] if "soh" in labels else pd.Series(np.nan, index=labels.index)
-    rows["flag_soh_out_of_bounds"] = (soh.notna() & ~((soh > 0) & (soh <= config.soh_max))).to_numpy()
+    rows["flag_soh_out_of_bounds"] = (soh.notna() & ~((soh > 0) & (soh <= bounds.soh_max))).to_numpy()
     degradation = labels.reindex(columns=DEGRADATION_LABELS)
-    rows["flag_negative_degradation"] = (degradation < -config.numerical_noise_pct).any(axis=1).to_numpy()
+    rows["flag_negative_degradation"] = (degradation < -bounds.noise_pct).any(axis=1).to_numpy()
 
     counts = spectra_checked.groupby(KEYS)["usable"].agg(spectra_usable="sum", spectra="size")
     joined = rows[KEYS].merge(counts, left_on=KEYS, right_index=True, how="left")
@@ -262,16 +264,77 @@ def assess(
     labels: pd.DataFrame,
     spectra: pd.DataFrame,
     config: ValidateConfig,
+    bounds: PhysicalBounds,
     per_spectrum: pd.DataFrame | None = None,
     features: pd.DataFrame | None = None,
 ) -> Assessment:
     """All quality checks of one dataset version and whether it passes the gate.
 
-    ``per_spectrum`` and ``features`` are the labels stage's spectrum feature table and x.
+    ``bounds`` are ``aging.bounds``; ``per_spectrum`` and ``features`` are the labels stage's
+    spectrum feature table and x.
     """
     samples = sample_flags(design, status, labels)
     spectra_checked = spectrum_checks(spectra, per_spectrum, config)
-    snapshots = flag_rows(labels, samples, spectra_checked, config, features)
+    snapshots = flag_rows(labels, samples, spectra_checked, bounds, features)
     samples = summarise_samples(samples, snapshots)
     metrics = quality_metrics(samples, snapshots, spectra_checked)
     return Assessment(samples, snapshots, spectra_checked, metrics, gate_violations(metrics, config))
+
+
+# ---- the report ------------------------------------------------------------------------------------
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
+def report(assessment: Assessment, kk_available: bool) -> str:
+    """data/validate/report.md: the counts, rates and gate, then every flagged sample, snapshot and spectrum."""
+    metrics = assessment.metrics
+    lines = [
+        "# Quality report",
+        "",
+        f"- samples: {metrics['samples']} ({', '.join(f'{k} {v}' for k, v in metrics['samples_by_status'].items())}); "
+        f"failure rate {metrics['failure_rate']}",
+        f"- snapshots: {metrics['snapshots']}, usable {metrics['snapshots_usable']} "
+        f"(flagged rate {metrics['flagged_rate']})",
+        f"- spectra: {metrics['spectra']} ({metrics['spectrum_points']} points), usable {metrics['spectra_usable']} "
+        f"(rate {metrics['spectra_usable_rate']}); backends: "
+        + ", ".join(f"{k} {v}" for k, v in metrics["backend_spectra"].items()),
+        (
+            f"- lin-KK: {metrics['spectra_kk_checked']} spectra checked, {metrics['spectra_kk_flagged']} above the "
+            f"threshold (rate {metrics['kk_flag_rate']})"
+            if kk_available
+            else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
+        ),
+        "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
+        "",
+        "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",
+        "masked (NaN) and leaves the rest of its snapshot usable. The raw outputs keep everything.",
+        "",
+        "## Flagged samples",
+        "",
+        "| sample_id | status | snapshots flagged | reasons | solver message |",
+        "|---|---|---|---|---|",
+    ]
+    for row in assessment.samples[assessment.samples["flagged"]].itertuples():
+        lines.append(
+            f"| {row.sample_id} | {row.status} | {row.snapshots_flagged}/{row.snapshots} | {row.reasons} "
+            f"| {_cell(row.message)} |"
+        )
+    lines += ["", "## Flagged snapshots", "", "| sample_id | snapshot | reasons |", "|---|---|---|"]
+    for row in assessment.snapshots[~assessment.snapshots["usable"]].itertuples():
+        lines.append(f"| {row.sample_id} | {row.snapshot} | {row.reasons} |")
+    lines += [
+        "",
+        "## Flagged spectra",
+        "",
+        "| sample_id | snapshot | temperature (°C) | SOC | reasons | solver status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in assessment.spectra[~assessment.spectra["usable"]].itertuples():
+        lines.append(
+            f"| {row.sample_id} | {row.snapshot} | {row.temperature_c:g} | {row.soc:g} | {row.reasons} "
+            f"| {_cell(row.solver_status)} |"
+        )
+    return "\n".join(lines) + "\n"

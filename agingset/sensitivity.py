@@ -16,7 +16,8 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import sobol as sobol_sample
 
 from . import ica
-from .params import Range
+from .design import stable_id
+from .params import PROTOCOL_FIELDS, AgingConfig, DesignConfig, Range, SensitivityConfig
 
 INDEX_COLUMNS = ["observable", "parameter", "S1", "S1_conf", "ST", "ST_conf", "identifiable"]
 
@@ -32,6 +33,38 @@ def sample(ranges: dict[str, Range], base_samples: int, seed: int) -> pd.DataFra
     return pd.DataFrame(
         {name: [ranges[name].from_unit(u) for u in unit[:, k]] for k, name in enumerate(names)}
     )
+
+
+def runs(ranges: dict[str, Range], config: SensitivityConfig, design: DesignConfig, seed: int) -> pd.DataFrame:
+    """The Sobol sample as aging runs: ``sample_id``, the protocol, then the parameter values, one row per run.
+
+    Protocol fields the sensitivity section leaves out take the design's first level.
+    """
+    samples = sample(ranges, config.base_samples, seed)
+    protocol = {field: getattr(design, field)[0] for field in PROTOCOL_FIELDS} | config.protocol.model_dump()
+    return pd.DataFrame(
+        [
+            {"sample_id": stable_id({**row, "run": index}), **protocol, **row}
+            for index, row in enumerate(samples.to_dict("records"))
+        ]
+    )
+
+
+def short_aging(aging: AgingConfig, config: SensitivityConfig) -> AgingConfig:
+    """A short aging run per sample: one RPT before and one after ``config.cycles`` cycles."""
+    return aging.model_copy(update={"cycles": config.cycles, "rpt_every": config.cycles})
+
+
+def observed_runs(runs: pd.DataFrame, results: list[dict], ica_settings) -> pd.DataFrame:
+    """Per run (``results`` in run order, the aging simulator's tables): status, message and observables."""
+    observed = []
+    for run, result in zip(runs.to_dict("records"), results):
+        values = observables(result["snapshots"], result["curves"], ica_settings)
+        status = result["status"].iloc[0]
+        observed.append(
+            {"sample_id": run["sample_id"], "status": status["status"], "message": status["message"], **values}
+        )
+    return pd.DataFrame(observed)
 
 
 def indices(
@@ -109,6 +142,27 @@ def unidentifiable(table: pd.DataFrame) -> dict[str, list[str]]:
     return {
         observable: sorted(group.loc[~group["identifiable"], "parameter"])
         for observable, group in table.groupby("observable", sort=True)
+    }
+
+
+def metrics(table: pd.DataFrame, observed: pd.DataFrame, config: SensitivityConfig, ranges: str) -> dict:
+    """metrics/sensitivity.json: the run counts, settings, every index and the unidentifiable parameters;
+    ``ranges`` is the design's range source (``prior`` or ``calibrated``)."""
+    return {
+        "base_samples": config.base_samples,
+        "runs": len(observed),
+        "failed_runs": int((observed["status"] != "ok").sum()),
+        "threshold": config.threshold,
+        "confidence_level": config.confidence_level,
+        "ranges": ranges,
+        "indices": {
+            observable: {
+                row["parameter"]: {key: row[key] for key in ("S1", "S1_conf", "ST", "ST_conf")}
+                for row in group.to_dict("records")
+            }
+            for observable, group in table.groupby("observable", sort=True)
+        },
+        "unidentifiable": unidentifiable(table),
     }
 
 

@@ -11,7 +11,6 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN, KEYS, SPECTRA
 from agingset.catalog import LABELS_DIR as OUTPUT
-from agingset.design import cell_parameter_columns
 from agingset.executor import run_tasks
 from agingset.features import build_features, noisy_curve_features
 from agingset.impedance_features import (
@@ -20,16 +19,9 @@ from agingset.impedance_features import (
     spectrum_feature_table,
     spectrum_feature_tasks,
 )
-from agingset.labels import build_labels, sample_summary
-from agingset.noise import noisy_spectra, sample_offsets
+from agingset.labels import build_labels, noise_provenance, provenance_columns, sample_summary
+from agingset.noise import noisy_spectra
 from stages._io import atomic_path, run_stage
-
-def noise_provenance(sample_ids, noise, seed: int) -> pd.DataFrame:
-    """The noise levels and the current offset each sample's noisy observables carry (``m_noise_*``)."""
-    m = sample_offsets(sample_ids, noise, seed).rename(columns={"current_offset_a": "m_noise_current_offset_drawn_a"})
-    for name, value in noise.model_dump().items():
-        m[f"m_noise_{name}"] = value
-    return m
 
 
 def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
@@ -45,22 +37,6 @@ def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
         start += len(group)
         tables_out.append(pd.concat(part, ignore_index=True) if part else spectrum_feature_table(table))
     return tables_out
-
-
-def provenance_columns(design: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-    """A flat summary of m per sample, prefixed ``m_`` (the full record is metadata.jsonl)."""
-    m = design[["sample_id", *cell_parameter_columns(design)]].copy()
-    m.columns = ["sample_id"] + [f"m_{name}" for name in m.columns[1:]]
-    m["m_model_family"] = metadata["model"]["family"]
-    m["m_parameter_set"] = metadata["model"]["parameter_set"]
-    m["m_model_options"] = json.dumps(metadata["model"]["options"], sort_keys=True)
-    m["m_var_pts"] = json.dumps(metadata["model"]["var_pts"], sort_keys=True)
-    m["m_solver"] = metadata["solver"]["name"]
-    m["m_rtol"] = metadata["solver"]["rtol"]
-    m["m_atol"] = metadata["solver"]["atol"]
-    m["m_pybamm_version"] = metadata["versions"]["pybamm"]
-    m["m_seed"] = metadata["seed"]
-    return m
 
 
 def main(params):

@@ -9,65 +9,10 @@ import pandas as pd
 from agingset.catalog import DESIGN, FEATURES, LABELS, SPECTRA, SPECTRUM_FEATURES, STATUS
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import VALIDATE_DIR as OUTPUT
-from agingset.quality import KK_COLUMN, Assessment, assess
+from agingset.quality import KK_COLUMN, assess, report
 from stages._io import StageError, atomic_path, run_stage, write_json
 
 METRICS = _METRICS["quality"]
-
-
-def _cell(text) -> str:
-    return str(text).replace("|", "/").replace("\n", " ")
-
-
-def report(assessment: Assessment, kk_available: bool) -> str:
-    metrics = assessment.metrics
-    lines = [
-        "# Quality report",
-        "",
-        f"- samples: {metrics['samples']} ({', '.join(f'{k} {v}' for k, v in metrics['samples_by_status'].items())}); "
-        f"failure rate {metrics['failure_rate']}",
-        f"- snapshots: {metrics['snapshots']}, usable {metrics['snapshots_usable']} "
-        f"(flagged rate {metrics['flagged_rate']})",
-        f"- spectra: {metrics['spectra']} ({metrics['spectrum_points']} points), usable {metrics['spectra_usable']} "
-        f"(rate {metrics['spectra_usable_rate']}); backends: "
-        + ", ".join(f"{k} {v}" for k, v in metrics["backend_spectra"].items()),
-        (
-            f"- lin-KK: {metrics['spectra_kk_checked']} spectra checked, {metrics['spectra_kk_flagged']} above the "
-            f"threshold (rate {metrics['kk_flag_rate']})"
-            if kk_available
-            else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
-        ),
-        "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
-        "",
-        "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",
-        "masked (NaN) and leaves the rest of its snapshot usable. The raw outputs keep everything.",
-        "",
-        "## Flagged samples",
-        "",
-        "| sample_id | status | snapshots flagged | reasons | solver message |",
-        "|---|---|---|---|---|",
-    ]
-    for row in assessment.samples[assessment.samples["flagged"]].itertuples():
-        lines.append(
-            f"| {row.sample_id} | {row.status} | {row.snapshots_flagged}/{row.snapshots} | {row.reasons} "
-            f"| {_cell(row.message)} |"
-        )
-    lines += ["", "## Flagged snapshots", "", "| sample_id | snapshot | reasons |", "|---|---|---|"]
-    for row in assessment.snapshots[~assessment.snapshots["usable"]].itertuples():
-        lines.append(f"| {row.sample_id} | {row.snapshot} | {row.reasons} |")
-    lines += [
-        "",
-        "## Flagged spectra",
-        "",
-        "| sample_id | snapshot | temperature (°C) | SOC | reasons | solver status |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in assessment.spectra[~assessment.spectra["usable"]].itertuples():
-        lines.append(
-            f"| {row.sample_id} | {row.snapshot} | {row.temperature_c:g} | {row.soc:g} | {row.reasons} "
-            f"| {_cell(row.solver_status)} |"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def main(params):
@@ -78,6 +23,7 @@ def main(params):
         pd.read_parquet(LABELS),
         pd.read_parquet(SPECTRA),
         params.validate_,
+        params.aging.bounds,
         per_spectrum,
         pd.read_parquet(FEATURES),
     )

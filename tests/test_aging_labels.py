@@ -171,7 +171,7 @@ def test_metadata_records_every_parameter_used(aged_with_every_mechanism, tiny_p
     row = result["metadata"].iloc[0]
     assert hashlib.sha256(row["metadata_json"].encode()).hexdigest() == row["metadata_sha256"]
     record = json.loads(row["metadata_json"])
-    assert set(pybamm.ParameterValues(params.model.parameter_set).keys()) <= set(record["parameters"])
+    assert set(model_building.base_parameter_values(params.model.parameter_set).keys()) <= set(record["parameters"])
     # The values solved with: sampled rates times acceleration and Arrhenius factor at 0 oC.
     for name, value in accelerated(inputs, params.aging, 0.0).items():
         assert record["parameters"][name] == value
@@ -289,3 +289,22 @@ def test_lumped_thermal_option_heats_the_cell(tiny_params):
     )
     assert temperature_c.min() >= 25.0 - 1e-6
     assert temperature_c.max() > 30.0  # 2C cycling heats a lumped cell above ambient
+
+
+def test_provenance_columns_flatten_m_per_sample(tiny_params):
+    from agingset.labels import noise_provenance, provenance_columns
+
+    design = build_design(tiny_params.design, 2, tiny_params.seed)
+    metadata = {
+        "model": {"family": "SPM", "parameter_set": "OKane2022", "options": {"b": "2", "a": "1"}, "var_pts": {"x_n": 5}},
+        "solver": {"name": "IDAKLUSolver", "rtol": 1e-6, "atol": 1e-7},
+        "versions": {"pybamm": "26.10"},
+        "seed": 7,
+    }
+    m = provenance_columns(design, metadata)
+    assert list(m["sample_id"]) == list(design["sample_id"])
+    assert [f"m_{name}" for name in cell_parameter_columns(design)] == list(m.columns[1 : 1 + len(tiny_params.design.cell_parameters)])
+    assert m["m_model_options"].iloc[0] == '{"a": "1", "b": "2"}' and m["m_atol"].iloc[0] == 1e-7
+    noise = noise_provenance(design["sample_id"], tiny_params.noise, tiny_params.seed)
+    assert noise["m_noise_voltage_noise_v"].eq(tiny_params.noise.voltage_noise_v).all()
+    assert "m_noise_current_offset_drawn_a" in noise

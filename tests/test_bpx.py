@@ -1,5 +1,6 @@
 """A BPX JSON file as the base parameter set: `model.parameter_set: bpx:<path>`."""
 
+import copy
 import json
 
 import pybamm
@@ -13,8 +14,18 @@ BPX_FILE = ROOT / "tests/data/toy_cell_bpx.json"
 FARADAY = 96485.33212
 
 
+# BPX has no contact resistance or double-layer capacities: the overrides add what calibrate fits
+# and the impedance model needs.
+BPX_LACKS = {
+    "Contact resistance [Ohm]": 0.01,
+    "Negative electrode double-layer capacity [F.m-2]": 0.2,
+    "Positive electrode double-layer capacity [F.m-2]": 0.2,
+}
+
+
 def _bpx_params(raw, **model):
-    raw["model"].update(parameter_set=f"bpx:{BPX_FILE}", options={}, **model)
+    overrides = {**BPX_LACKS, **model.pop("parameter_overrides", {})}
+    raw["model"].update(parameter_set=f"bpx:{BPX_FILE}", options={}, parameter_overrides=overrides, **model)
     raw["design"]["cell_parameters"] = {
         "Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7},
     }
@@ -29,11 +40,16 @@ def test_bpx_file_is_a_valid_parameter_set(tiny_params_raw):
 
 
 def test_overrides_may_add_what_bpx_lacks_but_not_misspell(tiny_params_raw):
-    added = {"Negative electrode double-layer capacity [F.m-2]": 0.2}
-    assert parse_params(_bpx_params(tiny_params_raw, parameter_overrides=added))
-    raw = _bpx_params(tiny_params_raw)
+    added = {"SEI solvent diffusivity [m2.s-1]": 2.5e-22}
+    assert parse_params(_bpx_params(copy.deepcopy(tiny_params_raw), parameter_overrides=added))
+    raw = _bpx_params(copy.deepcopy(tiny_params_raw))
     raw["design"]["cell_parameters"]["Negative electrode porosity typo"] = {"low": 0.2, "high": 0.3}
     with pytest.raises(ParamsError, match="'Negative electrode porosity typo' is not a parameter of bpx:"):
+        parse_params(raw)
+    # A fitted parameter is read from the set like any other: one line at load, not a calibrate traceback.
+    raw = _bpx_params(tiny_params_raw)
+    raw["model"]["parameter_overrides"].pop("Contact resistance [Ohm]")
+    with pytest.raises(ParamsError, match=r"calibrate.parameters: 'Contact resistance \[Ohm\]' is not a parameter of bpx:"):
         parse_params(raw)
 
 
@@ -75,3 +91,22 @@ def test_bpx_cell_delivers_its_theoretical_capacity(tiny_params_raw):
     delivered = solution["Discharge capacity [A.h]"].entries[-1]
     assert delivered == pytest.approx(min(capacities), rel=0.03)
     assert values["Nominal cell capacity [A.h]"] == raw["Cell"]["Nominal cell capacity [A.h]"]
+
+
+@pytest.mark.slow
+def test_calibrate_stage_fits_a_bpx_cell(tiny_params_raw, tmp_path, monkeypatch):
+    """`model.parameter_set: bpx:` reaches the calibrate stage: every fitted value is read from the set or
+    the overrides through the one parameter-set loader, so the fit runs and records the BPX set."""
+    import shutil
+
+    from stages import calibrate
+
+    params = parse_params(_bpx_params(tiny_params_raw))
+    shutil.copytree(ROOT / "reference-data", tmp_path / "reference-data")
+    monkeypatch.chdir(tmp_path)
+    calibrate.main(params)
+    calibrated = json.loads((tmp_path / "data/calibrate/calibrated.json").read_text())
+    assert calibrated["model"]["parameter_set"] == f"bpx:{BPX_FILE}"
+    fitted = {"Contact resistance [Ohm]", "Negative electrode double-layer capacity [F.m-2]"}
+    assert fitted <= set(calibrated["parameters"])
+    assert all(calibrated["parameters"][name]["fitted"] > 0 for name in fitted)

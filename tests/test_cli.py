@@ -59,12 +59,13 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 def test_a_bpx_parameter_file_travels_with_the_output(tmp_path):
     from agingset.cli import _bundle_bpx, _read_params
+    from tests.test_bpx import BPX_LACKS
 
     project = tmp_path / "project"
     (project / "cells").mkdir(parents=True)
     shutil.copyfile(ROOT / "tests/data/toy_cell_bpx.json", project / "cells/toy.json")
     params = tiny_params_dict()
-    params["model"].update(parameter_set="bpx:cells/toy.json", options={})
+    params["model"].update(parameter_set="bpx:cells/toy.json", options={}, parameter_overrides=BPX_LACKS)
     params["design"]["cell_parameters"] = {
         "Negative electrode active material volume fraction": {"low": 0.6, "high": 0.7}
     }

@@ -96,9 +96,25 @@ def test_write_puts_a_new_module_in_place_and_drops_a_removed_one(tmp_path):
     assert rewritten[-3:] == ["data/design/samples.parquet", "data/labels", "data/validate"]
 
 
-@pytest.mark.xfail(strict=True, reason="params.py imports physics.model lazily (issue 16: params.py pure)")
 def test_project_imports_have_no_cycle():
     assert code_deps.import_cycles() == []
+
+
+def test_imports_for_type_checkers_only_are_not_code_deps(tmp_path):
+    package = tmp_path / "agingset"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "typed.py").write_text("")
+    (package / "used.py").write_text("")
+    (package / "module.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "import typing\n"
+        "if TYPE_CHECKING:\n    from .typed import Config\n"
+        "if typing.TYPE_CHECKING:\n    from . import typed\nelse:\n    from . import used\n"
+    )
+    assert code_deps.closure("agingset.module", tmp_path) == ["agingset", "agingset.module", "agingset.used"]
+    # physics.model names the params types for type checkers only: params runs its checks, not the reverse.
+    assert "agingset.params" not in code_deps.closure("agingset.physics.model")
 
 
 # ---- the real dvc CLI ---------------------------------------------------------------------------

@@ -151,3 +151,22 @@ def test_model_cache_keeps_only_the_most_recently_used_builds():
     assert builds == ["a", "b", "c", "d", "e", "b"]
     assert len(executor._CACHE) == executor.MODEL_CACHE_SIZE
     executor._CACHE.clear()
+
+
+def test_both_loops_share_the_timeout_and_crash_bookkeeping():
+    """One helper: a crashed task is retried until the attempts run out (or at once recorded, as on
+    Dask), a timed-out one recorded with what became of its worker; the report counts both."""
+    from agingset.executor import _CRASH_ATTEMPTS, RunReport, _Outcomes
+
+    finished, retried, report = {}, [], RunReport()
+    outcomes = _Outcomes(lambda index, outcome: finished.setdefault(index, outcome), report, 3.0)
+    for _ in range(_CRASH_ATTEMPTS):
+        outcomes.crashed(0, "worker died", retry=lambda: retried.append(0))
+    outcomes.crashed(1, "dask worker lost")
+    outcomes.timed_out(2, "restarted")
+    assert retried == [0] * (_CRASH_ATTEMPTS - 1)
+    assert finished == {0: ("crash", "worker died"), 1: ("crash", "dask worker lost"),
+                        2: ("timeout", "no result after 3 s; worker restarted")}
+    assert (report.crashed, report.timed_out) == (_CRASH_ATTEMPTS + 1, 1)
+    assert outcomes.overdue(0.0, 3.5) and not outcomes.overdue(0.0, 2.5)
+    assert not _Outcomes(None, report, None).overdue(0.0, 1e9)

@@ -62,6 +62,9 @@ def test_every_model_family_is_accepted(tiny_params_raw, family):
         (lambda p: p["design"].update(lower_voltage_v=[4.3]), "design: lower_voltage_v (4.3) must be below"),
         (lambda p: p["design"].update(cv_cutoff_c_rate=[0.5]), "design: cv_cutoff_c_rate (0.5) must be below"),
         (lambda p: p["labels"].update(knee_min_slope_ratio=0.5), "labels.knee_min_slope_ratio:"),
+        # One set of physical bounds: validate's old copies name where they went.
+        (lambda p: p["validate"].update(soh_max=1.1), "validate: soh_max moved to aging.bounds.soh_max"),
+        (lambda p: p["validate"].update(numerical_noise_pct=0.01), "numerical_noise_pct moved to aging.bounds.noise_pct"),
     ],
 )
 def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):
@@ -109,3 +112,19 @@ def test_unreadable_params_files(tmp_path, text, expected):
     path.write_text(text)
     with pytest.raises(ParamsError, match=expected):
         load_params(path)
+
+
+def test_schema_is_pure_and_pybamm_checks_run_at_parse(tiny_params_raw):
+    """Importing params and validating the schema touch no PyBaMM; parse_params adds its checks."""
+    code = (
+        "import sys, yaml; from agingset.params import Params; "
+        "Params.model_validate(yaml.safe_load(open('params.yaml'))); print('pybamm' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    from agingset.params import Params
+
+    tiny_params_raw["model"]["parameter_set"] = "Nope2099"
+    assert Params.model_validate(tiny_params_raw).model.parameter_set == "Nope2099"  # the schema alone
+    with pytest.raises(ParamsError, match="model.parameter_set: unknown parameter set 'Nope2099'"):
+        parse_params(tiny_params_raw)

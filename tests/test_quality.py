@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra
+from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra, report
 from stages import validate
 from stages._io import StageError
 
@@ -61,10 +61,10 @@ def _dataset(kk: bool = True):
     }
 
 
-def _assess(data, config):
+def _assess(data, params):
     return assess(
-        data["design"], data["status"], data["labels"], data["spectra"], config, data["per_spectrum"],
-        data["features"],
+        data["design"], data["status"], data["labels"], data["spectra"], params.validate_, params.aging.bounds,
+        data["per_spectrum"], data["features"],
     )
 
 
@@ -78,7 +78,7 @@ def _set(frame, sample, column, value, snapshot=None, soc=None):
 
 
 def test_clean_dataset_has_no_flags(tiny_params):
-    result = _assess(_dataset(), tiny_params.validate_)
+    result = _assess(_dataset(), tiny_params)
     assert result.snapshots["usable"].all() and not result.samples["flagged"].any()
     assert result.violations == []
     assert result.metrics["spectra"] == 12 and result.metrics["spectra_kk_checked"] == 12
@@ -93,7 +93,7 @@ def test_rul_label_is_missing_only_when_neither_value_nor_censoring_bound_exists
     labels.loc[labels["sample_id"] == "a", ["rul80_source", "rul80_cycles"]] = ["simulated", 30.0]
     labels.loc[labels["sample_id"] == "b", "rul80_source"] = "simulated"  # a value is owed but absent
     labels.loc[labels["sample_id"] == "c", "rul80_lower_bound"] = np.nan  # censored without its bound
-    flags = _assess(data, tiny_params.validate_).snapshots.set_index("sample_id")["flag_missing_label"]
+    flags = _assess(data, tiny_params).snapshots.set_index("sample_id")["flag_missing_label"]
     assert not flags["a"].any() and flags["b"].all() and flags["c"].all()
 
 
@@ -121,7 +121,7 @@ def test_each_snapshot_flag_fires_only_on_its_bad_row(tiny_params, flag):
     data = _dataset()
     table, column, value = CORRUPTIONS[flag]
     _set(data[table], "b", column, value, snapshot=1)
-    snapshots = _assess(data, tiny_params.validate_).snapshots.set_index(["sample_id", "snapshot"])
+    snapshots = _assess(data, tiny_params).snapshots.set_index(["sample_id", "snapshot"])
     assert snapshots.loc[("b", 1), f"flag_{flag}"]
     assert not snapshots.loc[("b", 1), "usable"] and flag in snapshots.loc[("b", 1), "reasons"]
     others = snapshots.drop(index=[("b", 1)])
@@ -133,7 +133,7 @@ def test_a_flagged_spectrum_is_left_out_alone_and_its_snapshot_stays_usable(tiny
     data = _dataset()
     table, column, value = SPECTRUM_CORRUPTIONS[flag]
     _set(data[table], "b", column, value, snapshot=1, soc=0.8)
-    result = _assess(data, tiny_params.validate_)
+    result = _assess(data, tiny_params)
     spectra = result.spectra.set_index(["sample_id", "snapshot", "soc"])
     assert spectra.loc[("b", 1, 0.8), flag] and not spectra.loc[("b", 1, 0.8), "usable"]
     assert flag in spectra.loc[("b", 1, 0.8), "reasons"]
@@ -145,7 +145,7 @@ def test_a_flagged_spectrum_is_left_out_alone_and_its_snapshot_stays_usable(tiny
 def test_a_snapshot_without_any_usable_spectrum_is_flagged(tiny_params):
     data = _dataset()
     _set(data["spectra"], "b", "solver_status", "failed: diverged", snapshot=1)
-    snapshots = _assess(data, tiny_params.validate_).snapshots.set_index(["sample_id", "snapshot"])
+    snapshots = _assess(data, tiny_params).snapshots.set_index(["sample_id", "snapshot"])
     assert snapshots.loc[("b", 1), "flag_no_usable_spectrum"] and not snapshots.loc[("b", 1), "usable"]
     assert snapshots.drop(index=[("b", 1)])["usable"].all()
 
@@ -153,7 +153,7 @@ def test_a_snapshot_without_any_usable_spectrum_is_flagged(tiny_params):
 def test_features_of_a_flagged_spectrum_are_masked_and_the_rest_kept(tiny_params):
     data = _dataset()
     _set(data["spectra"], "b", "solver_status", "failed", snapshot=1, soc=0.2)
-    result = _assess(data, tiny_params.validate_)
+    result = _assess(data, tiny_params)
     masked = mask_unusable_spectra(data["features"], result.spectra).set_index(["sample_id", "snapshot"])
     assert np.isnan(masked.loc[("b", 1), "eis_r0_ohm_soc20_t25c"])
     assert masked.drop(index=[("b", 1)])["eis_r0_ohm_soc20_t25c"].notna().all()
@@ -168,7 +168,7 @@ def test_feature_range_limit_stays_below_float32():
 def test_solver_status_flags_every_snapshot_of_the_sample(tiny_params, status):
     data = _dataset()
     _set(data["status"], "c", "status", status)
-    result = _assess(data, tiny_params.validate_)
+    result = _assess(data, tiny_params)
     flagged = result.snapshots[~result.snapshots["usable"]]
     assert set(flagged["sample_id"]) == {"c"} and len(flagged) == 2
     assert (flagged["reasons"] == f"solver_status={status}").all()
@@ -183,7 +183,7 @@ def test_duplicate_design_point_and_missing_spectrum_and_sample_without_snapshot
     data["status"] = pd.concat([data["status"], pd.DataFrame([{"sample_id": "d", "status": "failed",
                                                                "message": "solver diverged"}])])
     data["spectra"] = data["spectra"][~((data["spectra"]["sample_id"] == "a") & (data["spectra"]["snapshot"] == 0))]
-    result = _assess(data, tiny_params.validate_)
+    result = _assess(data, tiny_params)
     samples = result.samples.set_index("sample_id")
     assert samples.loc["d", "flag_duplicate_sample"] and not samples.loc["c", "flag_duplicate_sample"]
     assert samples.loc["d", "flag_no_snapshots"] and "no_snapshots" in samples.loc["d", "reasons"]
@@ -195,10 +195,10 @@ def test_duplicate_design_point_and_missing_spectrum_and_sample_without_snapshot
 
 
 def test_missing_kk_column_is_reported_as_not_checked(tiny_params):
-    result = _assess(_dataset(kk=False), tiny_params.validate_)
+    result = _assess(_dataset(kk=False), tiny_params)
     assert result.snapshots["usable"].all()
     assert result.metrics["spectra_kk_checked"] == 0 and result.metrics["kk_flag_rate"] == 0.0
-    assert "lin-KK: not checked" in validate.report(result, kk_available=False)
+    assert "lin-KK: not checked" in report(result, kk_available=False)
 
 
 def _write_inputs(root, data):

@@ -66,3 +66,16 @@ def test_on_the_model_sei_diffusivity_does_not_move_a_cell_without_sei(tiny_para
     by_parameter = table.set_index("parameter")
     assert by_parameter.loc["SEI solvent diffusivity [m2.s-1]", "ST"] == pytest.approx(0.0, abs=1e-9)
     assert by_parameter.loc["Positive electrode active material volume fraction", "ST"] > 0.5
+
+
+def test_runs_carry_ids_the_sensitivity_protocol_and_the_sample(tiny_params):
+    ranges = {"a": Range(low=1.0, high=2.0), "b": Range(low=1e-3, high=1e-1, scale="log")}
+    config = tiny_params.sensitivity
+    runs = sensitivity.runs(ranges, config, tiny_params.design, seed=4)
+    assert len(runs) == config.base_samples * (len(ranges) + 2) and runs["sample_id"].is_unique
+    assert list(runs.columns[-2:]) == ["a", "b"]
+    assert runs[["a", "b"]].equals(sensitivity.sample(ranges, config.base_samples, seed=4))
+    assert (runs["charge_c_rate"] == config.protocol.charge_c_rate).all()
+    assert (runs["upper_voltage_v"] == tiny_params.design.upper_voltage_v[0]).all()  # left out: the design's first level
+    aging = sensitivity.short_aging(tiny_params.aging, config)
+    assert aging.cycles == aging.rpt_every == config.cycles

@@ -1,17 +1,28 @@
 """Build PyBaMM models and parameter values from the typed model configuration.
 
 Sampled cell parameters become ``[input]`` parameters, so a model is discretised once
-and each sample only changes the inputs passed to the solver.
+and each sample only changes the inputs passed to the solver. Every parameter set is
+loaded by :func:`base_parameter_values`; :func:`params_problems` is what PyBaMM says of a
+params file (run by :func:`agingset.params.parse_params`).
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pybamm
 
-from ..params import BPX_PREFIX, ModelConfig, SolverConfig, pybamm_options
+from ..catalog import BPX_PREFIX
+
+if TYPE_CHECKING:  # the configuration types only: params.py runs params_problems, never the reverse
+    from ..params import ModelConfig, Params, SolverConfig
+
+
+def pybamm_options(options: dict[str, str | list[str]]) -> dict[str, str | tuple[str, ...]]:
+    """Options as PyBaMM takes them: per-electrode lists become tuples."""
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in options.items()}
 
 
 def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
@@ -26,6 +37,104 @@ def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
     if parameter_set.startswith(BPX_PREFIX):
         return pybamm.ParameterValues.create_from_bpx(parameter_set.removeprefix(BPX_PREFIX))
     return with_scalar_kinetics(pybamm.ParameterValues(parameter_set))
+
+
+def params_problems(params: Params) -> list[tuple[str, str]]:
+    """What PyBaMM finds wrong with schema-valid params, as (key, message) in key order; empty: none.
+
+    The parameter set (a PyBaMM set, or a readable BPX file), the model options and every
+    experiment step are checked first; then, when those hold, that each parameter name the
+    params use exists in the set (a BPX set: or in ``model.parameter_overrides``, which may add
+    what BPX lacks) and that a fitted parameter's set value is a number inside its range. A
+    problem's key is empty when its message names the key itself.
+    """
+    model, aging = params.model, params.aging
+    problems = []
+    parameter_set = model.parameter_set
+    if parameter_set.startswith(BPX_PREFIX):
+        import bpx
+
+        try:
+            bpx.parse_bpx_file(parameter_set.removeprefix(BPX_PREFIX))
+        except Exception as err:  # missing file, bad JSON, or BPX schema errors
+            problems.append(
+                ("model.parameter_set", f"{parameter_set!r} is not a readable BPX file: {' '.join(str(err).split())[:300]}")
+            )
+    elif parameter_set not in pybamm.parameter_sets.keys():
+        allowed = sorted(pybamm.parameter_sets.keys())
+        problems.append(
+            (
+                "model.parameter_set",
+                f"unknown parameter set {parameter_set!r}; allowed: {', '.join(allowed)}, or bpx:<path to a BPX JSON file>",
+            )
+        )
+    try:
+        pybamm.BatteryModelOptions(pybamm_options(model.options))
+    except pybamm.OptionError as err:
+        problems.append(("model.options", " ".join(str(err).split())))
+    steps = {
+        "aging.conditioning": aging.conditioning,
+        # Placeholders are known names (the schema checked them): any number makes a step to parse.
+        "aging.cycle": [text.format_map(_AnyLevel()) for text in aging.cycle],
+        "aging.rpt": [step.step for step in aging.rpt],
+    }
+    for key, texts in steps.items():
+        problem = next(filter(None, map(_experiment_step_problem, texts)), None)
+        if problem:
+            problems.append((key, problem))
+    return problems or _unknown_parameters(params)
+
+
+class _AnyLevel(dict):
+    def __missing__(self, name):
+        return 1
+
+
+def _experiment_step_problem(text: str) -> str | None:
+    try:
+        pybamm.step.string(text)
+    except Exception as err:  # pybamm raises ValueError/TypeError with a long help text
+        first_line = str(err).strip().splitlines()[0]
+        return f"bad experiment step {text!r}: {first_line}"
+    return None
+
+
+def _unknown_parameters(params: Params) -> list[tuple[str, str]]:
+    """The first parameter name the params use that the set lacks, or a fitted parameter whose set
+    value (no ``start`` given) is not a number inside its range. A BPX set is checked like any other:
+    the calibrate stage reads every fitted parameter's value from it (or from the overrides)."""
+    model = params.model
+    values = base_parameter_values(model.parameter_set)
+    known = set(values.keys())
+    bpx = model.parameter_set.startswith(BPX_PREFIX)
+    if bpx:
+        # BPX carries no degradation or double-layer parameters: overrides may add them.
+        known |= set(model.parameter_overrides)
+    sections = [
+        ("design.cell_parameters", params.design.cell_parameters),
+        ("model.parameter_overrides", model.parameter_overrides),
+        ("aging.activation_energies", params.aging.activation_energies),
+        ("calibrate.parameters", params.calibrate.parameters),
+    ]
+    for section, names in sections:
+        for name in names:
+            if name not in known:
+                return [("", f"{section}: {name!r} is not a parameter of {model.parameter_set}")]
+    values.update(dict(model.parameter_overrides))
+    for name, fit_range in params.calibrate.parameters.items():
+        if fit_range.start is not None:
+            continue
+        if not isinstance(values[name], int | float):
+            return [("", f"calibrate.parameters: {name!r} is a function in {model.parameter_set}; fit a number")]
+        if not fit_range.low <= values[name] <= fit_range.high:
+            return [
+                (
+                    "",
+                    f"calibrate.parameters: {name!r}: the parameter set's value {values[name]} lies outside "
+                    f"{fit_range.low}..{fit_range.high}; give a start or widen the range",
+                )
+            ]
+    return []
 
 
 # Scalar kinetic and transport parameters of the LG M50 sets (Chen2020, OKane2022 and
