@@ -317,8 +317,11 @@ class EisConfig(Strict):
     rest_s: PositiveFloat = 3600.0
     backend: Literal["frequency_domain", "time_domain"] = "frequency_domain"
     fallback: bool = True
-    # The other backend re-solves these frequencies for every spectrum (cross_check_pct).
+    # The other backend re-solves these frequencies (cross_check_pct) for a seeded share of the
+    # spectra: each is drawn from (seed, sample_id, snapshot, temperature, SOC), so the same
+    # spectra are checked whatever the worker count. 1.0: every spectrum (tests, benchmarks).
     cross_check_hz: list[PositiveFloat] = [0.01, 1.0, 100.0]
+    cross_check_fraction: Rate = 0.1
     solver: Tolerances = Tolerances()
     time_domain: TimeDomainConfig = TimeDomainConfig()
 

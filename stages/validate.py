@@ -19,6 +19,21 @@ def _cell(text) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
+def _cross_check_line(metrics: dict) -> str:
+    """The backend cross-check: a seeded share of the spectra (eis.cross_check_fraction), never a flag."""
+    check = metrics.get("cross_check", {})
+    line = f"- backend cross-check: {check.get('spectra_checked', 0)} of {metrics['spectra']} spectra checked"
+    if check.get("spectra_checked"):
+        line += (
+            f"; largest |dZ|/|Z| at eis.cross_check_hz: median {check['median_pct']:g} %, "
+            f"95th percentile {check['p95_pct']:g} %, max {check['max_pct']:g} %"
+        )
+    others = {k: v for k, v in check.get("by_status", {}).items() if k != "checked"}
+    if others:
+        line += " (unchecked, not flagged: " + ", ".join(f"{k} {v}" for k, v in others.items()) + ")"
+    return line
+
+
 def report(assessment: Assessment, kk_available: bool) -> str:
     metrics = assessment.metrics
     lines = [
@@ -37,6 +52,7 @@ def report(assessment: Assessment, kk_available: bool) -> str:
             if kk_available
             else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
         ),
+        _cross_check_line(metrics),
         "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
         "",
         "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",

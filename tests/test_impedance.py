@@ -26,7 +26,7 @@ def _aged_sample(family: str = "SPM", cycles: int = 20, **options):
     handoff = handoff_state_names(params.model, params.eis.surface_form)
     result = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
     assert (result["status"]["status"] == "ok").all(), result["status"].to_dict("records")
-    task = eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"])[0]
+    task = eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
     return params, task
 
 

@@ -24,7 +24,7 @@ def tiny_solved(tiny_params):
     design = build_design(p.design, p.samples, p.seed)
     results = [solve_sample(task) for task in aging_tasks(p.model, p.solver, p.aging, _handoff(p), design)]
     tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in results[0]}
-    tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"])
+    tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"], p.seed)
     tables["spectra"] = pd.concat([solve_spectra(task) for task in tasks], ignore_index=True)
     tables["per_spectrum"] = spectrum_feature_table(tables["spectra"])
     tables["design"] = design
