@@ -96,6 +96,7 @@ def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_sol
     spectra = tiny_solved["spectra"]
     assert (tiny_solved["per_spectrum"]["kk_residual_pct"] < 0.1).all()
     assert (spectra["cross_check_pct"] < 2.0).all(), spectra["cross_check_pct"].max()
+    assert (spectra["cross_check_status"] == "checked").all()  # tests check every spectrum (fraction 1)
 
 
 def test_circuit_fit_describes_every_spectrum(tiny_solved):

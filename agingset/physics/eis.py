@@ -36,6 +36,14 @@ _KELVIN = 273.15
 _SHORT_OF_LIMIT = 0.995  # share of the time to a voltage limit that a stopped SOC move runs
 
 
+def _solver(tolerances, compile_: bool) -> pybamm.IDAKLUSolver:
+    """IDAKLU at these tolerances; with ``compile_`` its casadi functions run as compiled C
+    (PyBaMM's ``compile`` option: built once per model with the system C compiler, cached on
+    disk in $PYBAMM_CASADI_AOT_CACHE or $TMPDIR/pybamm_casadi_aot; casadi's virtual machine
+    when no compiler is found)."""
+    return pybamm.IDAKLUSolver(rtol=tolerances.rtol, atol=tolerances.atol, options={"compile": bool(compile_)})
+
+
 def _current(t):
     return pybamm.InputParameter(_MOVE_CURRENT) + pybamm.InputParameter(_AMPLITUDE) * pybamm.sin(
         2 * np.pi * pybamm.InputParameter(_FREQUENCY) * t
@@ -101,8 +109,8 @@ class ImpedanceSimulator:
         time_domain.build()
         self.time_model = time_domain.built_model
         # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances.
-        self.move_solver = model_building.solver(eis.solver)
-        self.excitation_solver = model_building.solver(eis.time_domain.solver)
+        self.move_solver = _solver(eis.solver, eis.compile)
+        self.excitation_solver = _solver(eis.time_domain.solver, eis.compile)
 
     # -- reaching the operating point -------------------------------------------------
     def start(self, state: dict[str, np.ndarray], inputs: dict) -> pybamm.Solution:
