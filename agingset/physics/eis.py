@@ -537,31 +537,37 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
 
 def _spectra_table(task: SpectrumTask, solve) -> pd.DataFrame:
     frequencies = task.eis.frequencies_hz
-    frames = []
+    keys, results = [], []
     for snapshot in task.snapshots:
         for temperature_c in task.eis.temperatures_c:
             for soc in task.eis.socs:
-                result = solve(snapshot, Operating(soc, temperature_c))
-                impedance = result.impedance
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "sample_id": task.sample_id,
-                            "snapshot": snapshot.snapshot,
-                            "soc": soc,
-                            "temperature_c": temperature_c,
-                            "frequency_hz": frequencies,
-                            "z_re_ohm": impedance.real,
-                            "z_im_ohm": impedance.imag,
-                            "z_abs_ohm": np.abs(impedance),
-                            "phase_deg": np.degrees(np.angle(impedance)),
-                            "backend": result.backend,
-                            "solver_status": result.solver_status,
-                            "fallback_reason": result.fallback_reason,
-                            "cross_check_pct": result.cross_check_pct,
-                            "soc_reached": result.soc_reached,
-                            "cross_check_status": result.cross_check_status,
-                        }
-                    )
-                )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                keys.append((snapshot.snapshot, soc, temperature_c))
+                results.append(solve(snapshot, Operating(soc, temperature_c)))
+    if not results:
+        return pd.DataFrame()
+    impedance = np.concatenate([np.asarray(result.impedance, dtype=complex) for result in results])
+    points = len(frequencies)
+
+    def per_spectrum(values, dtype) -> np.ndarray:  # one value per spectrum, repeated over its frequencies
+        return np.repeat(np.array(values, dtype=dtype), points)
+
+    snapshots, socs, temperatures = zip(*keys)
+    return pd.DataFrame(
+        {
+            "sample_id": per_spectrum([task.sample_id] * len(results), object),
+            "snapshot": per_spectrum(snapshots, np.int64),
+            "soc": per_spectrum(socs, float),
+            "temperature_c": per_spectrum(temperatures, float),
+            "frequency_hz": np.tile(frequencies, len(results)),
+            "z_re_ohm": impedance.real,
+            "z_im_ohm": impedance.imag,
+            "z_abs_ohm": np.abs(impedance),
+            "phase_deg": np.degrees(np.angle(impedance)),
+            "backend": per_spectrum([result.backend for result in results], object),
+            "solver_status": per_spectrum([result.solver_status for result in results], object),
+            "fallback_reason": per_spectrum([result.fallback_reason for result in results], object),
+            "cross_check_pct": per_spectrum([result.cross_check_pct for result in results], float),
+            "soc_reached": per_spectrum([result.soc_reached for result in results], float),
+            "cross_check_status": per_spectrum([result.cross_check_status for result in results], object),
+        }
+    )
