@@ -2,10 +2,11 @@
 
 Per worker, one impedance model (the aging model plus the double-layer surface form) is
 built twice: as a time-domain model whose current is an input expression, and as a
-``pybamm.EISSimulation``. For each spectrum the saved aged state is moved to the target
-SOC by a simulated constant-current charge or discharge and a rest at the target
-temperature (never by resetting the state); the rested state is then linearised in the
-frequency domain, or, as cross-check and fallback, excited with a small sinusoidal
+``pybamm.EISSimulation`` (built and set up once, :class:`Linearisation`). For each spectrum
+the saved aged state is moved to the target SOC by a simulated constant-current charge or
+discharge and a rest at the target temperature (never by resetting the state); the rested
+state is then linearised in the frequency domain, or, as fallback and as cross-check of a
+seeded share of the spectra (:func:`cross_checked`), excited with a small sinusoidal
 current in the time domain (see :func:`lock_in_impedance`).
 """
 
@@ -167,7 +168,8 @@ class ImpedanceSimulator:
         """Z [Ohm] by linearising the impedance model about the rested state (see :class:`Linearisation`)."""
         if self._linearisation is None:
             self._linearisation = Linearisation(self.frequency_domain, self.time_model, rested.inputs)
-        return self._linearisation.impedance(rested.solution.last_state.all_ys[0][:, -1], rested.inputs, frequencies_hz)
+        state = rested.solution.last_state.all_ys[0][:, -1]
+        return self._linearisation.impedance(state, rested.inputs, frequencies_hz)
 
     def time_domain_impedance(self, rested: Rested, frequencies_hz: np.ndarray) -> np.ndarray:
         """Z [Ohm] from a small sinusoidal current applied to the rested state."""
