@@ -544,9 +544,22 @@ def _design(inputs: CardInputs) -> list[str]:
                 if inputs.spectra is not None and "soc" in inputs.spectra
                 else ""
             )
-            + ".",
+            + "."
+            + _cross_check_sentence(eis),
         ]
     return [*lines, ""]
+
+
+def _cross_check_sentence(eis: Mapping) -> str:
+    hz = eis.get("cross_check_hz") or []
+    if not hz:
+        return ""
+    fraction = eis.get("cross_check_fraction", 1.0)
+    share = "every spectrum" if fraction >= 1 else f"a seeded {_fmt(100 * fraction)} % of the spectra"
+    return (
+        f" The other backend re-solves {', '.join(_fmt(f) for f in hz)} Hz of {share} "
+        "(`cross_check_pct`; counts and distribution under Quality, `cross_check`)."
+    )
 
 
 def _label_distributions(inputs: CardInputs) -> list[str]:

@@ -264,9 +264,16 @@ class EisConfig(Strict):
     rest_s: PositiveFloat = 3600.0
     backend: Literal["frequency_domain", "time_domain"] = "frequency_domain"
     fallback: bool = True
-    # The other backend re-solves these frequencies for every spectrum (cross_check_pct).
+    # The other backend re-solves these frequencies (cross_check_pct) for a seeded share of the
+    # spectra: each is drawn from (seed, sample_id, snapshot, temperature, SOC), so the same
+    # spectra are checked whatever the worker count. 1.0: every spectrum (tests, benchmarks).
     cross_check_hz: list[PositiveFloat] = [0.01, 1.0, 100.0]
+    cross_check_fraction: Rate = 0.1
     solver: Tolerances = Tolerances()
+    # The SOC moves and the time-domain sine in compiled C (PyBaMM's IDAKLU "compile" option,
+    # built once per model): ~5x faster than casadi's virtual machine; Z differs from it
+    # within the solver tolerance (<= 3e-6 relative), the two round differently.
+    compile: bool = True
     time_domain: TimeDomainConfig = TimeDomainConfig()
 
     @field_validator("socs", "temperatures_c")

@@ -79,6 +79,11 @@ def spectrum_checks(spectra: pd.DataFrame, per_spectrum: pd.DataFrame | None, co
     # A failed point has no impedance: it is "failed", not also "non-finite" or "Re Z <= 0".
     points["_non_finite"] &= ~points["_failed"]
     points["_re_z_not_positive"] &= ~points["_failed"] & ~points["_non_finite"]
+    # The backend cross-check is information, not a flag: an unchecked spectrum (NaN, see
+    # cross_check_status) is not a failed one.
+    cross_check = {
+        name: (name, "first") for name in ("cross_check_pct", "cross_check_status") if name in spectra
+    }
     checks = points.groupby(keys, sort=True, dropna=False).agg(
         failed=("_failed", "any"),
         non_finite=("_non_finite", "any"),
@@ -87,8 +92,12 @@ def spectrum_checks(spectra: pd.DataFrame, per_spectrum: pd.DataFrame | None, co
         backend=("backend", "first"),
         solver_status=("solver_status", "first"),
         points=("frequency_hz", "size"),
+        **cross_check,
     )
     checks = checks.reset_index()
+    if "cross_check_pct" not in checks:
+        checks["cross_check_pct"] = np.nan
+    checks["cross_checked"] = checks["cross_check_pct"].notna()
     if per_spectrum is not None and KK_COLUMN in per_spectrum:
         checks = checks.merge(per_spectrum[[*keys, KK_COLUMN]], on=keys, how="left")
     else:
@@ -201,6 +210,27 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 6) if whole else 0.0
 
 
+def cross_check_metrics(spectra_checked: pd.DataFrame) -> dict:
+    """How many spectra the other backend re-solved (``eis.cross_check_fraction``) and, over
+    those, the distribution of their largest |dZ|/|Z| in percent; why the others were not."""
+    checked = spectra_checked.loc[spectra_checked["cross_checked"], "cross_check_pct"].to_numpy(dtype=float)
+    metrics: dict = {"spectra_checked": int(checked.size)}
+    if checked.size:
+        metrics.update(
+            {
+                "median_pct": round(float(np.median(checked)), 6),
+                "p95_pct": round(float(np.percentile(checked, 95)), 6),
+                "max_pct": round(float(checked.max()), 6),
+            }
+        )
+    if "cross_check_status" in spectra_checked:
+        statuses = spectra_checked["cross_check_status"].fillna("").astype(str)
+        # "failed: <message>" counts as "failed": messages vary per spectrum.
+        kinds = statuses.where(~statuses.str.startswith("failed:"), "failed").replace("", "unknown")
+        metrics["by_status"] = {str(k): int(v) for k, v in kinds.value_counts().sort_index().items()}
+    return metrics
+
+
 def quality_metrics(samples: pd.DataFrame, flags: pd.DataFrame, spectra_checked: pd.DataFrame) -> dict:
     """Counts and rates that ``dvc metrics diff`` compares between dataset versions."""
     counts = samples["status"].fillna("missing").value_counts()
@@ -230,6 +260,7 @@ def quality_metrics(samples: pd.DataFrame, flags: pd.DataFrame, spectra_checked:
         "backend_spectra": {
             str(k): int(v) for k, v in spectra_checked["backend"].value_counts().sort_index().items()
         },
+        "cross_check": cross_check_metrics(spectra_checked),
         "flag_counts": {name.removeprefix("flag_"): int(flags[name].sum()) for name in _flag_names(flags)},
     }
 
@@ -288,6 +319,21 @@ def _cell(text) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
+def _cross_check_line(metrics: dict) -> str:
+    """The backend cross-check: a seeded share of the spectra (eis.cross_check_fraction), never a flag."""
+    check = metrics.get("cross_check", {})
+    line = f"- backend cross-check: {check.get('spectra_checked', 0)} of {metrics['spectra']} spectra checked"
+    if check.get("spectra_checked"):
+        line += (
+            f"; largest |dZ|/|Z| at eis.cross_check_hz: median {check['median_pct']:g} %, "
+            f"95th percentile {check['p95_pct']:g} %, max {check['max_pct']:g} %"
+        )
+    others = {k: v for k, v in check.get("by_status", {}).items() if k != "checked"}
+    if others:
+        line += " (unchecked, not flagged: " + ", ".join(f"{k} {v}" for k, v in others.items()) + ")"
+    return line
+
+
 def report(assessment: Assessment, kk_available: bool) -> str:
     """data/validate/report.md: the counts, rates and gate, then every flagged sample, snapshot and spectrum."""
     metrics = assessment.metrics
@@ -307,6 +353,7 @@ def report(assessment: Assessment, kk_available: bool) -> str:
             if kk_available
             else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
         ),
+        _cross_check_line(metrics),
         "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
         "",
         "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",

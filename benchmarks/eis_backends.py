@@ -35,7 +35,7 @@ def aged_task(family: str):
     result = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
     if result["status"]["status"].iloc[0] != "ok":
         raise RuntimeError(result["status"].to_dict("records"))
-    return params, eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"])[0]
+    return params, eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
 
 
 def main(families: list[str]) -> None:

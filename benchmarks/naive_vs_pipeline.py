@@ -83,7 +83,7 @@ def pipeline(params, design) -> tuple[float, int]:
 
     snapshots = pd.concat([r["snapshots"] for r in results if not r["snapshots"].empty], ignore_index=True)
     states = pd.concat([r["states"] for r in results if not r["states"].empty], ignore_index=True)
-    for task in spectrum_tasks(params.model, params.eis, design, snapshots, states):
+    for task in spectrum_tasks(params.model, params.eis, design, snapshots, states, params.seed):
         solve_spectra(task)
     failures = sum(r["status"]["status"].iloc[0] != "ok" for r in results)
     return (time.perf_counter() - start) / len(design), failures

@@ -29,7 +29,7 @@ def main(output: str) -> None:
     design = build_design(params.design, 1, params.seed)
     handoff = handoff_state_names(params.model, params.eis.surface_form)
     aged = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
-    task = eis.spectrum_tasks(params.model, params.eis, design, aged["snapshots"], aged["states"])[0]
+    task = eis.spectrum_tasks(params.model, params.eis, design, aged["snapshots"], aged["states"], params.seed)[0]
     simulator = eis.ImpedanceSimulator(params.model, params.eis, list(task.input_names))
     snapshots = aged["snapshots"].set_index("snapshot")
     frequencies = params.eis.frequencies_hz

@@ -27,7 +27,7 @@ from stages._io import atomic_path, run_stage
 def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
     """:func:`spectrum_feature_table` of each long spectra table, computed on the workers.
 
-    Circuit fits cost ~50 ms per spectrum: spread over the workers, like the solves.
+    Circuit fits cost ~15 ms per spectrum (~30 ms with lin-KK on a loaded machine): spread over the workers, like the solves.
     """
     tasks = [spectrum_feature_tasks(table) for table in tables]
     results, _ = run_tasks(sample_spectrum_features, [task for group in tasks for task in group], "spectrum features")

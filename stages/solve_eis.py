@@ -18,6 +18,7 @@ def main(params):
         pd.read_parquet(DESIGN),
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
+        params.seed,  # draws the cross-checked spectra
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
     table = pd.concat(spectra, ignore_index=True) if spectra else eis.empty_spectra()

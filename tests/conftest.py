@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles (rates x 10), 25 frequencies, 2 SOCs,
-    a 2-parameter calibration of 2 steps, 2 Sobol base samples of 1 cycle."""
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles (rates x 10), 25 frequencies, 2 SOCs
+    (every spectrum cross-checked), a 2-parameter calibration of 2 steps, 2 Sobol base samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
     params["design"]["ambient_temperature_c"] = [25]
@@ -27,7 +27,8 @@ def tiny_params_dict() -> dict:
     params["aging"]["acceleration"] = 10
     params["aging"]["stop_at_soh"] = None
     params["eis"].update(
-        {"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 4, "socs": [0.2, 0.8], "temperatures_c": [25]}
+        {"f_min_hz": 1.0e-3, "f_max_hz": 1.0e3, "points_per_decade": 4, "socs": [0.2, 0.8], "temperatures_c": [25],
+         "cross_check_fraction": 1.0}  # every spectrum cross-checked in tests
     )
     params["split"]["test_fraction"] = 0.5
     params["train"]["n_estimators"] = 10

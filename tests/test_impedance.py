@@ -1,6 +1,7 @@
 """Impedance on aged states: two independent backends agree, SOC moves are real, lin-KK flags bad spectra."""
 
 import numpy as np
+import pybamm
 import pytest
 
 from agingset.design import build_design
@@ -26,7 +27,7 @@ def _aged_sample(family: str = "SPM", cycles: int = 20, **options):
     handoff = handoff_state_names(params.model, params.eis.surface_form)
     result = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
     assert (result["status"]["status"] == "ok").all(), result["status"].to_dict("records")
-    task = eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"])[0]
+    task = eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
     return params, task
 
 
@@ -116,6 +117,74 @@ def test_fallback_to_time_domain_is_recorded(aged, monkeypatch):
     assert "singular Jacobian" in result.fallback_reason
     assert np.all(np.isfinite(result.impedance))
     assert np.isnan(result.cross_check_pct)  # no second backend left to check against
+
+
+def _eis_simulation_impedance(task, rested, frequencies_hz):
+    """PyBaMM's own path, per spectrum: initial conditions set from the rested solution's
+    variables, then ``EISSimulation.solve`` (a sparse solve per frequency)."""
+    building = eis.model_building
+    model = building.impedance_model(task.model, task.eis.surface_form)
+    values = building.parameter_values(task.model, [*task.input_names, "Ambient temperature [K]"])
+    simulation = pybamm.EISSimulation(model, parameter_values=values, var_pts=building.var_pts(task.model, model))
+    simulation.build(inputs=rested.inputs)
+    built = simulation.built_model
+    state = {
+        variable.name: rested.solution[variable.name].entries[..., -1].ravel(order="F")[:, None]
+        for variable in built.initial_conditions
+        if variable.name != "Current variable [A]"
+    }
+    state["Current variable [A]"] = np.zeros((1, 1))
+    built.set_initial_conditions_from(state, inputs=rested.inputs)
+    return np.asarray(simulation.solve(frequencies_hz, inputs=rested.inputs).impedance)
+
+
+def test_the_linearisation_is_pybamm_s_eis_simulation_solved_about_the_rested_state(aged):
+    """One built model, Jacobians per state and a dense solve of every frequency at once give
+    PyBaMM's EISSimulation answer (rebuilt initial conditions, a sparse solve per frequency)."""
+    simulator, task = aged
+    frequencies = simulator.eis.frequencies_hz
+    for soc, temperature_c in ((0.2, 25.0), (0.8, 10.0)):
+        rested = _rested(aged, soc, temperature_c=temperature_c)
+        ours = simulator.frequency_domain_impedance(rested, frequencies)
+        reference = _eis_simulation_impedance(task, rested, frequencies)
+        assert np.max(np.abs(ours - reference) / np.abs(reference)) < 1e-9
+
+
+def test_cross_checked_spectra_are_a_seeded_share_drawn_per_spectrum():
+    keys = [("s1", snapshot, temperature, soc) for snapshot in range(50) for temperature in (10.0, 25.0)
+            for soc in (0.2, 0.5, 0.8)]  # fmt: skip
+    draws = {fraction: {key for key in keys if eis.cross_checked(7, *key, fraction)} for fraction in (0, 0.1, 0.5, 1)}
+    assert draws[0] == set() and draws[1] == set(keys)
+    assert draws[0.1] <= draws[0.5]  # growing the fraction keeps every spectrum checked before
+    assert 0.05 < len(draws[0.1]) / len(keys) < 0.15 and 0.4 < len(draws[0.5]) / len(keys) < 0.6
+    assert {key for key in reversed(keys) if eis.cross_checked(7, *key, 0.5)} == draws[0.5]  # order-free
+    assert {key for key in keys if eis.cross_checked(8, *key, 0.5)} != draws[0.5]  # the seed matters
+    assert eis.cross_checked(7, "s1", np.int64(3), np.float64(25.0), np.float64(0.5), 0.5) == eis.cross_checked(
+        7, "s1", 3, 25, 0.5, 0.5
+    )  # numpy or Python numbers alike
+
+
+def test_unchecked_spectra_say_so_and_keep_their_impedance(aged):
+    simulator, task = aged
+    import dataclasses
+
+    half = dataclasses.replace(
+        task, eis=task.eis.model_copy(update={"cross_check_fraction": 0.5}), snapshots=task.snapshots[:2]
+    )
+    spectra = eis.solve_spectra(half)
+    per_spectrum = spectra.groupby(["snapshot", "soc", "temperature_c"]).first()
+    checked = per_spectrum["cross_check_status"] == eis.CHECKED
+    expected = [
+        eis.cross_checked(half.seed, half.sample_id, snapshot, temperature_c, soc, 0.5)
+        for snapshot, soc, temperature_c in per_spectrum.index
+    ]
+    assert checked.tolist() == expected
+    assert per_spectrum.loc[checked, "cross_check_pct"].between(0, 2).all()
+    assert per_spectrum.loc[~checked, "cross_check_pct"].isna().all()
+    assert (per_spectrum.loc[~checked, "cross_check_status"] == eis.NOT_SAMPLED).all()
+    assert (spectra["solver_status"] == "ok").all()
+    every = eis.solve_spectra(dataclasses.replace(half, eis=half.eis.model_copy(update={"cross_check_fraction": 1.0})))
+    np.testing.assert_array_equal(spectra["z_re_ohm"], every["z_re_ohm"])  # the check never changes Z
 
 
 def _two_arcs_and_finite_diffusion(frequency_hz):

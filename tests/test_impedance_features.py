@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agingset.impedance_features import FEATURE_NAMES, fit_circuit, arc_and_tail, spectrum_features
+from agingset.impedance_features import (
+    FEATURE_NAMES,
+    arc_and_tail,
+    circuit_and_jacobian,
+    circuit_impedance,
+    fit_circuit,
+    spectrum_features,
+)
 from agingset.quality import MAX_FEATURE_MAGNITUDE
 
 FREQUENCIES = np.logspace(-3, 4, 36)
@@ -107,3 +114,33 @@ def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypat
     )
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
     assert list(whole["sample_id"]) == ["a"] * 4 + ["b"] * 4
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        [0.015, 0.03, 2.0 / 0.03, 0.9, 0.01, 0.05 / 0.01, 0.8, 0.002, 100.0],
+        [1e-3, 1e-9, 1e6, 0.3, 5.0, 1e-6, 1.0, 1e-8, 1e-6],  # vanishing arc and Warburg, extreme time constants
+        [2.0, 0.5, 1e-3, 0.6, 0.1, 10.0, 0.95, 3.0, 1e4],
+    ],
+)
+def test_the_fitted_circuit_is_impedance_py_s_and_its_jacobian_is_its_derivative(parameters):
+    """The fit's vectorised circuit equals impedance.py's elements; its Jacobian (log parameters,
+    linear CPE exponents) equals central differences of them."""
+    parameters = np.array(parameters)
+    omega = 2 * np.pi * FREQUENCIES
+    impedance, jacobian = circuit_and_jacobian(parameters, omega)
+    reference = circuit_impedance(parameters, FREQUENCIES)
+    assert np.max(np.abs(impedance - reference) / np.abs(reference)) < 1e-12
+    logarithmic = np.array([True, True, True, False, True, True, False, True, True])
+    step = 1e-6
+    for k in range(len(parameters)):
+        up, down = parameters.copy(), parameters.copy()
+        if logarithmic[k]:
+            up[k] *= np.exp(step)
+            down[k] *= np.exp(-step)
+        else:
+            up[k] += step
+            down[k] -= step
+        difference = (circuit_impedance(up, FREQUENCIES) - circuit_impedance(down, FREQUENCIES)) / (2 * step)
+        assert np.max(np.abs(jacobian[:, k] - difference)) <= 1e-6 * np.max(np.abs(reference)), k

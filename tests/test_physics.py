@@ -24,7 +24,7 @@ def tiny_solved(tiny_params):
     design = build_design(p.design, p.samples, p.seed)
     results = [solve_sample(task) for task in aging_tasks(p.model, p.solver, p.aging, _handoff(p), design)]
     tables = {key: pd.concat([r[key] for r in results], ignore_index=True) for key in results[0]}
-    tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"])
+    tasks = spectrum_tasks(p.model, p.eis, design, tables["snapshots"], tables["states"], p.seed)
     tables["spectra"] = pd.concat([solve_spectra(task) for task in tasks], ignore_index=True)
     tables["per_spectrum"] = spectrum_feature_table(tables["spectra"])
     tables["design"] = design
@@ -96,6 +96,7 @@ def test_every_clean_spectrum_passes_lin_kk_and_the_backend_cross_check(tiny_sol
     spectra = tiny_solved["spectra"]
     assert (tiny_solved["per_spectrum"]["kk_residual_pct"] < 0.1).all()
     assert (spectra["cross_check_pct"] < 2.0).all(), spectra["cross_check_pct"].max()
+    assert (spectra["cross_check_status"] == "checked").all()  # tests check every spectrum (fraction 1)
 
 
 def test_circuit_fit_describes_every_spectrum(tiny_solved):

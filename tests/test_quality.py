@@ -229,3 +229,29 @@ def test_clean_dataset_passes_the_stage(tiny_params, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     validate.main(tiny_params)
     assert (tmp_path / validate.METRICS).exists()
+
+
+def test_an_unchecked_spectrum_is_not_a_failure_and_the_metrics_count_the_checked_ones(tiny_params):
+    """The backend cross-check runs on a seeded share of the spectra: NaN is 'not sampled', never a flag."""
+    data = _dataset()
+    spectra = data["spectra"]
+    checked = (spectra["sample_id"] == "a") | ((spectra["sample_id"] == "b") & (spectra["snapshot"] == 0))
+    pct = spectra["snapshot"] * 0.1 + spectra["soc"] * 0.1  # per spectrum: 0.02, 0.08, 0.12, 0.18
+    spectra["cross_check_pct"] = pct.where(checked)
+    spectra["cross_check_status"] = np.where(checked, "checked", "not sampled")
+    spectra.loc[(spectra["sample_id"] == "c") & (spectra["snapshot"] == 1), "cross_check_status"] = "failed: boom"
+    result = _assess(data, tiny_params.validate_)
+    assert result.spectra["usable"].all() and result.snapshots["usable"].all() and result.violations == []
+    assert result.spectra["cross_checked"].sum() == 6
+    metrics = result.metrics["cross_check"]
+    assert metrics["spectra_checked"] == 6
+    assert metrics["by_status"] == {"checked": 6, "failed": 2, "not sampled": 4}
+    assert metrics["max_pct"] == pytest.approx(0.18) and metrics["median_pct"] == pytest.approx(0.08)
+    line = validate._cross_check_line(result.metrics)
+    assert "6 of 12 spectra checked" in line and "not sampled 4" in line and "failed 2" in line
+
+
+def test_spectra_without_cross_check_columns_report_none_checked(tiny_params):
+    result = _assess(_dataset(), tiny_params.validate_)  # an older spectra table: no cross_check columns
+    assert result.metrics["cross_check"] == {"spectra_checked": 0}
+    assert "0 of 12 spectra checked" in validate._cross_check_line(result.metrics)

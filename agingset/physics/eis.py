@@ -2,15 +2,17 @@
 
 Per worker, one impedance model (the aging model plus the double-layer surface form) is
 built twice: as a time-domain model whose current is an input expression, and as a
-``pybamm.EISSimulation``. For each spectrum the saved aged state is moved to the target
-SOC by a simulated constant-current charge or discharge and a rest at the target
-temperature (never by resetting the state); the rested state is then linearised in the
-frequency domain, or, as cross-check and fallback, excited with a small sinusoidal
+``pybamm.EISSimulation`` (built and set up once, :class:`Linearisation`). For each spectrum
+the saved aged state is moved to the target SOC by a simulated constant-current charge or
+discharge and a rest at the target temperature (never by resetting the state); the rested
+state is then linearised in the frequency domain, or, as fallback and as cross-check of a
+seeded share of the spectra (:func:`cross_checked`), excited with a small sinusoidal
 current in the time domain (see :func:`lock_in_impedance`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -35,10 +37,25 @@ _KELVIN = 273.15
 _SHORT_OF_LIMIT = 0.995  # share of the time to a voltage limit that a stopped SOC move runs
 
 
+def _solver(tolerances, compile_: bool) -> pybamm.IDAKLUSolver:
+    """IDAKLU at these tolerances; with ``compile_`` its casadi functions run as compiled C
+    (PyBaMM's ``compile`` option: built once per model with the system C compiler, cached on
+    disk in $PYBAMM_CASADI_AOT_CACHE or $TMPDIR/pybamm_casadi_aot; casadi's virtual machine
+    when no compiler is found)."""
+    return pybamm.IDAKLUSolver(rtol=tolerances.rtol, atol=tolerances.atol, options={"compile": bool(compile_)})
+
+
 def _current(t):
     return pybamm.InputParameter(_MOVE_CURRENT) + pybamm.InputParameter(_AMPLITUDE) * pybamm.sin(
         2 * np.pi * pybamm.InputParameter(_FREQUENCY) * t
     )
+
+
+def _physical(variable: pybamm.StateVector, scaled: np.ndarray, inputs: dict) -> np.ndarray:
+    """A state's physical values from the solver's (scaled) state vector entries."""
+    scale = np.asarray(pybamm.convert_to_symbol(variable.scale).evaluate(inputs=inputs), dtype=float)
+    reference = np.asarray(pybamm.convert_to_symbol(variable.reference).evaluate(inputs=inputs), dtype=float)
+    return (reference + scale * scaled).ravel()
 
 
 def _scaled(variable: pybamm.StateVector, values: np.ndarray, inputs: dict) -> np.ndarray:
@@ -80,6 +97,8 @@ class ImpedanceSimulator:
         model = model_building.impedance_model(model_config, eis.surface_form)
         var_pts = model_building.var_pts(model_config, model)
         self.frequency_domain = pybamm.EISSimulation(model, parameter_values=values, var_pts=var_pts)
+        self.frequency_domain.build()
+        self._linearisation: Linearisation | None = None  # set up by the first spectrum (needs its inputs)
 
         time_values = values.copy()
         time_values.update({"Current function [A]": _current}, check_already_exists=False)
@@ -91,8 +110,8 @@ class ImpedanceSimulator:
         time_domain.build()
         self.time_model = time_domain.built_model
         # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances.
-        self.move_solver = model_building.solver(eis.solver)
-        self.excitation_solver = model_building.solver(eis.time_domain.solver)
+        self.move_solver = _solver(eis.solver, eis.compile)
+        self.excitation_solver = _solver(eis.time_domain.solver, eis.compile)
 
     # -- reaching the operating point -------------------------------------------------
     def start(self, state: dict[str, np.ndarray], inputs: dict) -> pybamm.Solution:
@@ -146,19 +165,11 @@ class ImpedanceSimulator:
 
     # -- impedance ---------------------------------------------------------------------
     def frequency_domain_impedance(self, rested: Rested, frequencies_hz: np.ndarray) -> np.ndarray:
-        """Z [Ohm] by linearising the impedance model about the rested state."""
-        inputs = rested.inputs
-        self.frequency_domain.build(inputs=inputs)
-        built = self.frequency_domain.built_model
-        # PyBaMM reads dict states as time series: a trailing time axis of length one.
-        state = {
-            variable.name: rested.solution[variable.name].entries[..., -1].ravel(order="F")[:, None]
-            for variable in built.initial_conditions
-            if variable.name != _CURRENT_STATE
-        }
-        state[_CURRENT_STATE] = np.zeros((1, 1))
-        built.set_initial_conditions_from(state, inputs=inputs)
-        return np.asarray(self.frequency_domain.solve(frequencies_hz, inputs=inputs).impedance)
+        """Z [Ohm] by linearising the impedance model about the rested state (see :class:`Linearisation`)."""
+        if self._linearisation is None:
+            self._linearisation = Linearisation(self.frequency_domain, self.time_model, rested.inputs)
+        state = rested.solution.last_state.all_ys[0][:, -1]
+        return self._linearisation.impedance(state, rested.inputs, frequencies_hz)
 
     def time_domain_impedance(self, rested: Rested, frequencies_hz: np.ndarray) -> np.ndarray:
         """Z [Ohm] from a small sinusoidal current applied to the rested state."""
@@ -182,6 +193,95 @@ class ImpedanceSimulator:
             voltage = response["Voltage [V]"].entries[measured]
             impedance.append(lock_in_impedance(t[measured], voltage, frequency, amplitude))
         return np.array(impedance)
+
+
+class Linearisation:
+    """``pybamm.EISSimulation``'s frequency-domain model, solved about many states.
+
+    ``EISSimulation.solve`` linearises its built model about the model's initial conditions:
+    per spectrum that means setting them from the state (``set_initial_conditions_from``,
+    which evaluates every state variable of the solution), rebuilding the output
+    Jacobian's casadi graph and one sparse LU per frequency. Here the model is built once
+    and, per state, only its Jacobian ``J`` and the outputs' Jacobian ``C`` (voltage and
+    current) are evaluated; the state is mapped from the time-domain model's state vector
+    by variable name, and ``(j omega M - J) x = b`` is solved for every frequency at once
+    (dense: the system has tens of states). Z = -C_V x / C_I x, as in ``EISSimulation``.
+    """
+
+    def __init__(self, simulation: pybamm.EISSimulation, time_model: pybamm.BaseModel, inputs: dict):
+        from casadi import MX, Function, jacobian, vertcat
+
+        model = simulation.built_model
+        self.input_names = list(inputs)
+        if getattr(model, "jac_rhs_algebraic_eval", None) is None:
+            pybamm.BaseSolver().set_up(model, inputs=inputs)  # as EISSimulation: compiles J(t, y, p)
+        self.model = model
+        size = model.len_rhs_and_alg
+        by_name = {variable.name: (variable, slices[0]) for variable, slices in time_model.y_slices.items()}
+        # (EIS slice, time-domain variable, time-domain slice, EIS variable) per state, except the current.
+        self.mapping = []
+        covered = np.zeros(size, dtype=bool)
+        for variable, slices in model.y_slices.items():
+            if variable.name == _CURRENT_STATE:
+                self.current_index = slices[0].start
+                covered[slices[0]] = True
+                continue
+            if variable.name not in by_name:
+                raise KeyError(f"time-domain model lacks state {variable.name!r}")
+            source, source_slice = by_name[variable.name]
+            self.mapping.append((slices[0], source, source_slice, variable))
+            covered[slices[0]] = True
+        if not covered.all():
+            raise KeyError("frequency-domain states not covered by the time-domain model")
+        self.mass = np.asarray(model.mass_matrix.entries.toarray(), dtype=float)
+        self.forcing = np.zeros(size)
+        self.forcing[self.current_index] = -1.0
+        y = MX.sym("y", size)
+        p = {name: MX.sym(name) for name in self.input_names}
+        outputs = pybamm.numpy_concatenation(
+            model.get_processed_variable("Voltage [V]"), model.get_processed_variable("Current [A]")
+        )
+        expression = outputs.to_casadi(t=0, y=y, inputs=p)
+        self.output_jacobian = Function("eis_outputs", [y, vertcat(*p.values())], [jacobian(expression, y)])
+
+    def state(self, y_time: np.ndarray, inputs: dict) -> np.ndarray:
+        """The time-domain model's (scaled) state vector as the frequency-domain model's, current zero."""
+        y0 = np.zeros(self.model.len_rhs_and_alg)
+        for target, source, source_slice, variable in self.mapping:
+            physical = _physical(source, y_time[source_slice], inputs)
+            y0[target] = _scaled(variable, physical, inputs)
+        return y0
+
+    def impedance(self, y_time: np.ndarray, inputs: dict, frequencies_hz: np.ndarray) -> np.ndarray:
+        from casadi import vertcat
+
+        if list(inputs) != self.input_names:  # casadi takes the inputs by position
+            raise ValueError(f"inputs {list(inputs)} differ from the set-up ones {self.input_names}")
+        y0 = self.state(np.asarray(y_time, dtype=float).ravel(), inputs)
+        p = vertcat(*inputs.values())
+        jac = np.asarray(self.model.jac_rhs_algebraic_eval(0, y0, p).full(), dtype=float)
+        outputs = np.asarray(self.output_jacobian(y0, p).full(), dtype=float)
+        omega = 2 * np.pi * np.asarray(frequencies_hz, dtype=float)
+        system = 1j * omega[:, None, None] * self.mass[None] - jac[None]
+        rhs = np.broadcast_to(self.forcing.astype(complex), (len(omega), len(self.forcing)))[..., None]
+        # One BLAS thread: a multithreaded OpenBLAS spins against the other workers of a busy
+        # machine (DFN's 171 states: 40 ms on one thread, seconds on two contended ones).
+        with _one_blas_thread():
+            x = np.linalg.solve(system, rhs)[..., 0]
+        voltage, current = outputs @ x.T
+        return -voltage / current
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _voltage_limit(termination: str) -> bool:
@@ -221,6 +321,7 @@ class SpectrumTask:
     sample_id: str
     inputs: dict
     snapshots: tuple[SnapshotState, ...]
+    seed: int  # draws which spectra are cross-checked (:func:`cross_checked`)
 
     def simulator_key(self) -> tuple:
         return ("eis", self.model.model_dump_json(), self.eis.model_dump_json(), self.input_names)
@@ -237,6 +338,7 @@ class SpectrumTask:
                 "inputs": self.inputs,
                 "sample_id": self.sample_id,
                 "snapshots": snapshots,
+                "seed": self.seed,
             },
             sort_keys=True,
         )
@@ -244,14 +346,22 @@ class SpectrumTask:
     def failure(self, status: str, message: str) -> pd.DataFrame:
         """Every spectrum of the sample as missing, with the reason (worker hung or died)."""
         nothing = np.full(self.eis.frequencies_hz.shape, np.nan + 1j * np.nan)
-        result = Spectrum(nothing, BACKENDS[self.eis.backend], f"{status}: {message}")
+        result = Spectrum(nothing, BACKENDS[self.eis.backend], f"{status}: {message}", cross_check_status=NO_SPECTRUM)
         return _spectra_table(self, lambda snapshot, point: result)
 
 
 def spectrum_tasks(
-    model: ModelConfig, eis: EisConfig, design: pd.DataFrame, snapshots: pd.DataFrame, states: pd.DataFrame
+    model: ModelConfig,
+    eis: EisConfig,
+    design: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    states: pd.DataFrame,
+    seed: int,
 ) -> list[SpectrumTask]:
-    """One task per solved sample (sorted by sample_id), carrying its snapshot states by name."""
+    """One task per solved sample (sorted by sample_id), carrying its snapshot states by name.
+
+    ``seed`` (params' ``seed``) draws which spectra are cross-checked (:func:`cross_checked`).
+    """
     from ..design import cell_parameter_columns
 
     input_names = tuple(cell_parameter_columns(design))
@@ -281,6 +391,7 @@ def spectrum_tasks(
                     )
                     for row in sample_snapshots.sort_values("snapshot").itertuples()
                 ),
+                int(seed),
             )
         )
     return tasks
@@ -294,13 +405,37 @@ class Spectrum:
     fallback_reason: str = ""
     cross_check_pct: float = float("nan")
     soc_reached: float = float("nan")
+    cross_check_status: str = ""  # CHECKED, NOT_SAMPLED, OFF, NO_REFERENCE, NO_SPECTRUM or "failed: <why>"
 
 
-def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dict, point: Operating) -> Spectrum:
+# Why a spectrum has, or has no, cross_check_pct (the spectra table's cross_check_status).
+CHECKED = "checked"
+NOT_SAMPLED = "not sampled"  # outside the seeded eis.cross_check_fraction
+OFF = "off"  # eis.cross_check_hz is empty
+NO_REFERENCE = "not possible: the fallback backend answered"  # no second backend left to check against
+NO_SPECTRUM = "not possible: no spectrum"
+
+
+def cross_checked(seed: int, sample_id: str, snapshot: int, temperature_c: float, soc: float, fraction: float) -> bool:
+    """Whether this spectrum is cross-checked: a uniform draw in [0, 1) below ``fraction``.
+
+    The draw is a hash of the spectrum's key, so it depends on nothing else (not the order
+    or the worker a spectrum is solved on): ``fraction`` 1 checks every spectrum, 0 none,
+    and growing it keeps every spectrum checked before.
+    """
+    key = f"cross_check|{int(seed)}|{sample_id}|{int(snapshot)}|{float(temperature_c)!r}|{float(soc)!r}"
+    draw = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") / 2.0**64
+    return draw < fraction
+
+
+def spectrum(
+    simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dict, point: Operating, check: bool = True
+) -> Spectrum:
     """One spectrum by the configured backend (the other one if it fails); never raises.
 
-    With ``eis.cross_check_hz`` the other backend also solves those frequencies and
-    ``cross_check_pct`` is their largest |Z_other - Z| / |Z| in percent.
+    With ``check`` and ``eis.cross_check_hz`` the other backend also solves those frequencies
+    and ``cross_check_pct`` is their largest |Z_other - Z| / |Z| in percent;
+    ``cross_check_status`` says why a spectrum has none.
     """
     eis = simulator.eis
     frequencies = eis.frequencies_hz
@@ -308,7 +443,12 @@ def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dic
     try:
         rested = simulator.rested(snapshot.state, inputs, snapshot.soc, snapshot.capacity_ah, point)
     except Exception as err:  # a state that cannot reach the operating point fails this spectrum only
-        return Spectrum(nothing, BACKENDS[eis.backend], f"failed: reaching SOC {point.soc:g}: {describe(err)}")
+        return Spectrum(
+            nothing,
+            BACKENDS[eis.backend],
+            f"failed: reaching SOC {point.soc:g}: {describe(err)}",
+            cross_check_status=NO_SPECTRUM,
+        )
     solvers = {
         "frequency_domain": simulator.frequency_domain_impedance,
         "time_domain": simulator.time_domain_impedance,
@@ -324,26 +464,52 @@ def spectrum(simulator: ImpedanceSimulator, snapshot: SnapshotState, inputs: dic
             reasons.append(f"{BACKENDS[backend]}: {describe(err)}")
             continue
         if reasons:  # the fallback answered: nothing left to check against
-            return Spectrum(impedance, BACKENDS[backend], "ok", "; ".join(reasons), soc_reached=rested.soc_reached)
-        check = _cross_check(solvers, backend, other, rested, eis) if eis.cross_check_hz else float("nan")
-        return Spectrum(impedance, BACKENDS[backend], "ok", cross_check_pct=check, soc_reached=rested.soc_reached)
-    return Spectrum(nothing, BACKENDS[backend], "failed: " + "; ".join(reasons), soc_reached=rested.soc_reached)
+            return Spectrum(
+                impedance,
+                BACKENDS[backend],
+                "ok",
+                "; ".join(reasons),
+                soc_reached=rested.soc_reached,
+                cross_check_status=NO_REFERENCE,
+            )
+        if not eis.cross_check_hz:
+            pct, status = float("nan"), OFF
+        elif not check:
+            pct, status = float("nan"), NOT_SAMPLED
+        else:
+            pct, status = _cross_check(solvers, backend, other, rested, eis)
+        return Spectrum(
+            impedance,
+            BACKENDS[backend],
+            "ok",
+            cross_check_pct=pct,
+            soc_reached=rested.soc_reached,
+            cross_check_status=status,
+        )
+    return Spectrum(
+        nothing,
+        BACKENDS[backend],
+        "failed: " + "; ".join(reasons),
+        soc_reached=rested.soc_reached,
+        cross_check_status=NO_SPECTRUM,
+    )
 
 
-def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: EisConfig) -> float:
+def _cross_check(solvers: dict, backend: str, other: str, rested: Rested, eis: EisConfig) -> tuple[float, str]:
     frequencies = np.asarray(eis.cross_check_hz, dtype=float)
     try:
         reference = solvers[backend](rested, frequencies)
         check = solvers[other](rested, frequencies)
-    except Exception:  # the spectrum stands; the check just could not be made
-        return float("nan")
-    return float(100.0 * np.max(np.abs(check - reference) / np.abs(reference)))
+    except Exception as err:  # the spectrum stands; the check just could not be made
+        return float("nan"), f"failed: {BACKENDS[other]}: {describe(err)}"
+    return float(100.0 * np.max(np.abs(check - reference) / np.abs(reference))), CHECKED
 
 
-_TEXT_COLUMNS = ("sample_id", "backend", "solver_status", "fallback_reason")
+_TEXT_COLUMNS = ("sample_id", "backend", "solver_status", "fallback_reason", "cross_check_status")
 SPECTRA_COLUMNS = [
     "sample_id", "snapshot", "soc", "temperature_c", "frequency_hz", "z_re_ohm", "z_im_ohm", "z_abs_ohm",
     "phase_deg", "backend", "solver_status", "fallback_reason", "cross_check_pct", "soc_reached",
+    "cross_check_status",
 ]  # fmt: skip
 
 
@@ -362,35 +528,48 @@ def solve_spectra(task: SpectrumTask) -> pd.DataFrame:
     from ..executor import cached
 
     simulator = cached(task.simulator_key(), lambda: ImpedanceSimulator(task.model, task.eis, list(task.input_names)))
-    return _spectra_table(task, lambda snapshot, point: spectrum(simulator, snapshot, task.inputs, point))
+    fraction = task.eis.cross_check_fraction
+
+    def solve(snapshot: SnapshotState, point: Operating) -> Spectrum:
+        check = cross_checked(task.seed, task.sample_id, snapshot.snapshot, point.temperature_c, point.soc, fraction)
+        return spectrum(simulator, snapshot, task.inputs, point, check=check)
+
+    return _spectra_table(task, solve)
 
 
 def _spectra_table(task: SpectrumTask, solve) -> pd.DataFrame:
     frequencies = task.eis.frequencies_hz
-    frames = []
+    keys, results = [], []
     for snapshot in task.snapshots:
         for temperature_c in task.eis.temperatures_c:
             for soc in task.eis.socs:
-                result = solve(snapshot, Operating(soc, temperature_c))
-                impedance = result.impedance
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "sample_id": task.sample_id,
-                            "snapshot": snapshot.snapshot,
-                            "soc": soc,
-                            "temperature_c": temperature_c,
-                            "frequency_hz": frequencies,
-                            "z_re_ohm": impedance.real,
-                            "z_im_ohm": impedance.imag,
-                            "z_abs_ohm": np.abs(impedance),
-                            "phase_deg": np.degrees(np.angle(impedance)),
-                            "backend": result.backend,
-                            "solver_status": result.solver_status,
-                            "fallback_reason": result.fallback_reason,
-                            "cross_check_pct": result.cross_check_pct,
-                            "soc_reached": result.soc_reached,
-                        }
-                    )
-                )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                keys.append((snapshot.snapshot, soc, temperature_c))
+                results.append(solve(snapshot, Operating(soc, temperature_c)))
+    if not results:
+        return pd.DataFrame()
+    impedance = np.concatenate([np.asarray(result.impedance, dtype=complex) for result in results])
+    points = len(frequencies)
+
+    def per_spectrum(values, dtype) -> np.ndarray:  # one value per spectrum, repeated over its frequencies
+        return np.repeat(np.array(values, dtype=dtype), points)
+
+    snapshots, socs, temperatures = zip(*keys)
+    return pd.DataFrame(
+        {
+            "sample_id": per_spectrum([task.sample_id] * len(results), object),
+            "snapshot": per_spectrum(snapshots, np.int64),
+            "soc": per_spectrum(socs, float),
+            "temperature_c": per_spectrum(temperatures, float),
+            "frequency_hz": np.tile(frequencies, len(results)),
+            "z_re_ohm": impedance.real,
+            "z_im_ohm": impedance.imag,
+            "z_abs_ohm": np.abs(impedance),
+            "phase_deg": np.degrees(np.angle(impedance)),
+            "backend": per_spectrum([result.backend for result in results], object),
+            "solver_status": per_spectrum([result.solver_status for result in results], object),
+            "fallback_reason": per_spectrum([result.fallback_reason for result in results], object),
+            "cross_check_pct": per_spectrum([result.cross_check_pct for result in results], float),
+            "soc_reached": per_spectrum([result.soc_reached for result in results], float),
+            "cross_check_status": per_spectrum([result.cross_check_status for result in results], object),
+        }
+    )
