@@ -45,7 +45,7 @@ def test_soh_starts_at_one_and_falls(tiny_solved):
         assert soh[0] == pytest.approx(1.0)
         assert np.all(soh <= 1.0 + 1e-9)
         assert np.all(np.diff(soh) < 0), soh
-        assert soh[-1] < 0.995  # the sampled SEI range ages the cell visibly in 20 cycles
+        assert soh[-1] < 0.995  # the sampled SEI range ages the cell visibly in 10 cycles
 
 
 def test_measured_capacity_is_coulomb_counted_not_theoretical(tiny_solved):
