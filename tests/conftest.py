@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params_dict() -> dict:
-    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 20 cycles (rates x 10), 25 frequencies, 2 SOCs
-    (every spectrum cross-checked), a 2-parameter calibration of 2 steps, 2 Sobol base samples of 1 cycle."""
+    """The project's params.yaml shrunk to seconds: 4 samples, SPM, 10 cycles (rates x 10) with an RPT every 5,
+    25 frequencies, 2 SOCs (every spectrum cross-checked), a 2-parameter calibration of 2 steps, 2 Sobol base
+    samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
     params["design"]["ambient_temperature_c"] = [25]
@@ -21,9 +22,12 @@ def tiny_params_dict() -> dict:
     params["design"].update(
         discharge_c_rate=[1.0], upper_voltage_v=[4.2], lower_voltage_v=[2.5], cv_cutoff_c_rate=[0.05]
     )
-    params["aging"]["cycles"] = 20
-    params["aging"]["rpt_every"] = 10
-    # A toy dataset: degradation rates x 10 so that 20 cycles age the cells, every RPT kept.
+    # Three RPTs (fresh, 5 and 10 cycles): what the labels need (SOH falls twice, the RUL power law
+    # has its 3 fit points). Blocks of 5 cycles leave cycle jumping no room (2 warm-up + 2 check
+    # cycles), so every cycle is simulated; tests/test_cycle_jumping.py tests jumps on 40 cycles.
+    params["aging"]["cycles"] = 10
+    params["aging"]["rpt_every"] = 5
+    # A toy dataset: degradation rates x 10 so that 10 cycles age the cells (SOH ~0.95), every RPT kept.
     params["aging"]["acceleration"] = 10
     params["aging"]["stop_at_soh"] = None
     params["eis"].update(
@@ -70,13 +74,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
-    """A finished tiny dataset built by `agingset run` (all stages, card included), shared by tests."""
+    """A finished tiny dataset built by `agingset run` (all stages, card included) on the local executor
+    with one worker, shared by tests (tests/test_dvc_pipeline.py compares its bytes with `dvc repro`'s)."""
     from agingset.cli import main
 
     directory = tmp_path_factory.mktemp("tiny_dataset")
     params_file = directory.parent / "tiny_params.yaml"
     params_file.write_text(yaml.safe_dump(tiny_params_dict(), sort_keys=False))
     output = directory / "run"
-    assert main(["--quiet", "--log-level", "WARNING", "run", "--params", str(params_file), "--workers", "1",
-                 "--output", str(output)]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AGINGSET_EXECUTOR", "local")
+        patch.delenv("AGINGSET_CACHE_DIR", raising=False)  # its per-sample cache: run/.agingset-cache
+        assert main(["--quiet", "--log-level", "WARNING", "run", "--params", str(params_file), "--workers", "1",
+                     "--output", str(output)]) == 0
     return output

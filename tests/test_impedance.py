@@ -16,7 +16,8 @@ from tests.conftest import tiny_params_dict
 CROSS_CHECK_HZ = np.array([1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3])
 
 
-def _aged_sample(family: str = "SPM", cycles: int = 20, **options):
+def _aged_sample(family: str = "SPM", cycles: int = 10, **options):
+    """One tiny-design sample aged ``cycles`` cycles (an RPT every 5: the tiny config's), its spectrum task."""
     raw = tiny_params_dict()
     raw["aging"]["cycles"] = cycles
     raw["model"]["family"] = family

@@ -3,6 +3,7 @@
 import filecmp
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,16 +18,14 @@ from tests.test_dvc_pipeline import _copy_project, _env, _run
 
 pytestmark = pytest.mark.slow  # fault injection on real solves
 
-STAGES = ("design", "solve_aging")
-
-
 
 def _uncalibrated() -> dict:
-    """Tiny params solved on the parameter set's own values: these tests run solve stages without calibrate."""
+    """Tiny params solved on the parameter set's own values: for solve stages run without a calibration."""
     params = tiny_params_dict()
     params["model"]["base_values"] = "parameter_set"
     params["design"]["ranges"] = "prior"
     return params
+
 
 def _project(path: Path, params: dict | None = None) -> Path:
     path.mkdir()
@@ -53,11 +52,18 @@ def _worker_pids(parent: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """An uninterrupted solve_aging of the tiny design."""
-    repo = _project(tmp_path_factory.mktemp("faults") / "reference")
-    _run(repo, sys.executable, "-m", "stages.solve_aging", workers="1")
-    return repo / "data/aging"
+def reference(tiny_dataset) -> Path:
+    """An uninterrupted solve_aging of the tiny design: the tiny dataset's (`agingset run`, one worker)."""
+    return tiny_dataset / "data/aging"
+
+
+def _solve_project(path: Path, tiny_dataset: Path) -> Path:
+    """A copy of the project holding the tiny dataset's solve_aging inputs (its calibration and design)."""
+    path.mkdir()
+    _copy_project(path, tiny_params_dict())
+    for inputs in ("data/calibrate", "data/design"):
+        shutil.copytree(tiny_dataset / inputs, path / inputs)
+    return path
 
 
 def _wait_for(condition, timeout_s: float = 300) -> None:
@@ -67,8 +73,8 @@ def _wait_for(condition, timeout_s: float = 300) -> None:
         time.sleep(0.1)
 
 
-def test_kill_9_of_the_stage_then_rerun_reuses_finished_samples_and_matches(tmp_path, reference):
-    repo = _project(tmp_path / "killed")
+def test_kill_9_of_the_stage_then_rerun_reuses_finished_samples_and_matches(tmp_path, reference, tiny_dataset):
+    repo = _solve_project(tmp_path / "killed", tiny_dataset)
     stage = subprocess.Popen(
         [sys.executable, "-m", "stages.solve_aging"],
         cwd=repo, env=_env("2"), start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -85,8 +91,8 @@ def test_kill_9_of_the_stage_then_rerun_reuses_finished_samples_and_matches(tmp_
     assert _same_dir(reference, repo / "data/aging")
 
 
-def test_kill_9_of_one_worker_costs_a_retry_not_the_sample(tmp_path, reference):
-    repo = _project(tmp_path / "worker")
+def test_kill_9_of_one_worker_costs_a_retry_not_the_sample(tmp_path, reference, tiny_dataset):
+    repo = _solve_project(tmp_path / "worker", tiny_dataset)
     env = {**_env("2"), "AGINGSET_CACHE_DIR": ""}
     stage = subprocess.Popen(
         [sys.executable, "-m", "stages.solve_aging"], cwd=repo, env=env, stderr=subprocess.PIPE, text=True
@@ -100,9 +106,11 @@ def test_kill_9_of_one_worker_costs_a_retry_not_the_sample(tmp_path, reference):
     assert _same_dir(reference, repo / "data/aging")
 
 
-def test_corrupt_cache_entry_is_recomputed_with_a_warning(tmp_path, reference):
-    repo = _project(tmp_path / "corrupt")
-    _run(repo, sys.executable, "-m", "stages.solve_aging")
+def test_corrupt_cache_entry_is_recomputed_with_a_warning(tmp_path, reference, tiny_dataset):
+    repo = _solve_project(tmp_path / "corrupt", tiny_dataset)
+    # The per-sample cache a finished solve of these samples left (the tiny dataset's run), one entry damaged.
+    shutil.copytree(tiny_dataset / ".agingset-cache/solve_aging", repo / ".agingset-cache/solve_aging")
+    assert len(_cache_entries(repo)) == 4
     entry = _cache_entries(repo)[0].parent
     table = entry / "snapshots.parquet"
     data = bytearray(table.read_bytes())
