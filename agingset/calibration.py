@@ -105,6 +105,40 @@ class Observation:
     record: Measurement | None = None
     ambient_temperature_c: float = 25.0
     c_rate: float | None = None
+    # A discharge's rested voltage before the current (fixes its starting SOC); None: the first sample.
+    rest_voltage_v: float | None = None
+
+
+# A rested first sample is followed by the ohmic step of the current: at least this resistance
+# (the LG M50 pulse tests' instantaneous resistance is 24-67 mOhm at 0-45 degC).
+REST_STEP_MIN_OHM = 0.010
+
+
+def rested_start(record: Measurement) -> float | None:
+    """The record's rested voltage before its discharge, or None when its first sample is
+    already under load (no current step after it, e.g. a logger that starts late)."""
+    current = _discharge_current(record)
+    if abs(record.current_a[0]) > 0.01 * current or record.current_a[1] >= 0:
+        return None
+    step_ohm = (record.voltage_v[0] - record.voltage_v[1]) / -record.current_a[1]
+    return float(record.voltage_v[0]) if step_ohm >= REST_STEP_MIN_OHM else None
+
+
+def rest_voltages(tests) -> dict[str, float]:
+    """Each rate test's starting rest voltage: its own rested first sample, else the median of
+    the rested starts at the same ambient temperature (every test starts from the same charge
+    to 4.2 V and rest; their rested starts agree within 2 mV per temperature)."""
+    own = {test.name: rested_start(test.record) for test in tests}
+    result = {}
+    for test in tests:
+        if own[test.name] is not None:
+            result[test.name] = own[test.name]
+            continue
+        same = [own[t.name] for t in tests if math.isclose(t.ambient_temperature_c, test.ambient_temperature_c) and own[t.name] is not None]
+        if not same:
+            raise ValueError(f"{test.name}: starts under load and no test at {test.ambient_temperature_c:g} degC starts at rest")
+        result[test.name] = float(np.median(same))
+    return result
 
 
 def is_held_out(test: RateTest, held_out_temperatures_c, held_out_c_rates) -> bool:
@@ -131,6 +165,134 @@ def _discharge_current(record: Measurement) -> float:
     return -float(np.median(record.current_a[record.current_a < 0]))
 
 
+FARADAY = 96485.33212
+_FRACTION = "{} electrode active material volume fraction"
+
+
+def electrode_ocp(values: pybamm.ParameterValues, electrode: str, stoichiometry: np.ndarray) -> np.ndarray:
+    """``electrode`` ("Negative"/"Positive") OCP of a parameter set at these stoichiometries (reference temperature)."""
+    symbol = pybamm.FunctionParameter(
+        f"{electrode} electrode OCP [V]", {f"{electrode} particle stoichiometry": pybamm.Vector(np.asarray(stoichiometry, dtype=float))}
+    )
+    return np.asarray(values.process_symbol(symbol).evaluate(), dtype=float).ravel()
+
+
+def capacity_per_fraction_ah(values: pybamm.ParameterValues, electrode: str) -> float:
+    """An electrode's full lithiation capacity [A.h] per unit active-material volume fraction."""
+    volume = values[f"{electrode} electrode thickness [m]"] * values["Electrode width [m]"] * values["Electrode height [m]"]
+    return float(volume * values[f"Maximum concentration in {electrode.lower()} electrode [mol.m-3]"] * FARADAY / 3600)
+
+
+@dataclass(frozen=True)
+class ElectrodeBalance:
+    """A cell's electrodes from its measured OCV (a LAM-free electrode match): both
+    stoichiometries at 100 % SOC and both electrodes' capacities. SOC is the fraction of
+    ``ocv_capacity_ah``, the charge between the measured OCV's 0 and 100 % points; from SOC s
+    the negative electrode sits at x_100 - (1 - s) Q_ocv / Q_n, the positive at
+    y_100 + (1 - s) Q_ocv / Q_p."""
+
+    negative_stoichiometry_100: float
+    positive_stoichiometry_100: float
+    negative_capacity_ah: float
+    positive_capacity_ah: float
+    ocv_capacity_ah: float
+    rms_v: float = float("nan")  # the match's residual against the measured OCV
+
+    def stoichiometries(self, soc):
+        removed = (1 - np.asarray(soc, dtype=float)) * self.ocv_capacity_ah
+        return (
+            self.negative_stoichiometry_100 - removed / self.negative_capacity_ah,
+            self.positive_stoichiometry_100 + removed / self.positive_capacity_ah,
+        )
+
+    def open_circuit_voltage(self, values: pybamm.ParameterValues, soc) -> np.ndarray:
+        """The cell's OCV from ``values``' electrode OCPs (stoichiometries clipped to 0..1)."""
+        x, y = self.stoichiometries(soc)
+        return electrode_ocp(values, "Positive", np.clip(y, 0, 1)) - electrode_ocp(values, "Negative", np.clip(x, 0, 1))
+
+    def active_material_fractions(self, values: pybamm.ParameterValues) -> dict[str, float]:
+        return {
+            _FRACTION.format(electrode): capacity / capacity_per_fraction_ah(values, electrode)
+            for electrode, capacity in (("Negative", self.negative_capacity_ah), ("Positive", self.positive_capacity_ah))
+        }
+
+    def parameter_values(self, values: pybamm.ParameterValues, soc) -> dict:
+        """Active-material fractions and initial concentrations (``soc``: a number or the
+        ``Initial SOC`` input) of this balance, as PyBaMM parameter values."""
+        removed = (1 - soc) * self.ocv_capacity_ah
+        return {
+            **self.active_material_fractions(values),
+            "Initial concentration in negative electrode [mol.m-3]": (
+                self.negative_stoichiometry_100 - removed / self.negative_capacity_ah
+            )
+            * values["Maximum concentration in negative electrode [mol.m-3]"],
+            "Initial concentration in positive electrode [mol.m-3]": (
+                self.positive_stoichiometry_100 + removed / self.positive_capacity_ah
+            )
+            * values["Maximum concentration in positive electrode [mol.m-3]"],
+        }
+
+    def summary(self, values: pybamm.ParameterValues) -> dict:
+        x_0, y_0 = self.stoichiometries(0.0)
+        return {
+            "negative_stoichiometry_0_100": [float(x_0), self.negative_stoichiometry_100],
+            "positive_stoichiometry_0_100": [float(y_0), self.positive_stoichiometry_100],
+            "negative_capacity_ah": self.negative_capacity_ah,
+            "positive_capacity_ah": self.positive_capacity_ah,
+            "ocv_capacity_ah": self.ocv_capacity_ah,
+            "ocv_rms_mv": 1e3 * self.rms_v,
+            "active_material_volume_fractions": self.active_material_fractions(values),
+        }
+
+
+def electrode_balance(values: pybamm.ParameterValues, soc: np.ndarray, ocv_v: np.ndarray, ocv_capacity_ah: float) -> ElectrodeBalance:
+    """The electrode balance whose OCV (``values``' electrode OCPs) best matches a measured one
+    (least squares over the measured SOC points), started from the set's own balance."""
+    x_0, x_100, y_100, y_0 = pybamm.lithium_ion.get_min_max_stoichiometries(values)
+    capacity_n = capacity_per_fraction_ah(values, "Negative") * values[_FRACTION.format("Negative")]
+    capacity_p = capacity_per_fraction_ah(values, "Positive") * values[_FRACTION.format("Positive")]
+    soc, ocv_v = np.asarray(soc, dtype=float), np.asarray(ocv_v, dtype=float)
+
+    def balance(vector):
+        return ElectrodeBalance(*(float(v) for v in vector), ocv_capacity_ah)
+
+    def residuals(vector):
+        return balance(vector).open_circuit_voltage(values, soc) - ocv_v
+
+    start = np.array([x_100, y_100, capacity_n, capacity_p])
+    outcome = least_squares(
+        residuals, start, bounds=([0.0, 0.0, ocv_capacity_ah, ocv_capacity_ah], [1.0, 1.0, 5 * capacity_n, 5 * capacity_p]), x_scale=np.abs(start)
+    )
+    return ElectrodeBalance(*(float(v) for v in outcome.x), ocv_capacity_ah, float(np.sqrt(np.mean(outcome.fun**2))))
+
+
+def ocv_capacity(soc: np.ndarray, ocv_v: np.ndarray, record: Measurement, rest_voltage_v: float) -> float:
+    """The charge [A.h] between a measured OCV's 0 and 100 % SOC points, from a slow discharge
+    of the same cell type: its voltage against discharged charge q is matched to
+    OCV(s_0 - q / Q) minus a constant overpotential (s_0 from the rest voltage) over its
+    middle (5-90 % of its charge, away from the knee where the overpotential is not constant)."""
+    charge = record.discharged_ah
+    start_soc = float(np.interp(rest_voltage_v, ocv_v, soc))
+    middle = (charge > 0.05 * charge[-1]) & (charge < 0.9 * charge[-1])
+
+    def residuals(vector):
+        capacity, overpotential = vector
+        return np.interp(start_soc - charge[middle] / capacity, soc, ocv_v) - overpotential - record.voltage_v[middle]
+
+    return float(least_squares(residuals, [charge[-1], 0.0]).x[0])
+
+
+def slowest_fitted_discharge(observations, ambient_temperature_c: float) -> Observation:
+    """The fitted constant-current discharge of lowest C-rate at this ambient temperature."""
+    candidates = [
+        o for o in observations
+        if o.kind == DISCHARGE and o.role == FIT and math.isclose(o.ambient_temperature_c, ambient_temperature_c)
+    ]
+    if not candidates:
+        raise ValueError(f"no fitted discharge at {ambient_temperature_c:g} degC to scale the rate-test OCV's SOC axis")
+    return min(candidates, key=lambda o: o.c_rate)
+
+
 class CellModels:
     """The dataset's model, built once per kind of record, solved for any fitted values."""
 
@@ -140,9 +302,12 @@ class CellModels:
         solver_config: SolverConfig,
         fit_names: list[str],
         rate_test_ocv: tuple[np.ndarray, np.ndarray] | None = None,
+        rate_test_ocv_capacity_ah: float | None = None,
     ):
-        """``rate_test_ocv``: (SOC, discharge OCV) measured on the rate-test cells; their
-        discharges are simulated with it (see :meth:`_corrected_ocp`)."""
+        """``rate_test_ocv``: (SOC, discharge OCV) measured on the rate-test cells, with
+        ``rate_test_ocv_capacity_ah`` the charge between its 0 and 100 % points; their
+        discharges are simulated on the electrode balance matched to it (:func:`electrode_balance`:
+        active-material fractions, stoichiometry window) and with it (:meth:`_corrected_ocp`)."""
         self.fit_names = list(fit_names)
         self.model_config = model_config
         operating = [_SOC, _AMBIENT, _INITIAL_T]
@@ -159,7 +324,17 @@ class CellModels:
         discharge_values = values.copy()
         discharge_values.update({_CURRENT: "[input]"})
         self.rate_test_ocv = rate_test_ocv
+        self.balance = None
+        self.discharge_constants: list[str] = []  # fitted names the discharges do not depend on
         if rate_test_ocv is not None:
+            if rate_test_ocv_capacity_ah is None:
+                raise ValueError("a rate-test OCV needs the charge between its 0 and 100 % points (rate_test_ocv_capacity_ah)")
+            self.balance = electrode_balance(self.nominal, *rate_test_ocv, rate_test_ocv_capacity_ah)
+            # The rate-test cells' active-material fractions are the balance's (fixed: a fitted
+            # shared fraction is the impedance/drive-cycle cell's), their state follows the SOC input.
+            balanced = self.balance.parameter_values(self.nominal, pybamm.InputParameter(_SOC))
+            discharge_values.update(balanced)
+            self.discharge_constants = [name for name in self.fit_names if name in balanced]
             discharge_values.update({"Positive electrode OCP [V]": self._corrected_ocp(*rate_test_ocv)})
         self.discharge = pybamm.Simulation(
             model_building.build_model(model_config),
@@ -192,21 +367,18 @@ class CellModels:
         }
 
     def _corrected_ocp(self, soc: np.ndarray, ocv_v: np.ndarray):
-        """The positive OCP plus the gap between a measured OCV and the set's, as a function of
-        the positive stoichiometry: the cell then has the measured OCV over the window.
-
-        Near empty the measured relaxed voltage after a discharge to the cut-off is not an OCV
-        of the same window (it rests 0.37 V above the set's 2.5 V end): the gap is tapered to
-        zero between 10 % and 3 % SOC, so the knee is the set's.
-        """
-        grid = np.linspace(0.0, 1.0, 201)
-        gap = np.interp(grid, soc, ocv_v) - self.open_circuit_voltage(grid)
-        gap *= np.clip((grid - 0.03) / 0.07, 0.0, 1.0)
-        _, _, y_100, y_0 = self.window
-        stoichiometry = y_0 + grid * (y_100 - y_0)  # decreasing with SOC
+        """The positive OCP plus the gap between the measured OCV and the balanced cell's
+        (:attr:`balance`), as a function of the positive stoichiometry on the balance's SOC axis:
+        the rate-test cell then has the measured OCV over the measured 0-100 % SOC. Outside that
+        window the gap goes linearly to zero at stoichiometry 0 and 1."""
+        gap = np.asarray(ocv_v, dtype=float) - self.balance.open_circuit_voltage(self.nominal, soc)
+        _, stoichiometry = self.balance.stoichiometries(soc)  # decreasing with SOC
         order = np.argsort(stoichiometry)
-        original = self.nominal["Positive electrode OCP [V]"]
         correction_y, correction = stoichiometry[order], gap[order]
+        inside = (correction_y > 0) & (correction_y < 1)
+        correction_y = np.concatenate([[0.0], correction_y[inside], [1.0]])
+        correction = np.concatenate([[0.0], correction[inside], [0.0]])
+        original = self.nominal["Positive electrode OCP [V]"]
 
         def positive_ocp_corrected(sto):
             return original(sto) + pybamm.Interpolant(correction_y, correction, sto, interpolator="linear")
@@ -246,15 +418,16 @@ class CellModels:
     def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
         current_a = _discharge_current(record)
+        rest_v = float(record.voltage_v[0]) if observation.rest_voltage_v is None else observation.rest_voltage_v
         if self.rate_test_ocv is not None:  # the rate-test cells' own OCV fixes their starting SOC
             soc_grid, ocv = self.rate_test_ocv
-            soc = float(np.interp(float(record.voltage_v[0]), ocv, soc_grid))
+            soc = float(np.interp(rest_v, ocv, soc_grid))
         else:
-            soc = self.soc_at_voltage(float(record.voltage_v[0]))
+            soc = self.soc_at_voltage(rest_v)
         initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
         inputs = self.inputs(values, soc, observation.ambient_temperature_c, initial_c)
         inputs = {**inputs, _CURRENT: current_a}
-        return self._solve(self.discharge, record, inputs, sensitivities)
+        return self._solve(self.discharge, record, inputs, sensitivities, self.discharge_constants)
 
     def driven(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         simulation = self._drive.get(observation.name)
@@ -275,16 +448,18 @@ class CellModels:
         ambient = observation.ambient_temperature_c
         return self._solve(simulation, record, self.inputs(values, soc, ambient, ambient), sensitivities)
 
-    def _solve(self, simulation, record: Measurement, inputs: dict, sensitivities: bool):
+    def _solve(self, simulation, record: Measurement, inputs: dict, sensitivities: bool, constants=()):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)
         and, with ``sensitivities``, their derivatives by the fitted parameters (IDAKLU forward
-        sensitivities: rows = times reached, columns = fit names)."""
+        sensitivities: rows = times reached, columns = fit names; zero for ``constants``, fitted
+        names this simulation does not depend on)."""
+        varied = [name for name in self.fit_names if name not in constants]
         try:
             solution = simulation.solve(
                 [0.0, float(record.time_s[-1])],
                 t_interp=record.time_s,
                 inputs=inputs,
-                calculate_sensitivities=list(self.fit_names) if sensitivities else False,
+                calculate_sensitivities=varied if sensitivities else False,
             )
         except pybamm.SolverError:
             nothing = np.empty((0, len(self.fit_names)))
@@ -298,7 +473,12 @@ class CellModels:
 
         def columns(variable):
             by_name = variable.sensitivities
-            return np.column_stack([np.asarray(by_name[name], dtype=float).ravel()[: values.size] for name in self.fit_names])
+            return np.column_stack(
+                [
+                    np.asarray(by_name[name], dtype=float).ravel()[: values.size] if name in varied else np.zeros(values.size)
+                    for name in self.fit_names
+                ]
+            )
 
         return values, heat, columns(voltage), columns(temperature)
 
@@ -710,6 +890,7 @@ def build_observations(
         for s in spectra
     ]
     held = config.held_out
+    rested = rest_voltages(rate_tests)
     for test in rate_tests:
         role = HELD_OUT if is_held_out(test, held.ambient_temperatures_c, held.c_rates) else FIT
         observations.append(
@@ -721,6 +902,7 @@ def build_observations(
                 record=resample_uniform(test.record, config.discharge_points),
                 ambient_temperature_c=test.ambient_temperature_c,
                 c_rate=test.c_rate,
+                rest_voltage_v=rested[test.name],
             )
         )
     observations.append(

@@ -469,6 +469,8 @@ class CalibrateConfig(Strict):
     # The rate-test cells' measured pseudo-OCV (soc_pct, ocv_v, hysteresis_v): their discharges
     # are simulated with it (their OCV differs from the set's); null: the set's OCV.
     rate_test_ocv: str | None = None
+    # Its temperature: the fitted slowest discharge at this ambient scales its SOC axis to A.h.
+    rate_test_ocv_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
     held_out: HeldOut = HeldOut()
     frequency_window_hz: tuple[PositiveFloat, PositiveFloat] = (0.01, 1000.0)
     discharge_points: int = Field(120, ge=10, le=10_000)
@@ -496,6 +498,11 @@ class CalibrateConfig(Strict):
         unknown = [name for name in self.rate_test_own if name not in self.parameters]
         if unknown:
             raise ValueError(f"calibrate.rate_test_own: {unknown} are not in calibrate.parameters")
+        balanced = [name for name in self.rate_test_own if name.endswith("active material volume fraction")]
+        if self.rate_test_ocv and balanced:
+            raise ValueError(
+                f"calibrate.rate_test_own: {balanced} are the electrode balance matched to calibrate.rate_test_ocv, not fitted"
+            )
         return self
 
     @model_validator(mode="after")

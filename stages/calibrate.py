@@ -86,7 +86,11 @@ def main(params):
         parameters.append(
             FitParameter(calibration.rate_test_name(name), shared.start if start is None else start, shared.low, shared.high, shared.scale)
         )
-    models = CellModels(params.model, params.solver, names, rate_test_ocv)
+    capacity = None
+    if rate_test_ocv is not None:  # the rate-test OCV's SOC axis in A.h, from a fitted slow discharge
+        slow = calibration.slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
+        capacity = calibration.ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
+    models = CellModels(params.model, params.solver, names, rate_test_ocv, capacity)
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
     fitted_observations = [o for o in observations if o.role == FIT]
@@ -129,6 +133,8 @@ def main(params):
         "unidentified": [name for name in names if name not in identified],
         "measurements": hashes,
         "roles": {o.name: o.role for o in observations},
+        "rest_voltages_v": {o.name: o.rest_voltage_v for o in observations if o.rest_voltage_v is not None},
+        "rate_test_balance": models.balance.summary(models.nominal) if models.balance else None,
         "design_ranges": design_ranges,
         "design_range_basis": {
             "sigmas": config.design_sigmas,

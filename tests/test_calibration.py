@@ -301,3 +301,76 @@ def test_own_values_sit_in_their_own_jacobian_columns(synthetic):
     contact, own = objective.names.index(CONTACT), objective.names.index(rate_test_name(CONTACT))
     assert np.any(jacobian[:spectrum_rows, contact]) and not np.any(jacobian[:spectrum_rows, own])
     assert np.any(jacobian[spectrum_rows:, own]) and not np.any(jacobian[spectrum_rows:, contact])
+
+
+# -- the rate-test cells: starting state, electrode balance, OCV -----------------------------
+def _rate_tests():
+    return validate_rate_tests(pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz"), 50.0)
+
+
+def test_a_discharge_logged_from_under_load_starts_from_its_temperatures_rest_voltage():
+    """Four M50 records have no rested first sample (0 degC 1C/2C, 25 degC C/2 and 45 degC 1.5C
+    start at 3.63-4.10 V under load); taken as rest voltages they started the model half-empty."""
+    from agingset.calibration import rest_voltages, rested_start
+
+    tests = _rate_tests()
+    loaded = sorted(t.name for t in tests if rested_start(t.record) is None)
+    assert loaded == ["discharge_0.5C_25degC", "discharge_1.5C_45degC", "discharge_1C_0degC", "discharge_2C_0degC"]
+    rest = rest_voltages(tests)
+    for test in tests:
+        same = [rest[t.name] for t in tests if t.ambient_temperature_c == test.ambient_temperature_c]
+        assert max(same) - min(same) < 0.003, test.name  # one charge protocol per temperature
+        assert rest[test.name] > 4.13
+    assert rest["discharge_2C_0degC"] == pytest.approx(np.median([4.13159, 4.13233]))
+
+
+def test_electrode_balance_recovers_a_known_balance():
+    from agingset.calibration import ElectrodeBalance, electrode_balance
+
+    values = pybamm.ParameterValues("OKane2022")
+    truth = ElectrodeBalance(0.90, 0.29, 5.6, 7.4, 4.9)
+    soc = np.linspace(0.0, 1.0, 101)
+    found = electrode_balance(values, soc, truth.open_circuit_voltage(values, soc), 4.9)
+    assert found.rms_v < 1e-4
+    for name in ("negative_stoichiometry_100", "positive_stoichiometry_100", "negative_capacity_ah", "positive_capacity_ah"):
+        assert getattr(found, name) == pytest.approx(getattr(truth, name), rel=5e-3), name
+
+
+def test_ocv_capacity_from_a_slow_discharge():
+    from agingset.calibration import ocv_capacity
+
+    soc = np.linspace(0, 1, 101)
+    ocv = 3.0 + 1.2 * soc - 0.2 * np.sin(3 * soc)
+    time = np.linspace(0, 34000, 300)
+    current = np.full(time.size, -0.5)
+    charge = 0.5 * time / 3600
+    voltage = np.interp(0.98 - charge / 4.8, soc, ocv) - 0.025
+    record = Measurement(time, current, voltage)
+    assert ocv_capacity(soc, ocv, record, float(np.interp(0.98, soc, ocv))) == pytest.approx(4.8, rel=1e-3)
+
+
+def test_the_rate_test_cell_has_the_measured_ocv_on_its_balance():
+    """Sign and SOC axis of the OCV correction: a near-rest discharge of the rate-test cell
+    follows the measured pseudo-OCV on the balance's SOC axis, and is as long as it."""
+    from agingset.measurement import validate_ocv
+
+    soc, ocv = validate_ocv(pd.read_csv(REFERENCE / "lgm50_pseudo_ocv.csv"))
+    models = CellModels(TINY_SPM, SOLVER, [CONTACT, FRACTION_P], (soc, ocv), 4.86)
+    balance = models.balance.summary(models.nominal)
+    assert balance["ocv_rms_mv"] < 12  # the set's electrode OCPs on the matched balance, before the correction
+    assert models.discharge_constants == [FRACTION_P]  # the rate-test cells' fraction is the balance's
+    inputs = models.inputs({CONTACT: 0.02, FRACTION_P: 0.665}, 1.0, 25.0, 25.0)
+    hours = 100.0
+    time = np.linspace(0, 0.98 * hours * 3600, 50)
+    solution = models.discharge.solve([0, time[-1]], t_interp=time, inputs={**inputs, "Current function [A]": 4.86 / hours})
+    simulated = solution["Battery open-circuit voltage [V]"].entries
+    measured = np.interp(1.0 - solution["Discharge capacity [A.h]"].entries / 4.86, soc, ocv)
+    assert np.max(np.abs(simulated - measured)[1:-3]) < 0.005
+    assert np.sqrt(np.mean((simulated - measured) ** 2)) < 0.002
+
+
+def test_rate_test_cells_fractions_come_from_the_balance_not_the_fit(tiny_params_raw):
+    tiny_params_raw["calibrate"]["parameters"][FRACTION_P] = {"low": 0.5, "high": 0.75}
+    tiny_params_raw["calibrate"]["rate_test_own"][FRACTION_P] = None
+    with pytest.raises(ParamsError, match="electrode balance matched to calibrate.rate_test_ocv"):
+        parse_params(tiny_params_raw)
