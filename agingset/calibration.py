@@ -259,10 +259,12 @@ def electrode_balance(values: pybamm.ParameterValues, soc: np.ndarray, ocv_v: np
     def residuals(vector):
         return balance(vector).open_circuit_voltage(values, soc) - ocv_v
 
-    start = np.array([x_100, y_100, capacity_n, capacity_p])
-    outcome = least_squares(
-        residuals, start, bounds=([0.0, 0.0, ocv_capacity_ah, ocv_capacity_ah], [1.0, 1.0, 5 * capacity_n, 5 * capacity_p]), x_scale=np.abs(start)
-    )
+    # Each electrode holds at least the measured OCV's charge; a set whose own electrodes are
+    # smaller than that (another cell than the measured one) starts from the bound.
+    lower = np.array([0.0, 0.0, ocv_capacity_ah, ocv_capacity_ah])
+    upper = np.array([1.0, 1.0, 5 * max(capacity_n, ocv_capacity_ah), 5 * max(capacity_p, ocv_capacity_ah)])
+    start = np.clip(np.array([x_100, y_100, capacity_n, capacity_p]), lower, upper)
+    outcome = least_squares(residuals, start, bounds=(lower, upper), x_scale=np.abs(start))
     return ElectrodeBalance(*(float(v) for v in outcome.x), ocv_capacity_ah, float(np.sqrt(np.mean(outcome.fun**2))))
 
 
