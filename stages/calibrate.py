@@ -108,9 +108,13 @@ def main(params):
     summary = result.summary()
     spreads = {column: calibration.cell_to_cell_spread(pulses, column, config.spread_temperature_c) for column in ("r_instant_ohm", "r_10s_ohm")}
     # Only what the measurements pin down becomes a base value: a parameter whose standard
-    # error exceeds max_relative_standard_error of its value keeps the parameter set's value.
+    # error exceeds max_relative_standard_error of its value keeps the parameter set's value,
+    # and so does one listed in keep_set_values (its fitted value absorbs model error).
     identified = [
-        name for name in names if result.standard_errors[name] <= config.max_relative_standard_error * abs(result.values[name])
+        name
+        for name in names
+        if result.standard_errors[name] <= config.max_relative_standard_error * abs(result.values[name])
+        and name not in config.keep_set_values
     ]
     design_ranges = {
         name: calibration.design_range(
@@ -130,7 +134,8 @@ def main(params):
         "model": params.model.model_dump(exclude={"calibration"}),
         # The dataset's base values: the identified shared parameters (not the rate-test cells' own values).
         "dataset_parameters": identified,
-        "unidentified": [name for name in names if name not in identified],
+        "unidentified": [name for name in names if name not in identified and name not in config.keep_set_values],
+        "kept_set_values": list(config.keep_set_values),
         "measurements": hashes,
         "roles": {o.name: o.role for o in observations},
         "rest_voltages_v": {o.name: o.rest_voltage_v for o in observations if o.rest_voltage_v is not None},

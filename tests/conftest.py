@@ -40,6 +40,7 @@ def tiny_params_dict() -> dict:
     fitted = ("Contact resistance [Ohm]", "Negative electrode double-layer capacity [F.m-2]")
     params["calibrate"]["parameters"] = {name: params["calibrate"]["parameters"][name] for name in fitted}
     params["calibrate"]["rate_test_own"] = {name: params["calibrate"]["rate_test_own"][name] for name in fitted[:1]}
+    params["calibrate"]["keep_set_values"] = [name for name in params["calibrate"]["keep_set_values"] if name in fitted]
     params["calibrate"].update(
         {"discharge_points": 20, "drive_cycle_resample_s": 600, "max_iterations": 2, "prediction_socs": [0.5]}
     )

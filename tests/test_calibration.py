@@ -374,3 +374,9 @@ def test_rate_test_cells_fractions_come_from_the_balance_not_the_fit(tiny_params
     tiny_params_raw["calibrate"]["rate_test_own"][FRACTION_P] = None
     with pytest.raises(ParamsError, match="electrode balance matched to calibrate.rate_test_ocv"):
         parse_params(tiny_params_raw)
+
+
+def test_kept_set_values_must_be_fitted(tiny_params_raw):
+    tiny_params_raw["calibrate"]["keep_set_values"] = [DIFFUSIVITY_N]
+    with pytest.raises(ParamsError, match="calibrate.keep_set_values"):
+        parse_params(tiny_params_raw)
