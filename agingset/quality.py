@@ -319,7 +319,7 @@ def _cell(text) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def _cross_check_line(metrics: dict) -> str:
+def cross_check_line(metrics: dict) -> str:
     """The backend cross-check: a seeded share of the spectra (eis.cross_check_fraction), never a flag."""
     check = metrics.get("cross_check", {})
     line = f"- backend cross-check: {check.get('spectra_checked', 0)} of {metrics['spectra']} spectra checked"
@@ -353,7 +353,7 @@ def report(assessment: Assessment, kk_available: bool) -> str:
             if kk_available
             else f"- lin-KK: not checked (spectra have no `{KK_COLUMN}` column)"
         ),
-        _cross_check_line(metrics),
+        cross_check_line(metrics),
         "- gate: " + ("; ".join(assessment.violations) if assessment.violations else "passed"),
         "",
         "Flagged snapshots are excluded from the split and training; a flagged spectrum has its features",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, mask_unusable_spectra, report
+from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, cross_check_line, mask_unusable_spectra, report
 from stages import validate
 from stages._io import StageError
 
@@ -240,18 +240,18 @@ def test_an_unchecked_spectrum_is_not_a_failure_and_the_metrics_count_the_checke
     spectra["cross_check_pct"] = pct.where(checked)
     spectra["cross_check_status"] = np.where(checked, "checked", "not sampled")
     spectra.loc[(spectra["sample_id"] == "c") & (spectra["snapshot"] == 1), "cross_check_status"] = "failed: boom"
-    result = _assess(data, tiny_params.validate_)
+    result = _assess(data, tiny_params)
     assert result.spectra["usable"].all() and result.snapshots["usable"].all() and result.violations == []
     assert result.spectra["cross_checked"].sum() == 6
     metrics = result.metrics["cross_check"]
     assert metrics["spectra_checked"] == 6
     assert metrics["by_status"] == {"checked": 6, "failed": 2, "not sampled": 4}
     assert metrics["max_pct"] == pytest.approx(0.18) and metrics["median_pct"] == pytest.approx(0.08)
-    line = validate._cross_check_line(result.metrics)
+    line = cross_check_line(result.metrics)
     assert "6 of 12 spectra checked" in line and "not sampled 4" in line and "failed 2" in line
 
 
 def test_spectra_without_cross_check_columns_report_none_checked(tiny_params):
-    result = _assess(_dataset(), tiny_params.validate_)  # an older spectra table: no cross_check columns
+    result = _assess(_dataset(), tiny_params)  # an older spectra table: no cross_check columns
     assert result.metrics["cross_check"] == {"spectra_checked": 0}
-    assert "0 of 12 spectra checked" in validate._cross_check_line(result.metrics)
+    assert "0 of 12 spectra checked" in cross_check_line(result.metrics)
