@@ -44,7 +44,7 @@ import pybamm
 from scipy.optimize import least_squares
 
 from .measurement import Measurement, MeasuredSpectrum, RateTest
-from .params import ModelConfig, SolverConfig
+from .params import ModelConfig, SolverConfig, from_unit, to_unit, unit_derivative
 from .physics import model as model_building
 
 LOGGER = logging.getLogger("agingset.calibration")
@@ -70,20 +70,14 @@ class FitParameter:
     scale: str = "linear"
 
     def to_unit(self, value: float) -> float:
-        if self.scale == "log":
-            return math.log(value / self.low) / math.log(self.high / self.low)
-        return (value - self.low) / (self.high - self.low)
+        return to_unit(value, self.low, self.high, self.scale)
 
     def from_unit(self, unit: float) -> float:
-        if self.scale == "log":
-            return self.low * (self.high / self.low) ** unit
-        return self.low + unit * (self.high - self.low)
+        return from_unit(unit, self.low, self.high, self.scale)
 
     def derivative(self, unit: float) -> float:
         """d value / d unit, for the chain rule of the Jacobian."""
-        if self.scale == "log":
-            return self.from_unit(unit) * math.log(self.high / self.low)
-        return self.high - self.low
+        return unit_derivative(unit, self.low, self.high, self.scale)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def from_unit(u: float, low: float, high: float, scale: str = "linear") -> float:
+    """The one mapping of u in [0, 1) onto low..high, linear or logarithmic (design, sensitivity, calibration)."""
+    if scale == "log":
+        return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+    return low + u * (high - low)
+
+
+def to_unit(value: float, low: float, high: float, scale: str = "linear") -> float:
+    """The inverse of :func:`from_unit`."""
+    if scale == "log":
+        return (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+    return (value - low) / (high - low)
+
+
+def unit_derivative(u: float, low: float, high: float, scale: str = "linear") -> float:
+    """d from_unit / d u."""
+    if scale == "log":
+        return from_unit(u, low, high, scale) * (math.log(high) - math.log(low))
+    return high - low
+
+
 class Range(Strict):
     low: FiniteFloat
     high: FiniteFloat
@@ -87,9 +108,7 @@ class Range(Strict):
 
     def from_unit(self, u: float) -> float:
         """Map u in [0, 1) onto the range on its scale."""
-        if self.scale == "log":
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
+        return from_unit(u, self.low, self.high, self.scale)
 
 
 class DesignConfig(Strict):
