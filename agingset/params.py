@@ -404,6 +404,10 @@ class TrainConfig(Strict):
     models: list[Literal[BASELINE_MODELS]] = Field(list(BASELINE_MODELS), min_length=1)
     n_estimators: int = Field(100, ge=1, le=5000)
     max_depth: int | None = Field(None, ge=1)
+    # Features a random-forest split draws from: the spectra and curves give hundreds of
+    # strongly correlated columns, so the square root keeps trees diverse and fits cheap
+    # (all features: 20x the fit time at 200 samples, docs/evaluation.md).
+    max_features: Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)] = "sqrt"
     cv_folds: int = Field(5, ge=2, le=50)
     # Censored RUL is a lower bound, never a value to fit: it is scored as a bound only.
     rul_sources: list[Literal[RUL_FIT_SOURCES]] = Field(list(RUL_FIT_SOURCES), min_length=1)

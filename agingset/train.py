@@ -36,6 +36,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, cross_val_predict
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from .catalog import GROUP, KEYS, LABEL_COLUMNS, RUL_CENSORED
@@ -67,7 +68,8 @@ def make_model(name: str, config: TrainConfig, seed: int):
         return DummyRegressor(strategy="mean")
     if name == "random_forest":
         return RandomForestRegressor(
-            n_estimators=config.n_estimators, max_depth=config.max_depth, random_state=seed, n_jobs=1
+            n_estimators=config.n_estimators, max_depth=config.max_depth, max_features=config.max_features,
+            random_state=seed, n_jobs=1,
         )
     if name == "hist_gradient_boosting":
         return HistGradientBoostingRegressor(
@@ -235,99 +237,144 @@ def _target_rows(table: pd.DataFrame, target: str, config: TrainConfig) -> tuple
     return rows[rows["rul80_source"].isin(config.rul_sources)], rows[rows["rul80_source"] == RUL_CENSORED]
 
 
-def train_baselines(table: pd.DataFrame, features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
+@dataclass(frozen=True)
+class _TargetData:
+    """What every model of one target is fitted and scored on."""
+
+    target: str
+    parts: dict[str, pd.DataFrame]  # train / validation / test rows with a value
+    censored_test: pd.DataFrame
+    features: list[str]
+    noisy: list[str] | None
+    random_split: tuple[np.ndarray, np.ndarray]  # rows of train + test, split at random
+
+
+def _row_counts(table: pd.DataFrame, target: str, config: TrainConfig) -> dict:
+    rows, censored = _target_rows(table, target, config)
+    counts = {f"rows_{part}": int((rows["split"] == part).sum()) for part in ("train", "validation", "test")}
+    if target == RUL:
+        counts["rows_censored_test"] = int((censored["split"] == "test").sum())
+    return counts
+
+
+def _target_data(
+    table: pd.DataFrame, target: str, clean_features: list[str], noisy_features: list[str] | None,
+    config: TrainConfig, seed: int,
+) -> _TargetData | None:
+    rows, censored = _target_rows(table, target, config)
+    parts = {part: rows[rows["split"] == part] for part in ("train", "validation", "test")}
+    train, test = parts["train"], parts["test"]
+    if len(train) < 2 or len(test) < 1:
+        return None
+    # A feature missing on every training row (e.g. an impedance-arc fit that found no arc)
+    # carries nothing to learn and breaks histogram binning: left out for this target.
+    present = [i for i, name in enumerate(clean_features) if train[name].notna().any()]
+    if noisy_features is not None:
+        present = [i for i in present if train[noisy_features[i]].notna().any()]
+    pool = pd.concat([train, test])
+    random_split = next(ShuffleSplit(n_splits=1, test_size=len(test), random_state=seed).split(pool))
+    return _TargetData(
+        target, parts, censored[censored["split"] == "test"], [clean_features[i] for i in present],
+        [noisy_features[i] for i in present] if noisy_features is not None else None, random_split,
+    )  # fmt: skip
+
+
+def _score_model(name: str, data: _TargetData, config: TrainConfig, seed: int):
+    """One model on one target: its scores, held-out predictions and (random forest) importance."""
+    # On a few hundred rows OpenMP threads cost more than they save (8x slower boosting fits
+    # measured on 2 busy cores); one thread also keeps the scores independent of the machine.
+    with threadpool_limits(limits=1):
+        return _score_model_threaded(name, data, config, seed)
+
+
+def _score_model_threaded(name: str, data: _TargetData, config: TrainConfig, seed: int):
+    target, parts, features, noisy = data.target, data.parts, data.features, data.noisy
+    train, test = parts["train"], parts["test"]
+    x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)
+    groups = train[GROUP].to_numpy()
+    folds = min(config.cv_folds, len(np.unique(groups)))
+    model = make_model(name, config, seed).fit(x_train, y_train)
+    entry, predictions = {}, []
+    for part in ("test", "validation"):
+        frame = parts[part]
+        if len(frame) == 0:
+            continue
+        predicted = model.predict(_matrix(frame, features))
+        entry[part] = scores(frame[target].to_numpy(dtype=float), predicted)
+        predictions.append(
+            frame[[*KEYS, GROUP]].assign(part=part, true=frame[target].to_numpy(dtype=float), predicted=predicted)
+        )
+    held_out = HeldOut.of(test, target, config, seed)
+    x_test = _matrix(test, features)
+    entry["test_ci"] = held_out.confidence(model.predict(x_test), config.confidence_level)
+    if noisy is not None:
+        x_test_noisy = _matrix(test, noisy)
+        noisy_model = clone(model).fit(_matrix(train, noisy), y_train)
+        predicted = noisy_model.predict(x_test_noisy)
+        entry["noisy_test"] = scores(held_out.truth, predicted)
+        entry["noisy_test_ci"] = held_out.confidence(predicted, config.confidence_level)
+        entry["clean_trained_noisy_test"] = scores(held_out.truth, model.predict(x_test_noisy))
+    entry["learning_curve"] = learning_curve(
+        model, train, held_out, noisy if noisy is not None else features, target, config, seed
+    )
+    if len(data.censored_test):
+        censored = data.censored_test
+        below = model.predict(_matrix(censored, features)) < censored[target].to_numpy()
+        entry["censored_below_bound_rate"] = float(below.mean())
+    entry["cv"] = _cv_scores(model, x_train, y_train, GroupKFold(n_splits=max(folds, 2)), groups)
+    entry["random_cv"] = _cv_scores(
+        model, x_train, y_train, KFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
+    )
+    pool = pd.concat([train, test])
+    x_pool, y_pool = _matrix(pool, features), pool[target].to_numpy(dtype=float)
+    random_train, random_test = data.random_split
+    naive = clone(model).fit(x_pool[random_train], y_pool[random_train])
+    entry["random_test"] = scores(y_pool[random_test], naive.predict(x_pool[random_test]))
+    importance = (
+        pd.DataFrame({"feature": features, "importance": model.feature_importances_})
+        if name == "random_forest"
+        else None
+    )
+    return {key: value for key, value in entry.items() if value is not None}, predictions, importance
+
+
+def train_baselines(
+    table: pd.DataFrame, features: list[str], config: TrainConfig, seed: int, workers: int = 1
+) -> TrainingResult:
     """Fit and score every model on every target.
 
     ``table`` holds one row per (sample_id, snapshot) with the features, the labels, the
     group and ``split``. RUL rows whose source is not in ``config.rul_sources`` are not
     fitted; censored ones are scored as bounds (``censored_below_bound_rate``: share of
     held-out censored rows predicted below the cycles they are known to survive).
+    The (target, model) pairs run on ``workers`` processes; every fit is seeded and
+    single-threaded, so the scores do not depend on ``workers``.
     """
-    # On a few hundred rows OpenMP threads cost more than they save (8x slower boosting fits
-    # measured on 2 busy cores); one thread also keeps the scores independent of the machine.
-    with threadpool_limits(limits=1):
-        return _train_baselines(table, features, config, seed)
-
-
-def _train_baselines(table: pd.DataFrame, all_features: list[str], config: TrainConfig, seed: int) -> TrainingResult:
     table = table.sort_values(KEYS).reset_index(drop=True)
-    views = feature_views(all_features)
-    clean_features, noisy_features = views["clean"], views.get("noisy")
-    results: dict = {}
+    views = feature_views(features)
+    tasks = [
+        (target, name, data)
+        for target in config.targets
+        if (data := _target_data(table, target, views["clean"], views.get("noisy"), config, seed)) is not None
+        for name in config.models
+    ]
+    outcomes = Parallel(n_jobs=min(workers, max(len(tasks), 1)))(
+        delayed(_score_model)(name, data, config, seed) for _, name, data in tasks
+    )
+    results: dict = {target: _row_counts(table, target, config) for target in config.targets}
     predictions, importances = [], []
-    for target in config.targets:
-        rows, censored = _target_rows(table, target, config)
-        parts = {part: rows[rows["split"] == part] for part in ("train", "validation", "test")}
-        train, test = parts["train"], parts["test"]
-        result = {f"rows_{part}": len(frame) for part, frame in parts.items()}
-        censored_test = censored[censored["split"] == "test"]
-        if target == RUL:
-            result["rows_censored_test"] = len(censored_test)
-        results[target] = result
-        if len(train) < 2 or len(test) < 1:
-            continue
-        # A feature missing on every training row (e.g. an impedance-arc fit that found no arc)
-        # carries nothing to learn and breaks histogram binning: left out for this target.
-        present = [i for i, name in enumerate(clean_features) if train[name].notna().any()]
-        if noisy_features is not None:
-            present = [i for i in present if train[noisy_features[i]].notna().any()]
-        features = [clean_features[i] for i in present]
-        noisy = [noisy_features[i] for i in present] if noisy_features is not None else None
-        x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)
-        groups = train[GROUP].to_numpy()
-        folds = min(config.cv_folds, len(np.unique(groups)))
-        pool = pd.concat([train, test])
-        random_train, random_test = next(ShuffleSplit(n_splits=1, test_size=len(test), random_state=seed).split(pool))
-        x_pool, y_pool = _matrix(pool, features), pool[target].to_numpy(dtype=float)
-        for name in config.models:
-            model = make_model(name, config, seed).fit(x_train, y_train)
-            entry = {}
-            for part in ("test", "validation"):
-                frame = parts[part]
-                if len(frame) == 0:
-                    continue
-                predicted = model.predict(_matrix(frame, features))
-                entry[part] = scores(frame[target].to_numpy(dtype=float), predicted)
-                predictions.append(
-                    frame[[*KEYS, GROUP]].assign(
-                        target=target, model=name, part=part, true=frame[target].to_numpy(dtype=float),
-                        predicted=predicted,
-                    )
-                )
-            held_out = HeldOut.of(test, target, config, seed)
-            x_test = _matrix(test, features)
-            entry["test_ci"] = held_out.confidence(model.predict(x_test), config.confidence_level)
-            if noisy is not None:
-                x_test_noisy = _matrix(test, noisy)
-                noisy_model = clone(model).fit(_matrix(train, noisy), y_train)
-                predicted = noisy_model.predict(x_test_noisy)
-                entry["noisy_test"] = scores(held_out.truth, predicted)
-                entry["noisy_test_ci"] = held_out.confidence(predicted, config.confidence_level)
-                entry["clean_trained_noisy_test"] = scores(held_out.truth, model.predict(x_test_noisy))
-            entry["learning_curve"] = learning_curve(
-                model, train, held_out, noisy if noisy is not None else features, target, config, seed
-            )
-            if len(censored_test):
-                below = model.predict(_matrix(censored_test, features)) < censored_test[target].to_numpy()
-                entry["censored_below_bound_rate"] = float(below.mean())
-            entry["cv"] = _cv_scores(model, x_train, y_train, GroupKFold(n_splits=max(folds, 2)), groups)
-            entry["random_cv"] = _cv_scores(
-                model, x_train, y_train, KFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
-            )
-            naive = clone(model).fit(x_pool[random_train], y_pool[random_train])
-            entry["random_test"] = scores(y_pool[random_test], naive.predict(x_pool[random_test]))
-            results[target][name] = {key: value for key, value in entry.items() if value is not None}
-            if name == "random_forest":
-                importances.append(
-                    pd.DataFrame({"feature": features, "importance": model.feature_importances_}).assign(
-                        target=target, model=name
-                    )
-                )
+    for (target, name, _), (entry, predicted, importance) in zip(tasks, outcomes):
+        results[target][name] = entry
+        predictions.extend(frame.assign(target=target, model=name) for frame in predicted)
+        if importance is not None:
+            importances.append(importance.assign(target=target, model=name))
     prediction_columns = [*KEYS, GROUP, "target", "model", "part", "true", "predicted"]
     importance_columns = ["target", "model", "feature", "importance"]
     return TrainingResult(
         results,
-        pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=prediction_columns),
+        pd.concat(predictions, ignore_index=True)[prediction_columns]
+        if predictions
+        else pd.DataFrame(columns=prediction_columns),
         pd.concat(importances, ignore_index=True)[importance_columns].sort_values(
             ["target", "model", "importance", "feature"], ascending=[True, True, False, True], kind="stable"
         )

@@ -10,6 +10,7 @@ import pandas as pd
 from agingset.catalog import CHECKED_SPECTRA, FEATURES, KEYS, LABELS, SPLIT
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import TRAIN_DIR as OUTPUT
+from agingset.executor import Settings
 from agingset.quality import features_out_of_range, mask_unusable_spectra
 from agingset.train import feature_columns, feature_views, train_baselines
 from stages._io import StageError, atomic_path, run_stage, write_json
@@ -32,7 +33,7 @@ def main(params):
             f"{int(out_of_range.sum())} split rows carry an infinite or out-of-range feature (first: sample "
             f"{first['sample_id']} snapshot {first['snapshot']}); validate should have flagged them: rerun validate"
         )
-    result = train_baselines(table, names, params.train, params.seed)
+    result = train_baselines(table, names, params.train, params.seed, Settings.from_env().workers)
 
     with atomic_path(OUTPUT, directory=True) as directory:
         result.predictions.to_parquet(directory / "predictions.parquet", index=False)

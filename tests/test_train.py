@@ -122,13 +122,14 @@ def test_predictions_are_held_out_rows_only_and_importance_covers_features(train
     assert soh.iloc[0]["feature"] != "noise"
 
 
-def test_training_is_deterministic_whatever_the_row_order(config, tiny_params):
+def test_training_is_deterministic_whatever_the_row_order_and_the_workers(config, tiny_params):
     table = _table(groups=6)
-    soh_only = config.model_copy(update={"targets": ["soh"]})
-    first = train_baselines(table, FEATURES, soh_only, tiny_params.seed)
-    again = train_baselines(table.sample(frac=1, random_state=2), FEATURES, soh_only, tiny_params.seed)
+    two_targets = config.model_copy(update={"targets": ["soh", "lli_pct"]})
+    first = train_baselines(table, FEATURES, two_targets, tiny_params.seed)
+    again = train_baselines(table.sample(frac=1, random_state=2), FEATURES, two_targets, tiny_params.seed, workers=2)
     assert again.scores == first.scores
     pd.testing.assert_frame_equal(again.predictions, first.predictions)
+    pd.testing.assert_frame_equal(again.importance, first.importance)
 
 
 # ---------------------------------------------------------------- noise, learning curve, intervals
