@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.base import clone
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit, cross_val_predict
-from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from .catalog import GROUP, KEYS, LABEL_COLUMNS, RUL_CENSORED
@@ -284,10 +284,10 @@ def _score_model(name: str, data: _TargetData, config: TrainConfig, seed: int):
     # On a few hundred rows OpenMP threads cost more than they save (8x slower boosting fits
     # measured on 2 busy cores); one thread also keeps the scores independent of the machine.
     with threadpool_limits(limits=1):
-        return _score_model_threaded(name, data, config, seed)
+        return _fit_and_score(name, data, config, seed)
 
 
-def _score_model_threaded(name: str, data: _TargetData, config: TrainConfig, seed: int):
+def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int):
     target, parts, features, noisy = data.target, data.parts, data.features, data.noisy
     train, test = parts["train"], parts["test"]
     x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)

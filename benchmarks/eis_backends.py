@@ -21,8 +21,9 @@ import numpy as np
 from agingset.design import build_design
 from agingset.params import load_params, parse_params
 from agingset.physics import eis
-from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
+from agingset.tasks import eis as eis_tasks
+from agingset.tasks.aging import aging_tasks, solve_sample
 
 
 def aged_task(family: str):
@@ -35,7 +36,7 @@ def aged_task(family: str):
     result = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
     if result["status"]["status"].iloc[0] != "ok":
         raise RuntimeError(result["status"].to_dict("records"))
-    return params, eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
+    return params, eis_tasks.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
 
 
 def main(families: list[str]) -> None:

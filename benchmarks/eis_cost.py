@@ -29,9 +29,9 @@ from agingset.design import build_design, effective_config  # noqa: E402
 from agingset.impedance_features import spectrum_feature_table  # noqa: E402
 from agingset.noise import noisy_spectra  # noqa: E402
 from agingset.params import load_params  # noqa: E402
-from agingset.physics import eis  # noqa: E402
-from agingset.physics.aging import aging_tasks, solve_sample  # noqa: E402
 from agingset.physics.model import handoff_state_names  # noqa: E402
+from agingset.tasks import eis as eis_tasks  # noqa: E402
+from agingset.tasks.aging import aging_tasks, solve_sample  # noqa: E402
 from stages._io import dataset_model, read_calibration  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def aged_task(cycles: int, ambient_c: float):
     result = solve_sample(aging_tasks(model, params.solver, params.aging, handoff, design)[0])
     if result["status"]["status"].iloc[0] != "ok":
         raise RuntimeError(result["status"].to_dict("records"))
-    return params, eis.spectrum_tasks(model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
+    return params, eis_tasks.spectrum_tasks(model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
 
 
 def main() -> None:
@@ -63,13 +63,13 @@ def main() -> None:
     }
     tasks = {name: dataclasses.replace(task, eis=task.eis.model_copy(update=change)) for name, change in settings.items()}
     for one in tasks.values():  # build the simulators (and compile) outside the timing
-        eis.solve_spectra(dataclasses.replace(one, snapshots=one.snapshots[:1]))
+        eis_tasks.solve_spectra(dataclasses.replace(one, snapshots=one.snapshots[:1]))
     seconds = {name: [] for name in tasks}
     tables = {}
     for _ in range(args.repeats):
         for name, one in tasks.items():
             start = time.perf_counter()
-            tables[name] = eis.solve_spectra(one)
+            tables[name] = eis_tasks.solve_spectra(one)
             seconds[name].append(time.perf_counter() - start)
     spectra = len(tables[next(iter(tables))]) // len(task.eis.frequencies_hz)
     print(f"solve_eis, one sample: {len(task.snapshots)} snapshots, {spectra} spectra")

@@ -18,8 +18,8 @@ import pandas as pd
 from agingset.design import build_design
 from agingset.executor import Settings, run_tasks
 from agingset.params import PROTOCOL_FIELDS, load_params
-from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
+from agingset.tasks.aging import aging_tasks, solve_sample
 
 
 def timed(task):

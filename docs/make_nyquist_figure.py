@@ -18,8 +18,9 @@ import numpy as np  # noqa: E402
 from agingset.design import build_design  # noqa: E402
 from agingset.params import load_params  # noqa: E402
 from agingset.physics import eis  # noqa: E402
-from agingset.physics.aging import aging_tasks, solve_sample  # noqa: E402
 from agingset.physics.model import handoff_state_names  # noqa: E402
+from agingset.tasks import eis as eis_tasks  # noqa: E402
+from agingset.tasks.aging import aging_tasks, solve_sample  # noqa: E402
 
 TEMPERATURE_C = 25.0
 
@@ -29,7 +30,7 @@ def main(output: str) -> None:
     design = build_design(params.design, 1, params.seed)
     handoff = handoff_state_names(params.model, params.eis.surface_form)
     aged = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
-    task = eis.spectrum_tasks(params.model, params.eis, design, aged["snapshots"], aged["states"], params.seed)[0]
+    task = eis_tasks.spectrum_tasks(params.model, params.eis, design, aged["snapshots"], aged["states"], params.seed)[0]
     simulator = eis.ImpedanceSimulator(params.model, params.eis, list(task.input_names))
     snapshots = aged["snapshots"].set_index("snapshot")
     frequencies = params.eis.frequencies_hz

@@ -7,7 +7,7 @@ from agingset import sensitivity
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import SENSITIVITY_DIR as OUTPUT
 from agingset.design import effective_config
-from agingset.physics.aging import aging_tasks, solve_sample
+from agingset.tasks.aging import aging_tasks, solve_sample
 from stages._io import atomic_path, dataset_model, read_calibration, run_stage, write_json
 from stages._solve import solve_all
 

@@ -5,9 +5,10 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as OUTPUT
 from agingset.catalog import AGING_TABLES as TABLES
 from agingset.catalog import DESIGN
-from agingset.physics.aging import aging_tasks, empty_table, solve_sample
+from agingset.physics.aging import empty_table
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
+from agingset.tasks.aging import aging_tasks, solve_sample
 from stages._io import atomic_path, dataset_model, run_stage, write_json
 from stages._solve import solve_all
 

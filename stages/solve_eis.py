@@ -5,8 +5,8 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN
 from agingset.catalog import SPECTRA as OUTPUT
-from agingset.physics import eis
-from agingset.physics.eis import solve_spectra, spectrum_tasks
+from agingset.tasks import eis as eis_tasks
+from agingset.tasks.eis import solve_spectra, spectrum_tasks
 from stages._io import dataset_model, run_stage, write_parquet
 from stages._solve import solve_all
 
@@ -21,7 +21,7 @@ def main(params):
         params.seed,  # draws the cross-checked spectra
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
-    table = pd.concat(spectra, ignore_index=True) if spectra else eis.empty_spectra()
+    table = pd.concat(spectra, ignore_index=True) if spectra else eis_tasks.empty_spectra()
     write_parquet(table, OUTPUT)
 
 

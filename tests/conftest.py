@@ -1,9 +1,12 @@
 import copy
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("AGINGSET_QUIET", "1")
@@ -73,14 +76,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory):
-    """A finished tiny dataset built by `agingset run` (all stages, card included) on the local executor
-    with one worker, shared by tests (tests/test_dvc_pipeline.py compares its bytes with `dvc repro`'s)."""
+def built_once(tmp_path_factory, name: str, build):
+    """``build(directory)`` once per test session, its JSON-able result shared. The suite runs on
+    pytest-xdist workers (pyproject addopts); they share one build: the first to ask builds it in the
+    session's common temporary directory, the others wait on a lock and read its result."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    directory, result = root / name, root / f"{name}.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if not result.exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a build that failed in another worker
+            directory.mkdir()
+            result.write_text(json.dumps(build(directory)))
+    return json.loads(result.read_text())
+
+
+def _run_tiny_dataset(directory: Path) -> str:
     from agingset.cli import main
 
-    directory = tmp_path_factory.mktemp("tiny_dataset")
-    params_file = directory.parent / "tiny_params.yaml"
+    params_file = directory / "tiny_params.yaml"
     params_file.write_text(yaml.safe_dump(tiny_params_dict(), sort_keys=False))
     output = directory / "run"
     with pytest.MonkeyPatch.context() as patch:
@@ -88,4 +103,12 @@ def tiny_dataset(tmp_path_factory):
         patch.delenv("AGINGSET_CACHE_DIR", raising=False)  # its per-sample cache: run/.agingset-cache
         assert main(["--quiet", "--log-level", "WARNING", "run", "--params", str(params_file), "--workers", "1",
                      "--output", str(output)]) == 0
-    return output
+    return str(output)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A finished tiny dataset built by `agingset run` (all stages, card included) on the local executor
+    with one worker, shared by tests (tests/test_dvc_pipeline.py compares its bytes with `dvc repro`'s).
+    Tests never change it."""
+    return Path(built_once(tmp_path_factory, "tiny_dataset", _run_tiny_dataset))

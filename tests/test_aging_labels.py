@@ -23,14 +23,8 @@ from agingset.labels import (
     sample_summary,
 )
 from agingset.physics import model as model_building
-from agingset.physics.aging import (
-    AgingSimulator,
-    Protocol,
-    accelerated,
-    aging_tasks,
-    non_physical_reason,
-    solve_sample,
-)
+from agingset.physics.aging import AgingSimulator, Protocol, accelerated, non_physical_reason
+from agingset.tasks.aging import aging_tasks, solve_sample
 
 SEI = {"SEI": "solvent-diffusion limited"}
 PLATING = {"lithium plating": "partially reversible"}

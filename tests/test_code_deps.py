@@ -37,12 +37,13 @@ def test_every_stage_runs_a_module_and_cli_runs_them_in_dvc_yaml_order():
 
 
 def test_closure_follows_lazy_relative_and_submodule_imports():
-    aging = code_deps.closure("agingset.physics.aging")
+    aging = code_deps.closure("agingset.tasks.aging")
     assert "agingset.executor" in aging  # `from ..executor import cached` inside a function
     assert "agingset.cache" in aging  # through executor
-    assert {"agingset", "agingset.physics"} <= set(aging)  # the packages Python executes
-    eis = code_deps.closure_files("agingset.physics.eis")
-    assert eis[0] == "agingset/physics/eis.py"
+    assert {"agingset", "agingset.tasks", "agingset.physics", "agingset.physics.aging"} <= set(aging)
+    assert "agingset.executor" not in code_deps.closure("agingset.physics.aging")  # physics knows no executor
+    eis = code_deps.closure_files("agingset.tasks.eis")
+    assert eis[0] == "agingset/tasks/eis.py" and "agingset/physics/eis.py" in eis
     # The frequency grid and range mapping live in params.py; spectrum features are computed in
     # labels, so editing them never invalidates a solved spectrum.
     assert "agingset/params.py" in eis and "agingset/impedance_features.py" not in eis
@@ -52,13 +53,13 @@ def test_closure_follows_lazy_relative_and_submodule_imports():
 
 def test_cache_fingerprint_covers_the_solved_functions_closure(monkeypatch, tmp_path):
     import stages._solve as solve
-    from agingset.physics.eis import solve_spectra
+    from agingset.tasks.eis import solve_spectra
 
     monkeypatch.chdir(tmp_path)  # `agingset run` solves inside its output directory
     seen = {}
     monkeypatch.setattr(solve, "run_tasks", lambda *a, **k: (seen.setdefault("fingerprint", k["fingerprint"]), ""))
     solve.solve_all(solve_spectra, [], "solve_eis", 1.0)
-    files = code_deps.closure_files("agingset.physics.eis")
+    files = code_deps.closure_files("agingset.tasks.eis")
     assert seen["fingerprint"] == code_fingerprint(ROOT / path for path in files)
     assert seen["fingerprint"] != code_fingerprint(
         ROOT / path for path in files if path != "agingset/params.py"

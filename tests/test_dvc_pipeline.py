@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import ROOT, tiny_params_dict
+from tests.conftest import ROOT, built_once, tiny_params_dict
 
 pytestmark = pytest.mark.slow  # the whole pipeline with the real dvc CLI
 
@@ -71,7 +71,11 @@ def built_project(tmp_path_factory):
     """The tiny project after `dvc repro`, committed as "dataset v1": (repo, repro output).
 
     Tests never change it: one that runs DVC again works on its own copy (``project``)."""
-    repo = tmp_path_factory.mktemp("project")
+    repo, output = built_once(tmp_path_factory, "project", _build_project)
+    return Path(repo), output
+
+
+def _build_project(repo: Path) -> list[str]:
     _copy_project(repo, tiny_params_dict())
     _run(repo, "git", "init", "-q")
     _dvc(repo, "init", "-q")
@@ -80,7 +84,7 @@ def built_project(tmp_path_factory):
     output = _dvc(repo, "repro")
     _run(repo, "git", "add", "-A")
     _run(repo, "git", "commit", "-qm", "dataset v1")
-    return repo, output
+    return [str(repo), output]
 
 
 @pytest.fixture

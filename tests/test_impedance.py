@@ -8,8 +8,9 @@ from agingset.design import build_design
 from agingset.impedance_features import kk_residual_pct, spectrum_feature_table
 from agingset.params import parse_params
 from agingset.physics import eis
-from agingset.physics.aging import aging_tasks, solve_sample
 from agingset.physics.model import handoff_state_names
+from agingset.tasks import eis as eis_tasks
+from agingset.tasks.aging import aging_tasks, solve_sample
 from tests.conftest import tiny_params_dict
 
 # Spanning the diffusion tail (0.01-0.1 Hz) and the charge-transfer arc (1-100 Hz, apex near 10 Hz).
@@ -28,7 +29,7 @@ def _aged_sample(family: str = "SPM", cycles: int = 10, **options):
     handoff = handoff_state_names(params.model, params.eis.surface_form)
     result = solve_sample(aging_tasks(params.model, params.solver, params.aging, handoff, design)[0])
     assert (result["status"]["status"] == "ok").all(), result["status"].to_dict("records")
-    task = eis.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
+    task = eis_tasks.spectrum_tasks(params.model, params.eis, design, result["snapshots"], result["states"], params.seed)[0]
     return params, task
 
 
@@ -154,13 +155,13 @@ def test_the_linearisation_is_pybamm_s_eis_simulation_solved_about_the_rested_st
 def test_cross_checked_spectra_are_a_seeded_share_drawn_per_spectrum():
     keys = [("s1", snapshot, temperature, soc) for snapshot in range(50) for temperature in (10.0, 25.0)
             for soc in (0.2, 0.5, 0.8)]  # fmt: skip
-    draws = {fraction: {key for key in keys if eis.cross_checked(7, *key, fraction)} for fraction in (0, 0.1, 0.5, 1)}
+    draws = {fraction: {key for key in keys if eis_tasks.cross_checked(7, *key, fraction)} for fraction in (0, 0.1, 0.5, 1)}
     assert draws[0] == set() and draws[1] == set(keys)
     assert draws[0.1] <= draws[0.5]  # growing the fraction keeps every spectrum checked before
     assert 0.05 < len(draws[0.1]) / len(keys) < 0.15 and 0.4 < len(draws[0.5]) / len(keys) < 0.6
-    assert {key for key in reversed(keys) if eis.cross_checked(7, *key, 0.5)} == draws[0.5]  # order-free
-    assert {key for key in keys if eis.cross_checked(8, *key, 0.5)} != draws[0.5]  # the seed matters
-    assert eis.cross_checked(7, "s1", np.int64(3), np.float64(25.0), np.float64(0.5), 0.5) == eis.cross_checked(
+    assert {key for key in reversed(keys) if eis_tasks.cross_checked(7, *key, 0.5)} == draws[0.5]  # order-free
+    assert {key for key in keys if eis_tasks.cross_checked(8, *key, 0.5)} != draws[0.5]  # the seed matters
+    assert eis_tasks.cross_checked(7, "s1", np.int64(3), np.float64(25.0), np.float64(0.5), 0.5) == eis_tasks.cross_checked(
         7, "s1", 3, 25, 0.5, 0.5
     )  # numpy or Python numbers alike
 
@@ -172,11 +173,11 @@ def test_unchecked_spectra_say_so_and_keep_their_impedance(aged):
     half = dataclasses.replace(
         task, eis=task.eis.model_copy(update={"cross_check_fraction": 0.5}), snapshots=task.snapshots[:2]
     )
-    spectra = eis.solve_spectra(half)
+    spectra = eis_tasks.solve_spectra(half)
     per_spectrum = spectra.groupby(["snapshot", "soc", "temperature_c"]).first()
     checked = per_spectrum["cross_check_status"] == eis.CHECKED
     expected = [
-        eis.cross_checked(half.seed, half.sample_id, snapshot, temperature_c, soc, 0.5)
+        eis_tasks.cross_checked(half.seed, half.sample_id, snapshot, temperature_c, soc, 0.5)
         for snapshot, soc, temperature_c in per_spectrum.index
     ]
     assert checked.tolist() == expected
@@ -184,7 +185,7 @@ def test_unchecked_spectra_say_so_and_keep_their_impedance(aged):
     assert per_spectrum.loc[~checked, "cross_check_pct"].isna().all()
     assert (per_spectrum.loc[~checked, "cross_check_status"] == eis.NOT_SAMPLED).all()
     assert (spectra["solver_status"] == "ok").all()
-    every = eis.solve_spectra(dataclasses.replace(half, eis=half.eis.model_copy(update={"cross_check_fraction": 1.0})))
+    every = eis_tasks.solve_spectra(dataclasses.replace(half, eis=half.eis.model_copy(update={"cross_check_fraction": 1.0})))
     np.testing.assert_array_equal(spectra["z_re_ohm"], every["z_re_ohm"])  # the check never changes Z
 
 
@@ -212,7 +213,7 @@ def test_spme_and_dfn_hand_their_aged_state_to_the_impedance_model(family):
     """Resistances grow with SEI: R_ct through the film in the Faradaic branch, R0 through the
     electrolyte the SEI displaces from the pores (SPM has no electrolyte, so its R0 cannot)."""
     params, task = _aged_sample(family, cycles=10, **{"SEI porosity change": "true"})
-    spectra = eis.solve_spectra(task)
+    spectra = eis_tasks.solve_spectra(task)
     assert (spectra["solver_status"] == "ok").all()
     assert (spectra["backend"] == eis.FREQUENCY_DOMAIN).all()
     features = spectrum_feature_table(spectra)

@@ -8,9 +8,9 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.features import build_features
 from agingset.impedance_features import spectrum_feature_table
 from agingset.labels import build_labels
-from agingset.physics.aging import aging_tasks, solve_sample
-from agingset.physics.eis import solve_spectra, spectrum_tasks
 from agingset.physics.model import handoff_state_names
+from agingset.tasks.aging import aging_tasks, solve_sample
+from agingset.tasks.eis import solve_spectra, spectrum_tasks
 
 
 def _handoff(params):

@@ -6,7 +6,7 @@ import pytest
 
 from agingset import sensitivity
 from agingset.params import Range
-from agingset.physics.aging import aging_tasks, solve_sample
+from agingset.tasks.aging import aging_tasks, solve_sample
 
 PI_RANGE = Range(low=-np.pi, high=np.pi)
 

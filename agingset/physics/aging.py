@@ -7,7 +7,6 @@ created once per worker and protocol and solves any number of samples by changin
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import time
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pybamm
 
-from ..catalog import AGING_TABLE_KEYS
+from ..catalog import AGING_TABLE_KEYS, STATUS_FAILED, STATUS_NON_PHYSICAL, STATUS_OK, STATUS_TIMEOUT
 from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
 from .cycle_jumping import (
@@ -31,8 +30,6 @@ from .cycle_jumping import (
     next_jump,
 )
 from .provenance import sample_metadata
-
-STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_NON_PHYSICAL = "ok", "failed", "timeout", "non-physical"
 
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
 # Degradation rate parameters that ``aging.acceleration`` multiplies (when they are sampled inputs).
@@ -578,107 +575,3 @@ def _pulse_resistance(steps: list[pybamm.Solution], pulse_index: int) -> float:
     v_end = float(_last(pulse, "Voltage [V]")[0])
     current = float(_last(pulse, "Current [A]")[0])
     return abs((v_rest - v_end) / current) if current else np.nan
-
-
-@dataclass(frozen=True)
-class AgingTask:
-    """Everything a worker needs to solve one sample; the configs key its model cache."""
-
-    model: ModelConfig
-    solver: SolverConfig
-    aging: AgingConfig
-    input_names: tuple[str, ...]
-    handoff_names: tuple[str, ...]
-    sample: dict
-
-    def cache_token(self) -> str:
-        configs = {name: getattr(self, name).model_dump(mode="json") for name in ("model", "solver", "aging")}
-        return json.dumps(
-            {**configs, "inputs": self.input_names, "handoff": self.handoff_names, "sample": self.sample},
-            sort_keys=True,
-            default=str,
-        )
-
-    def affinity(self) -> Protocol:
-        return Protocol.of(self.sample)
-
-    def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
-        """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""
-        return STATUS_TIMEOUT not in set(result["status"]["status"])
-
-    def failure(self, status: str, message: str) -> dict[str, pd.DataFrame]:
-        """The result of a sample whose worker produced nothing (killed at the hard timeout, or died)."""
-        model = model_building.build_model(self.model)
-        protocol = Protocol.of(self.sample)
-        inputs = accelerated(
-            {name: float(self.sample[name]) for name in self.input_names},
-            self.aging,
-            protocol.ambient_temperature_c,
-        )
-        metadata = sample_metadata(
-            self.model,
-            self.solver,
-            aging_parameter_values(
-                self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c
-            ),
-            {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
-            model_building.var_pts(self.model, model),
-            self.aging,
-            protocol.__dict__,
-            {"status": status, "message": message},
-        )
-        return sample_result(
-            self.sample["sample_id"], status, message, _no_measurements(), self.aging.rpt_every, metadata
-        )
-
-    def simulator_key(self, protocol: Protocol | float) -> tuple:
-        """Key of a built simulator: of the protocol's cycle, or of a temperature's start and RPT."""
-        configs = (self.model, self.solver, self.aging)
-        return (
-            "aging",
-            *(c.model_dump_json() for c in configs),
-            self.input_names,
-            self.handoff_names,
-            protocol,
-        )
-
-
-def aging_tasks(
-    model: ModelConfig,
-    solver: SolverConfig,
-    aging: AgingConfig,
-    handoff_names: list[str],
-    design: pd.DataFrame,
-) -> list[AgingTask]:
-    """One task per design row, in design order; the sampled cell parameters are the inputs."""
-    from ..design import cell_parameter_columns
-
-    input_names = tuple(cell_parameter_columns(design))
-    return [
-        AgingTask(model, solver, aging, input_names, tuple(handoff_names), sample)
-        for sample in design.to_dict("records")
-    ]
-
-
-def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
-    from ..executor import cached
-
-    sample = task.sample
-    protocol = Protocol.of(sample)
-    reference = cached(
-        task.simulator_key(protocol.ambient_temperature_c),
-        lambda: reference_simulations(task.model, task.solver, task.aging, protocol, task.input_names),
-    )
-    simulator = cached(
-        task.simulator_key(protocol),
-        lambda: AgingSimulator(
-            task.model,
-            task.solver,
-            task.aging,
-            protocol,
-            list(task.input_names),
-            list(task.handoff_names),
-            reference,
-        ),
-    )
-    return simulator.run(sample["sample_id"], {name: float(sample[name]) for name in task.input_names})
