@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("agingset", "stages")
 DVC_YAML = ROOT / "dvc.yaml"
 _STAGE_MODULE = re.compile(r"python\S*\s+-m\s+([\w.]+)")
+# Package files a module reads (not imports): part of the closure of every module that imports it.
+DATA_FILES = {"agingset.card": ("agingset/templates/dataset_card.md",)}
 
 
 def module_file(name: str, root: Path = ROOT) -> Path | None:
@@ -113,7 +115,11 @@ def closure(name: str, root: Path = ROOT) -> list[str]:
 def closure_files(name: str, root: Path = ROOT) -> list[str]:
     """The closure as source paths relative to ``root`` (POSIX), the module's own file first."""
     own = module_file(name, root).relative_to(root).as_posix()
-    others = sorted(module_file(module, root).relative_to(root).as_posix() for module in closure(name, root))
+    modules = closure(name, root)
+    others = sorted(
+        [module_file(module, root).relative_to(root).as_posix() for module in modules]
+        + [path for module in modules for path in DATA_FILES.get(module, ())]
+    )
     return [own, *(path for path in others if path != own)]
 
 
@@ -151,7 +157,8 @@ def import_cycles(root: Path = ROOT) -> list[list[str]]:
 
 
 def _is_code(dep: str) -> bool:
-    return dep.endswith(".py") and dep.split("/", 1)[0] in PACKAGES
+    data = {path for paths in DATA_FILES.values() for path in paths}
+    return (dep.endswith(".py") and dep.split("/", 1)[0] in PACKAGES) or dep in data
 
 
 def stage_modules(dvc_yaml: Path = DVC_YAML) -> dict[str, str]:

@@ -48,6 +48,8 @@ def test_closure_follows_lazy_relative_and_submodule_imports():
     # labels, so editing them never invalidates a solved spectrum.
     assert "agingset/params.py" in eis and "agingset/impedance_features.py" not in eis
     assert "agingset/impedance_features.py" in code_deps.closure_files("stages.labels")
+    # A package file a module reads is in the closure of whatever imports that module.
+    assert "agingset/templates/dataset_card.md" in code_deps.closure_files("stages.card")
     assert "pandas" not in code_deps.closure("agingset.cache")
 
 
