@@ -246,37 +246,30 @@ class _TargetData:
     censored_test: pd.DataFrame
     features: list[str]
     noisy: list[str] | None
-    random_split: tuple[np.ndarray, np.ndarray]  # rows of train + test, split at random
-
-
-def _row_counts(table: pd.DataFrame, target: str, config: TrainConfig) -> dict:
-    rows, censored = _target_rows(table, target, config)
-    counts = {f"rows_{part}": int((rows["split"] == part).sum()) for part in ("train", "validation", "test")}
-    if target == RUL:
-        counts["rows_censored_test"] = int((censored["split"] == "test").sum())
-    return counts
 
 
 def _target_data(
     table: pd.DataFrame, target: str, clean_features: list[str], noisy_features: list[str] | None,
-    config: TrainConfig, seed: int,
-) -> _TargetData | None:
+    config: TrainConfig,
+) -> tuple[dict, _TargetData | None]:
+    """The target's row counts, and what its models are fitted on (None: too few rows to fit)."""
     rows, censored = _target_rows(table, target, config)
     parts = {part: rows[rows["split"] == part] for part in ("train", "validation", "test")}
+    censored_test = censored[censored["split"] == "test"]
+    counts = {f"rows_{part}": len(frame) for part, frame in parts.items()}
+    if target == RUL:
+        counts["rows_censored_test"] = len(censored_test)
     train, test = parts["train"], parts["test"]
     if len(train) < 2 or len(test) < 1:
-        return None
+        return counts, None
     # A feature missing on every training row (e.g. an impedance-arc fit that found no arc)
     # carries nothing to learn and breaks histogram binning: left out for this target.
     present = [i for i, name in enumerate(clean_features) if train[name].notna().any()]
     if noisy_features is not None:
         present = [i for i in present if train[noisy_features[i]].notna().any()]
-    pool = pd.concat([train, test])
-    random_split = next(ShuffleSplit(n_splits=1, test_size=len(test), random_state=seed).split(pool))
-    return _TargetData(
-        target, parts, censored[censored["split"] == "test"], [clean_features[i] for i in present],
-        [noisy_features[i] for i in present] if noisy_features is not None else None, random_split,
-    )  # fmt: skip
+    features = [clean_features[i] for i in present]
+    noisy = [noisy_features[i] for i in present] if noisy_features is not None else None
+    return counts, _TargetData(target, parts, censored_test, features, noisy)
 
 
 def _score_model(name: str, data: _TargetData, config: TrainConfig, seed: int):
@@ -327,7 +320,7 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
     )
     pool = pd.concat([train, test])
     x_pool, y_pool = _matrix(pool, features), pool[target].to_numpy(dtype=float)
-    random_train, random_test = data.random_split
+    random_train, random_test = next(ShuffleSplit(n_splits=1, test_size=len(test), random_state=seed).split(pool))
     naive = clone(model).fit(x_pool[random_train], y_pool[random_train])
     entry["random_test"] = scores(y_pool[random_test], naive.predict(x_pool[random_test]))
     importance = (
@@ -352,16 +345,15 @@ def train_baselines(
     """
     table = table.sort_values(KEYS).reset_index(drop=True)
     views = feature_views(features)
-    tasks = [
-        (target, name, data)
-        for target in config.targets
-        if (data := _target_data(table, target, views["clean"], views.get("noisy"), config, seed)) is not None
-        for name in config.models
-    ]
+    results: dict = {}
+    tasks = []
+    for target in config.targets:
+        results[target], data = _target_data(table, target, views["clean"], views.get("noisy"), config)
+        if data is not None:
+            tasks += [(target, name, data) for name in config.models]
     outcomes = Parallel(n_jobs=min(workers, max(len(tasks), 1)))(
         delayed(_score_model)(name, data, config, seed) for _, name, data in tasks
     )
-    results: dict = {target: _row_counts(table, target, config) for target in config.targets}
     predictions, importances = [], []
     for (target, name, _), (entry, predicted, importance) in zip(tasks, outcomes):
         results[target][name] = entry

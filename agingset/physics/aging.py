@@ -306,7 +306,7 @@ class AgingSimulator:
         inputs = accelerated(inputs, self.aging, self.protocol.ambient_temperature_c)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
-        status, message, tables = STATUS_OK, "", _no_measurements()
+        status, message, tables = STATUS_OK, "", no_measurements()
         try:
             tables = self.trajectory(sample_id, inputs, watch, log)
         except SampleTimeout as err:
@@ -320,7 +320,7 @@ class AgingSimulator:
             message = non_physical_reason(pd.DataFrame(tables["snapshots"]), self.aging.bounds)
             status = STATUS_NON_PHYSICAL if message else STATUS_OK
         else:
-            tables = _no_measurements()
+            tables = no_measurements()
 
         return sample_result(
             sample_id,
@@ -362,7 +362,7 @@ class AgingSimulator:
             name: float(np.asarray(first[name].entries).ravel()[0])
             for name in (LITHIUM_IN_PARTICLES, *self.lithium_sinks)
         }
-        tables = _no_measurements()
+        tables = no_measurements()
         capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference)
         state = start.last_state
         del start
@@ -507,7 +507,7 @@ class AgingSimulator:
         return record, curve, _handoff_state(eis_step, self.handoff_names)
 
 
-def _no_measurements() -> dict[str, list]:
+def no_measurements() -> dict[str, list]:
     return {"snapshots": [], "curves": [], "states": [], "cycles": []}
 
 

@@ -13,9 +13,9 @@ from ..physics import model as model_building
 from ..physics.aging import (
     AgingSimulator,
     Protocol,
-    _no_measurements,
     accelerated,
     aging_parameter_values,
+    no_measurements,
     reference_simulations,
     sample_result,
 )
@@ -70,7 +70,7 @@ class AgingTask:
             {"status": status, "message": message},
         )
         return sample_result(
-            self.sample["sample_id"], status, message, _no_measurements(), self.aging.rpt_every, metadata
+            self.sample["sample_id"], status, message, no_measurements(), self.aging.rpt_every, metadata
         )
 
     def simulator_key(self, protocol: Protocol | float) -> tuple:
