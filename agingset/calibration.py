@@ -335,7 +335,7 @@ class CellModels:
         self.discharge = pybamm.Simulation(
             model_building.build_model(model_config),
             parameter_values=discharge_values,
-            solver=model_building.solver(solver_config),
+            solver=model_building.solver(solver_config, compile_=False),
             var_pts=self.var_pts,
         )
         eis_values = values.copy()
@@ -436,7 +436,7 @@ class CellModels:
             simulation = pybamm.Simulation(
                 model_building.build_model(self.model_config),
                 parameter_values=drive_values,
-                solver=model_building.solver(self.solver_config),
+                solver=model_building.solver(self.solver_config, compile_=False),
                 var_pts=self.var_pts,
             )
             self._drive[observation.name] = simulation

@@ -87,3 +87,14 @@ CARD_DIR = "docs/dataset_card"
 METRICS = {
     name: f"metrics/{name}.json" for name in ("calibration", "sensitivity", "quality", "split", "train")
 }
+
+# A cycling protocol: the design samples one level of each; ``aging.cycle`` steps use them
+# as ``{placeholders}``. The RPT always runs the full reference window.
+PROTOCOL_FIELDS = (
+    "ambient_temperature_c",
+    "charge_c_rate",
+    "discharge_c_rate",
+    "upper_voltage_v",
+    "lower_voltage_v",
+    "cv_cutoff_c_rate",
+)

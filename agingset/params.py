@@ -26,16 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-# A cycling protocol: the design samples one level of each; ``aging.cycle`` steps use them
-# as ``{placeholders}``. The RPT always runs the full reference window.
-PROTOCOL_FIELDS = (
-    "ambient_temperature_c",
-    "charge_c_rate",
-    "discharge_c_rate",
-    "upper_voltage_v",
-    "lower_voltage_v",
-    "cv_cutoff_c_rate",
-)
+from .catalog import PROTOCOL_FIELDS
+
 RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
 SPLIT_METHODS = ("group", "ood")
@@ -176,6 +168,9 @@ class SolverConfig(Strict):
     rtol: PositiveFloat = 1e-6
     atol: PositiveFloat = 1e-6
     timeout_s: PositiveFloat = 120.0
+    # The aging experiment's model functions as compiled C (PyBaMM's IDAKLU "compile" option):
+    # built once per temperature and worker, cached on disk, ~3.5x faster solves.
+    compile: bool = True
 
 
 class RptStep(Strict):

@@ -33,11 +33,11 @@ def main(samples: int, cycles: int | None) -> None:
     for family in FAMILIES:
         model = params.model.model_copy(update={"family": family})
         start = time.perf_counter()
-        simulator = AgingSimulator(model, params.solver, aging, protocol, names, [])
+        simulator = AgingSimulator(model, params.solver, aging, protocol.ambient_temperature_c, names, [])
         seconds, statuses = [], []
         for index, inputs in enumerate(rows):
             tick = time.perf_counter()
-            result = simulator.run(str(index), inputs)
+            result = simulator.run(str(index), protocol, inputs)
             seconds.append(time.perf_counter() - tick)
             statuses.append(result["status"]["status"].iloc[0])
         total = time.perf_counter() - start

@@ -71,13 +71,13 @@ def main(samples: int, first: int) -> None:
     for index, row in design.iterrows():
         protocol = Protocol.of(row)
         inputs = {name: float(row[name]) for name in names}
-        simulator = AgingSimulator(params.model, solver, warm_aging, protocol, names, [])
-        simulator.run("warm", inputs)
+        simulator = AgingSimulator(params.model, solver, warm_aging, protocol.ambient_temperature_c, names, [])
+        simulator.run("warm", protocol, inputs)
         runs = {}
         for label, config in (("jumped", aging), ("full", full_aging)):
             simulator.aging = config
             tick = time.process_time()
-            runs[label] = simulator.run(str(index), inputs)
+            runs[label] = simulator.run(str(index), protocol, inputs)
             runs[label + "_cpu"] = time.process_time() - tick
         status = {label: runs[label]["status"]["status"].iloc[0] for label in ("jumped", "full")}
         cycles = json.loads(runs["jumped"]["metadata"]["metadata_json"].iloc[0])["outcome"]["cycles"]

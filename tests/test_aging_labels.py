@@ -48,8 +48,8 @@ def _inputs(params, **changes):
 
 
 def _solve(params, protocol, inputs):
-    simulator = AgingSimulator(params.model, params.solver, params.aging, protocol, list(inputs), [])
-    return simulator.run("s", inputs)
+    simulator = AgingSimulator(params.model, params.solver, params.aging, protocol.ambient_temperature_c, list(inputs), [])
+    return simulator.run("s", protocol, inputs)
 
 
 def _last(result, column):
@@ -65,9 +65,9 @@ def _soh(result):
 def test_higher_sei_rate_lowers_soh(tiny_params):
     params = _params(tiny_params, SEI)
     inputs = _inputs(params)
-    simulator = AgingSimulator(params.model, params.solver, params.aging, WARM_SLOW, list(inputs), [])
-    slow = simulator.run("slow", {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-20})
-    fast = simulator.run("fast", {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-18})
+    simulator = AgingSimulator(params.model, params.solver, params.aging, 25.0, list(inputs), [])
+    slow = simulator.run("slow", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-20})
+    fast = simulator.run("fast", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-18})
     assert (slow["status"]["status"] == "ok").all() and (fast["status"]["status"] == "ok").all()
     assert _soh(fast) < _soh(slow) - 0.005
     assert _last(fast, "capacity_lost_sei_ah") > 5 * _last(slow, "capacity_lost_sei_ah")
@@ -274,10 +274,8 @@ def test_no_knee_when_fade_decelerates_or_is_linear():
 def test_lumped_thermal_option_heats_the_cell(tiny_params):
     params = _params(tiny_params, {**SEI, "thermal": "lumped"}, cycles=2, rpt_every=2)
     inputs = _inputs(params)
-    simulator = AgingSimulator(
-        params.model, params.solver, params.aging, Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05), list(inputs), []
-    )
-    assert (simulator.run("s", inputs)["status"]["status"] == "ok").all()
+    simulator = AgingSimulator(params.model, params.solver, params.aging, 25.0, list(inputs), [])
+    assert (simulator.run("s", Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05), inputs)["status"]["status"] == "ok").all()
     temperature_c = (
         np.asarray(simulator.simulations["cycle"].solution["Volume-averaged cell temperature [K]"].entries) - 273.15
     )

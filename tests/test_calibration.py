@@ -18,7 +18,6 @@ from agingset.calibration import (
     build_observations,
     design_range,
     fit,
-    predict,
 )
 from agingset.measurement import (
     Measurement,

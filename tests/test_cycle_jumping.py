@@ -75,11 +75,11 @@ def jumped_and_full(tiny_params):
     """One simulator, solved with jumping on and off (the setting is read at run time)."""
     inputs = _inputs(tiny_params)
     simulator = AgingSimulator(
-        tiny_params.model, tiny_params.solver, _aging(tiny_params, True), PROTOCOL, list(inputs), []
+        tiny_params.model, tiny_params.solver, _aging(tiny_params, True), PROTOCOL.ambient_temperature_c, list(inputs), []
     )
-    jumped = simulator.run("s", inputs)
+    jumped = simulator.run("s", PROTOCOL, inputs)
     simulator.aging = _aging(tiny_params, False)
-    full = simulator.run("s", inputs)
+    full = simulator.run("s", PROTOCOL, inputs)
     return jumped, full, simulator, inputs
 
 
@@ -144,7 +144,7 @@ def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
         aging = tiny_params.aging.model_copy(update={"cycle_jumping": CycleJumping.model_validate(jumping)})
         (task,) = aging_tasks(tiny_params.model, tiny_params.solver, aging, [], design)
         tokens.add(task.cache_token())
-        keys.add(task.simulator_key(PROTOCOL))
+        keys.add(task.simulator_key())
         record = json.loads(task.failure("failed", "x")["metadata"]["metadata_json"][0])
         assert record["experiment"]["cycle_jumping"] == jumping
         assert record["experiment"]["acceleration"] == aging.acceleration

@@ -51,6 +51,10 @@ def test_every_model_family_is_accepted(tiny_params_raw, family):
         ),
         (lambda p: p["aging"]["cycle"].append("Dance at 1C until 4 V"), "bad experiment step 'Dance at 1C until 4 V'"),
         (lambda p: p["aging"]["cycle"].append("Charge at {speed}C until 4.2 V"), "unknown placeholder ['speed']"),
+        (
+            lambda p: p["aging"]["cycle"].append("Rest for {charge_c_rate} hours"),
+            "{charge_c_rate} must be the step's value or its termination value",
+        ),
         (lambda p: p["aging"].update(cycles=25, rpt_every=10), "must be a multiple of rpt_every"),
         (lambda p: p["train"].update(targets=["colour"]), "train.targets.0:"),
         (lambda p: p["eis"].update(points_per_decade=0), "eis.points_per_decade:"),

@@ -159,10 +159,12 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
     protocol = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 
-    simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, protocol, names, handoff)
+    simulator = AgingSimulator(
+        tiny_params.model, tiny_params.solver, tiny_params.aging, protocol.ambient_temperature_c, names, handoff
+    )
 
     def solve(order):
-        return {index: simulator.run(str(index), rows[index]) for index in order}
+        return {index: simulator.run(str(index), protocol, rows[index]) for index in order}
 
     # One simulator for both passes: each sample has another history in each (sample 0 first on the fresh
     # simulator, then after the whole forward pass and samples 3, 2, 1).
@@ -170,3 +172,23 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     for index in range(4):
         for table in ("snapshots", "curves", "states", "cycles", "metadata"):
             pd.testing.assert_frame_equal(forward[index][table], backward[index][table], check_exact=True)
+
+
+def test_cycle_steps_take_the_protocol_levels_as_inputs(tiny_params):
+    """One built cycle serves every protocol at a temperature: each placeholder is an input of
+    the step's value or termination, the rest of the step is as written."""
+    import pybamm
+
+    from agingset.physics.protocol import input_name, input_step
+
+    discharge = input_step("Discharge at {discharge_c_rate}C until {lower_voltage_v} V", "25 oC")
+    assert discharge.direction == "discharge" and discharge.uses_default_duration
+    (value,) = [leaf for leaf in discharge.value.pre_order() if isinstance(leaf, pybamm.InputParameter)]
+    assert value.name == input_name("discharge_c_rate")
+    (termination,) = discharge.termination
+    assert termination.value.name == input_name("lower_voltage_v") and termination.operator == "<"
+    charge = input_step("Charge at {charge_c_rate}C until {upper_voltage_v} V", "25 oC")
+    assert charge.termination[0].operator == ">"
+    assert charge.value.evaluate(inputs={input_name("charge_c_rate"): 2.0}) == -2.0
+    rest = input_step("Rest for 5 minutes", "25 oC")
+    assert rest.duration == 300 and not rest.termination

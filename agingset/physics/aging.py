@@ -17,7 +17,7 @@ import pandas as pd
 import pybamm
 
 from ..catalog import AGING_TABLE_KEYS, STATUS_FAILED, STATUS_NON_PHYSICAL, STATUS_OK, STATUS_TIMEOUT
-from ..params import PROTOCOL_FIELDS, AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
+from ..params import AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
 from .cycle_jumping import (
     CHECK_CYCLES,
@@ -29,6 +29,7 @@ from .cycle_jumping import (
     limits,
     next_jump,
 )
+from .protocol import Protocol, input_steps, protocol_inputs, reference_steps
 from .provenance import sample_metadata
 
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
@@ -67,22 +68,6 @@ LITHIUM_SINKS = (
 )
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """One level of every field in ``PROTOCOL_FIELDS``."""
-
-    ambient_temperature_c: float
-    charge_c_rate: float
-    discharge_c_rate: float
-    upper_voltage_v: float
-    lower_voltage_v: float
-    cv_cutoff_c_rate: float
-
-    @classmethod
-    def of(cls, sample: dict) -> Protocol:
-        return cls(**{field: float(sample[field]) for field in PROTOCOL_FIELDS})
-
-
 def describe(error: BaseException) -> str:
     """An exception as one line, for the per-sample status message."""
     return f"{type(error).__name__}: {' '.join(str(error).split())}"
@@ -112,39 +97,6 @@ class _Watch(pybamm.callbacks.Callback):
 
     def on_experiment_infeasible_time(self, logs):
         self.errors.append("infeasible: a step reached its default duration")
-
-
-def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]:
-    """The conditioning, RPT and aging-cycle steps, every one at the protocol temperature.
-
-    The conditioning charge starts from the parameter set's initial state: PyBaMM's
-    ``initial_soc`` root-finds the starting stoichiometry from the previous solve's guess,
-    which would make results depend on the order in which a worker solves its samples.
-    """
-    temperature = f"{protocol.ambient_temperature_c} oC"
-    values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
-    cycle = tuple(pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle)
-    rpt = tuple(
-        pybamm.step.string(
-            step.step,
-            temperature=temperature,
-            period=step.period_s,
-            tags=[step.role] if step.role else None,
-        )
-        for step in aging.rpt
-    )
-    conditioning = tuple(pybamm.step.string(text, temperature=temperature) for text in aging.conditioning)
-    return {"conditioning": conditioning, "rpt": rpt, "cycle": cycle}
-
-
-def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
-    """[conditioning] + [RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every): the whole
-    trajectory as one PyBaMM experiment (the reference the chunked solve is checked against)."""
-    steps = experiment_steps(aging, protocol)
-    blocks = aging.cycles // aging.rpt_every
-    return pybamm.Experiment(
-        [steps["conditioning"], steps["rpt"]] + ([steps["cycle"]] * aging.rpt_every + [steps["rpt"]]) * blocks
-    )
 
 
 REFERENCE_TEMPERATURE_K = 298.15
@@ -235,33 +187,15 @@ def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Sim
     )
 
 
-def reference_simulations(
-    model_config: ModelConfig,
-    solver_config: SolverConfig,
-    aging: AgingConfig,
-    protocol: Protocol,
-    input_names,
-) -> dict[str, pybamm.Simulation]:
-    """``start`` (conditioning and the first RPT) and ``rpt``: they depend on the protocol's
-    temperature only, so one build serves every protocol at that temperature."""
-    steps = experiment_steps(aging, protocol)
-    values = aging_parameter_values(model_config, aging, list(input_names), protocol.ambient_temperature_c)
-    mesh = model_building.var_pts(model_config, model_building.build_model(model_config))
-    return {
-        "start": _simulation(
-            model_config, solver_config, values, [steps["conditioning"], steps["rpt"]], mesh
-        ),
-        "rpt": _simulation(model_config, solver_config, values, [steps["rpt"]], mesh),
-    }
-
-
 class AgingSimulator:
-    """One protocol's aging experiment, built once and solved for many input sets.
+    """The aging experiment at one ambient temperature, built once and solved for any
+    protocol at that temperature and any cell parameters (all of them ``[input]``s).
 
-    Three simulations share the protocol: ``start`` (conditioning and the first RPT),
-    ``rpt`` and ``cycle`` (one aging cycle). A trajectory chains them, each continuing from
-    the state the previous one ended in; between RPTs, cycle jumping (``aging.cycle_jumping``,
-    see :mod:`.cycle_jumping`) may skip cycles by extrapolating the cycle-boundary state.
+    Three simulations: ``start`` (conditioning and the first RPT), ``rpt`` and ``cycle`` (one
+    aging cycle, its protocol levels as inputs, :func:`.protocol.input_steps`). A trajectory
+    chains them, each continuing from the state the previous one ended in; between RPTs,
+    cycle jumping (``aging.cycle_jumping``, see :mod:`.cycle_jumping`) may skip cycles by
+    extrapolating the cycle-boundary state.
     """
 
     def __init__(
@@ -269,46 +203,46 @@ class AgingSimulator:
         model_config: ModelConfig,
         solver_config: SolverConfig,
         aging: AgingConfig,
-        protocol: Protocol,
+        temperature_c: float,
         input_names: list[str],
         handoff_names: list[str],
-        reference: dict[str, pybamm.Simulation] | None = None,
     ):
-        """``reference``: the start and RPT simulations of :func:`reference_simulations` for
-        this temperature, shared by every protocol at it (built here when not given)."""
         model = model_building.build_model(model_config)
         self.model_config = model_config
         self.aging = aging
         self.solver_config = solver_config
-        self.protocol = protocol
+        self.temperature_c = float(temperature_c)
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.parameter_values = aging_parameter_values(
-            model_config, aging, input_names, protocol.ambient_temperature_c
-        )
+        self.parameter_values = aging_parameter_values(model_config, aging, input_names, self.temperature_c)
         self.mesh = model_building.var_pts(model_config, model)
-        steps = experiment_steps(aging, protocol)
+        steps = reference_steps(aging, self.temperature_c)
         self.simulations = {
-            **(reference or reference_simulations(model_config, solver_config, aging, protocol, input_names)),
-            "cycle": _simulation(
-                model_config, solver_config, self.parameter_values, [steps["cycle"]], self.mesh
-            ),
+            part: _simulation(model_config, solver_config, self.parameter_values, cycles, self.mesh)
+            for part, cycles in (
+                ("start", [steps["conditioning"], steps["rpt"]]),
+                ("rpt", [steps["rpt"]]),
+                ("cycle", [input_steps(aging, self.temperature_c)]),
+            )
         }
         self._limits: dict[int, tuple] = {}
 
-    def run(self, sample_id: str, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
-        """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one sample.
+    def run(self, sample_id: str, protocol: Protocol, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
+        """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one
+        sample cycled with ``protocol`` (at this simulator's temperature).
 
         Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
         sample is one status row with its reason.
         """
-        inputs = accelerated(inputs, self.aging, self.protocol.ambient_temperature_c)
+        if protocol.ambient_temperature_c != self.temperature_c:
+            raise ValueError(f"a {protocol.ambient_temperature_c} oC protocol given to the {self.temperature_c} oC simulator")
+        inputs = accelerated(inputs, self.aging, self.temperature_c)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
-            tables = self.trajectory(sample_id, inputs, watch, log)
+            tables = self.trajectory(sample_id, {**inputs, **protocol_inputs(protocol)}, watch, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except TrajectoryFailed as err:
@@ -332,10 +266,10 @@ class AgingSimulator:
                 self.model_config,
                 self.solver_config,
                 self.parameter_values,
-                {**inputs, "Ambient temperature [K]": self.protocol.ambient_temperature_c + 273.15},
+                {**inputs, "Ambient temperature [K]": self.temperature_c + 273.15},
                 self.mesh,
                 self.aging,
-                self.protocol.__dict__,
+                protocol.__dict__,
                 {"status": status, "message": message, "cycles": log.summary()},
             ),
         )

@@ -16,7 +16,6 @@ from ..physics.aging import (
     accelerated,
     aging_parameter_values,
     no_measurements,
-    reference_simulations,
     sample_result,
 )
 from ..physics.provenance import sample_metadata
@@ -41,8 +40,9 @@ class AgingTask:
             default=str,
         )
 
-    def affinity(self) -> Protocol:
-        return Protocol.of(self.sample)
+    def affinity(self) -> float:
+        """Samples at one temperature share a built simulator."""
+        return float(self.sample["ambient_temperature_c"])
 
     def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
         """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""
@@ -73,15 +73,15 @@ class AgingTask:
             self.sample["sample_id"], status, message, no_measurements(), self.aging.rpt_every, metadata
         )
 
-    def simulator_key(self, protocol: Protocol | float) -> tuple:
-        """Key of a built simulator: of the protocol's cycle, or of a temperature's start and RPT."""
+    def simulator_key(self) -> tuple:
+        """Key of a built simulator: one per temperature serves every protocol at it."""
         configs = (self.model, self.solver, self.aging)
         return (
             "aging",
             *(c.model_dump_json() for c in configs),
             self.input_names,
             self.handoff_names,
-            protocol,
+            float(self.sample["ambient_temperature_c"]),
         )
 
 
@@ -107,20 +107,15 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
 
     sample = task.sample
     protocol = Protocol.of(sample)
-    reference = cached(
-        task.simulator_key(protocol.ambient_temperature_c),
-        lambda: reference_simulations(task.model, task.solver, task.aging, protocol, task.input_names),
-    )
     simulator = cached(
-        task.simulator_key(protocol),
+        task.simulator_key(),
         lambda: AgingSimulator(
             task.model,
             task.solver,
             task.aging,
-            protocol,
+            protocol.ambient_temperature_c,
             list(task.input_names),
             list(task.handoff_names),
-            reference,
         ),
     )
-    return simulator.run(sample["sample_id"], {name: float(sample[name]) for name in task.input_names})
+    return simulator.run(sample["sample_id"], protocol, {name: float(sample[name]) for name in task.input_names})

@@ -1,0 +1,162 @@
+"""A sample's cycling protocol and the PyBaMM experiment steps it is run with.
+
+``aging.cycle`` is written with ``{placeholders}`` for the protocol levels. The aging stage
+builds those steps once per temperature with every placeholder as an ``[input]`` parameter
+(:func:`input_steps`), so one discretised, compiled model serves every protocol at that
+temperature and a sample only passes its levels as inputs (:func:`protocol_inputs`).
+:func:`experiment_steps` writes the same steps with the levels as numbers: the reference a
+test checks the input steps against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pybamm
+
+from ..catalog import PROTOCOL_FIELDS
+
+if TYPE_CHECKING:  # params.py checks aging.cycle with input_step: no import back at run time
+    from ..params import AgingConfig
+
+# A step whose value is an input has no value-dependent default duration (a C-rate step's
+# is 2/C hours): it gets PyBaMM's one-day default and is still flagged infeasible when it
+# runs that long.
+INPUT_STEP_DURATION_S = 24 * 3600.0
+@dataclass(frozen=True)
+class Protocol:
+    """One level of every field in ``PROTOCOL_FIELDS``."""
+
+    ambient_temperature_c: float
+    charge_c_rate: float
+    discharge_c_rate: float
+    upper_voltage_v: float
+    lower_voltage_v: float
+    cv_cutoff_c_rate: float
+
+    @classmethod
+    def of(cls, sample: dict) -> Protocol:
+        return cls(**{field: float(sample[field]) for field in PROTOCOL_FIELDS})
+
+
+# Stand-ins written into a template to find where each placeholder lands in the parsed step:
+# numbers no experiment string would contain by accident.
+_SENTINELS = {field: 7.000123 + index / 1000 for index, field in enumerate(PROTOCOL_FIELDS)}
+
+
+def input_name(field: str) -> str:
+    """The ``[input]`` parameter a protocol field is passed to the solver as."""
+    return f"Protocol {field}"
+
+
+def protocol_inputs(protocol: Protocol) -> dict[str, float]:
+    """The protocol's cycling levels as solver inputs (temperature is built in, not an input)."""
+    return {input_name(field): value for field, value in protocol.__dict__.items() if field != "ambient_temperature_c"}
+
+
+def _temperature(temperature_c: float) -> str:
+    return f"{temperature_c} oC"
+
+
+def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]:
+    """The conditioning, RPT and aging-cycle steps, every one at the protocol temperature,
+    the cycle's placeholders written as numbers.
+
+    The conditioning charge starts from the parameter set's initial state: PyBaMM's
+    ``initial_soc`` root-finds the starting stoichiometry from the previous solve's guess,
+    which would make results depend on the order in which a worker solves its samples.
+    """
+    temperature = _temperature(protocol.ambient_temperature_c)
+    values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
+    return {
+        **reference_steps(aging, protocol.ambient_temperature_c),
+        "cycle": tuple(pybamm.step.string(text.format(**values), temperature=temperature) for text in aging.cycle),
+    }
+
+
+def reference_steps(aging: AgingConfig, temperature_c: float) -> dict[str, tuple]:
+    """The conditioning and RPT steps: they depend on the temperature only."""
+    temperature = _temperature(temperature_c)
+    rpt = tuple(
+        pybamm.step.string(
+            step.step,
+            temperature=temperature,
+            period=step.period_s,
+            tags=[step.role] if step.role else None,
+        )
+        for step in aging.rpt
+    )
+    conditioning = tuple(pybamm.step.string(text, temperature=temperature) for text in aging.conditioning)
+    return {"conditioning": conditioning, "rpt": rpt}
+
+
+def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
+    """[conditioning] + [RPT] + ([cycle] * rpt_every + [RPT]) * (cycles / rpt_every): the whole
+    trajectory as one PyBaMM experiment (the reference the chunked solve is checked against)."""
+    steps = experiment_steps(aging, protocol)
+    blocks = aging.cycles // aging.rpt_every
+    return pybamm.Experiment(
+        [steps["conditioning"], steps["rpt"]] + ([steps["cycle"]] * aging.rpt_every + [steps["rpt"]]) * blocks
+    )
+
+
+def input_steps(aging: AgingConfig, temperature_c: float) -> tuple:
+    """The aging cycle at this temperature with its placeholders as ``[input]`` parameters."""
+    return tuple(input_step(text, _temperature(temperature_c)) for text in aging.cycle)
+
+
+def _placeholder(number) -> str | None:
+    """The protocol field whose sentinel ``number`` is (sign ignored), or None."""
+    if not isinstance(number, int | float):
+        return None
+    return next((field for field, sentinel in _SENTINELS.items() if abs(abs(number) - sentinel) < 1e-9), None)
+
+
+def input_step(template: str, temperature: str) -> pybamm.step.BaseStep:
+    """One step of ``aging.cycle``: a placeholder may be the step's value (a current, C-rate,
+    voltage or power) or a termination's value; anywhere else it is an error (a duration
+    cannot be an input)."""
+    used = [field for field in PROTOCOL_FIELDS if "{" + field + "}" in template]
+    parsed = pybamm.step.string(
+        template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}),
+        temperature=temperature,
+    )
+    if not used:
+        return parsed
+    found = set()
+    value = parsed.value
+    field = _placeholder(value)
+    if field:
+        found.add(field)
+        value = (1 if value > 0 else -1) * pybamm.InputParameter(input_name(field))
+    terminations = []
+    for termination in parsed.termination:
+        field = _placeholder(termination.value)
+        if field is None:
+            terminations.append(termination)
+            continue
+        found.add(field)
+        operator = termination.operator
+        if isinstance(termination, pybamm.step.VoltageTermination):
+            operator = termination._get_operator(parsed)  # direction-based for a numeric value only
+        terminations.append(type(termination)(pybamm.InputParameter(input_name(field)), operator=operator))
+    if set(used) - found:
+        raise ValueError(
+            f"aging.cycle: in {template!r}, {{{sorted(set(used) - found)[0]}}} must be the step's value "
+            "or its termination value (a duration cannot vary between protocols)"
+        )
+    default_duration = parsed.uses_default_duration and not isinstance(value, int | float)
+    step = type(parsed)(
+        value,
+        duration=INPUT_STEP_DURATION_S if default_duration else parsed.duration,
+        termination=terminations,
+        period=parsed.period,
+        temperature=parsed.temperature,
+        tags=parsed.tags,
+        description=template,
+        direction=parsed.direction,
+    )
+    step.direction = parsed.direction  # PyBaMM cannot read it from an input-valued current
+    step.uses_default_duration = parsed.uses_default_duration
+    return step
