@@ -7,6 +7,7 @@ SciPy; the Kramers-Kronig test is lin-KK, written out in :func:`lin_kk`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -321,7 +322,9 @@ class SpectrumFeatureTask:
     spectra: pd.DataFrame
 
     def cache_token(self) -> str:
-        return self.sample_id
+        """The sample and a hash of its spectra: clean and noisy twins, or a re-solve, are other entries."""
+        content = pd.util.hash_pandas_object(self.spectra, index=False).to_numpy().tobytes()
+        return f"{self.sample_id}:{hashlib.sha256(content).hexdigest()}"
 
     def failure(self, status: str, message: str) -> pd.DataFrame:
         """Every spectrum of the sample with missing features (its worker hung or died)."""

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from agingset.design import build_design, cell_parameter_columns  # noqa: E402
 from agingset.params import PROTOCOL_FIELDS, parse_params  # noqa: E402
 from agingset.physics import model as model_building  # noqa: E402
-from agingset.physics.aging import Protocol, build_experiment  # noqa: E402
+from agingset.physics.protocol import Protocol, build_experiment  # noqa: E402
 from agingset.tasks.aging import aging_tasks, solve_sample  # noqa: E402
 from agingset.tasks.eis import solve_spectra, spectrum_tasks  # noqa: E402
 

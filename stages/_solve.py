@@ -10,7 +10,7 @@ from agingset.code_deps import ROOT, closure_files
 from agingset.executor import run_tasks
 
 
-def solve_all(function: Callable, tasks: Sequence, name: str, hard_timeout_s: float) -> list:
+def solve_all(function: Callable, tasks: Sequence, name: str, hard_timeout_s: float | None) -> list:
     """Results in task order, cached per task under the code closure of ``function``'s module
     (that module and every project module it imports, transitively: see agingset.code_deps)."""
     results, report = run_tasks(

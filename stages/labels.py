@@ -11,7 +11,6 @@ import pandas as pd
 from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN, KEYS, SPECTRA
 from agingset.catalog import LABELS_DIR as OUTPUT
-from agingset.executor import run_tasks
 from agingset.features import build_features, noisy_curve_features
 from agingset.impedance_features import (
     impedance_features,
@@ -22,15 +21,18 @@ from agingset.impedance_features import (
 from agingset.labels import build_labels, noise_provenance, provenance_columns, sample_summary
 from agingset.noise import noisy_spectra
 from stages._io import atomic_path, run_stage
+from stages._solve import solve_all
 
 
 def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
     """:func:`spectrum_feature_table` of each long spectra table, computed on the workers.
 
-    Circuit fits cost ~15 ms per spectrum (~30 ms with lin-KK on a loaded machine): spread over the workers, like the solves.
+    Circuit fits cost ~15 ms per spectrum (~30 ms with lin-KK on a loaded machine): spread over the
+    workers and cached per sample like the solves (keyed on the sample's spectra and the feature
+    code), so growing the dataset fits only the new samples' spectra.
     """
     tasks = [spectrum_feature_tasks(table) for table in tables]
-    results, _ = run_tasks(sample_spectrum_features, [task for group in tasks for task in group], "spectrum features")
+    results = solve_all(sample_spectrum_features, [task for group in tasks for task in group], "spectrum_features", None)
     tables_out, start = [], 0
     for table, group in zip(tables, tasks):
         part = results[start : start + len(group)]

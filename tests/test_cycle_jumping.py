@@ -10,7 +10,8 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol, accelerated, build_experiment, rate_factor
+from agingset.physics.aging import AgingSimulator, accelerated, rate_factor
+from agingset.physics.protocol import Protocol, build_experiment
 from agingset.tasks.aging import aging_tasks
 
 PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)

@@ -92,9 +92,10 @@ def test_a_spectrum_with_missing_points_has_missing_features():
     assert features["eis_ecm_converged"] == 0.0
 
 
-def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypatch):
+def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypatch, tmp_path):
     import pandas as pd
 
+    from agingset.cache import ResultCache
     from agingset.executor import Settings, run_tasks
     from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
 
@@ -114,6 +115,20 @@ def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypat
     )
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
     assert list(whole["sample_id"]) == ["a"] * 4 + ["b"] * 4
+    # Cached per sample, keyed on its spectra: the same spectra hit, changed (noisy, re-solved) ones miss.
+    cache = ResultCache(tmp_path, "features")
+    cached, report = run_tasks(
+        sample_spectrum_features, spectrum_feature_tasks(spectra), "features", cache=cache, settings=Settings(workers=1, quiet=True)
+    )
+    again, report_again = run_tasks(
+        sample_spectrum_features, spectrum_feature_tasks(spectra), "features", cache=cache, settings=Settings(workers=1, quiet=True)
+    )
+    pd.testing.assert_frame_equal(pd.concat(again, ignore_index=True), whole)
+    assert (report.computed, report_again.computed, report_again.from_cache) == (2, 0, 2)
+    changed = spectra.assign(z_re_ohm=spectra["z_re_ohm"].where(spectra["sample_id"] == "a", spectra["z_re_ohm"] * 1.01))
+    tokens = [task.cache_token() for task in spectrum_feature_tasks(changed)]
+    assert tokens[0] == spectrum_feature_tasks(spectra)[0].cache_token() != spectrum_feature_tasks(spectra)[1].cache_token()
+    assert tokens[1] != spectrum_feature_tasks(spectra)[1].cache_token()
 
 
 @pytest.mark.parametrize(

@@ -150,21 +150,20 @@ def test_sample_timeout_is_recorded(tiny_params):
 
 @pytest.mark.slow
 def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
-    """Build-once reuse must not leak one sample's solve into the next (byte-identical outputs)."""
+    """Build-once reuse must not leak one sample's solve (or protocol) into the next (byte-identical outputs)."""
     from agingset.physics.aging import AgingSimulator, Protocol
 
     design = build_design(tiny_params.design, 4, tiny_params.seed)
     names = cell_parameter_columns(design)
     handoff = _handoff(tiny_params)
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
-    protocol = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
+    # One simulator serves every protocol at its temperature: alternate two of them.
+    protocols = [Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05), Protocol(25.0, 0.5, 2.0, 4.1, 3.3, 0.1)]
 
-    simulator = AgingSimulator(
-        tiny_params.model, tiny_params.solver, tiny_params.aging, protocol.ambient_temperature_c, names, handoff
-    )
+    simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, 25.0, names, handoff)
 
     def solve(order):
-        return {index: simulator.run(str(index), protocol, rows[index]) for index in order}
+        return {index: simulator.run(str(index), protocols[index % 2], rows[index]) for index in order}
 
     # One simulator for both passes: each sample has another history in each (sample 0 first on the fresh
     # simulator, then after the whole forward pass and samples 3, 2, 1).
