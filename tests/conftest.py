@@ -20,6 +20,9 @@ def tiny_params_dict() -> dict:
     samples of 1 cycle."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["samples"] = 4
+    # Interpreted, not compiled: a compiled build costs minutes of gcc per model variant, and tests build dozens
+    # (test_physics.py compares a compiled solve with this one).
+    params["solver"]["compile"] = False
     params["design"]["ambient_temperature_c"] = [25]
     params["design"]["charge_c_rate"] = [0.5, 1.0]
     params["design"].update(

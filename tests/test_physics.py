@@ -191,3 +191,28 @@ def test_cycle_steps_take_the_protocol_levels_as_inputs(tiny_params):
     assert charge.value.evaluate(inputs={input_name("charge_c_rate"): 2.0}) == -2.0
     rest = input_step("Rest for 5 minutes", "25 oC")
     assert rest.duration == 300 and not rest.termination
+
+
+@pytest.mark.slow
+def test_the_compiled_aging_model_gives_the_interpreted_results(tiny_params, tmp_path, monkeypatch):
+    """`solver.compile` (the pipeline's default; the other tests run interpreted) changes how fast, not what:
+    the compiled C and casadi's virtual machine round differently, within the solver tolerance."""
+    from agingset.physics.aging import AgingSimulator, Protocol
+
+    monkeypatch.setenv("PYBAMM_CASADI_AOT_CACHE", str(tmp_path))  # compiled here, not taken from a cache
+    model = tiny_params.model.model_copy(update={"var_pts": {"x_n": 3, "x_s": 3, "x_p": 3, "r_n": 5, "r_p": 5}})
+    design = build_design(tiny_params.design, 1, tiny_params.seed)
+    names = cell_parameter_columns(design)
+    inputs = {name: float(design[name].iloc[0]) for name in names}
+    protocol = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
+    results = {}
+    for compiled in (False, True):
+        solver = tiny_params.solver.model_copy(update={"compile": compiled})
+        simulator = AgingSimulator(model, solver, tiny_params.aging, 25.0, names, [])
+        results[compiled] = simulator.run("s", protocol, inputs)
+        assert (results[compiled]["status"]["status"] == "ok").all()
+    assert any(tmp_path.iterdir())  # the compiled build really compiled
+    columns = ["rpt_capacity_ah", "lli_pct", "lam_ne_pct", "lam_pe_pct", "eis_voltage_v"]
+    np.testing.assert_allclose(
+        results[True]["snapshots"][columns], results[False]["snapshots"][columns], rtol=1e-4, atol=1e-6
+    )
