@@ -1,0 +1,71 @@
+"""How much of the dataset's impedance is SEI film: one default design, its first 100 cycles, with and without
+the film's resistance (and from a formed-cell SEI thickness).
+
+    python -m benchmarks.sei_film [--sample 2] [--variants base no_film thick_sei]
+
+Prints, per variant, the RPT capacities, the capacity lost to SEI and |Z| at 10 mHz-1 kHz (25 oC, 50 % SOC) of
+snapshot 0 (after conditioning and the first RPT) and snapshot 1 (cycle 100). The calibrated fresh cell
+(data/calibrate/fresh_spectra.parquet) and the measured LG M50LT are the references (docs/physics.md, Calibration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+
+VARIANTS = {
+    "base": {},
+    "no_film": {"SEI resistivity [Ohm.m]": 1.0},  # 2e5 in OKane2022
+    "thick_sei": {"Initial SEI thickness [m]": 30e-9},  # a formed cell's SEI instead of 5 nm
+}
+FREQUENCIES_HZ = (0.01, 1.0, 10.0, 100.0, 1000.0)
+
+
+def main() -> None:
+    from agingset.params import load_params
+    from agingset.physics.model import handoff_state_names
+    from agingset.tasks.aging import aging_tasks, solve_sample
+    from agingset.tasks.eis import solve_spectra, spectrum_tasks
+    from stages._io import dataset_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=2, help="row of data/design/samples.parquet (2: a 25 oC design)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    params = load_params("params.yaml")
+    design = pd.read_parquet("data/design/samples.parquet").iloc[[args.sample]]
+    aging = params.aging.model_copy(update={"cycles": 100})
+    eis = params.eis.model_copy(update={"temperatures_c": [25.0], "socs": [0.5], "cross_check_fraction": 0.0})
+    for variant in args.variants:
+        base = dataset_model(params)
+        model = base.model_copy(update={"parameter_overrides": {**base.parameter_overrides, **VARIANTS[variant]}})
+        solver = params.solver.model_copy(update={"compile": False})  # one solve: a compile would cost more
+        (task,) = aging_tasks(model, solver, aging, handoff_state_names(model, eis.surface_form), design)
+        result = solve_sample(task)
+        snapshots = result["snapshots"]
+        print(
+            f"{variant}: {result['status']['status'].iloc[0]}; RPT capacity {snapshots['rpt_capacity_ah'].round(4).tolist()} Ah, "
+            f"lost to SEI {snapshots['capacity_lost_sei_ah'].round(4).tolist()} Ah"
+        )
+        (spectrum_task,) = spectrum_tasks(model, eis, design, snapshots, result["states"], params.seed)
+        for snapshot, spectrum in solve_spectra(spectrum_task).groupby("snapshot"):
+            frequency = spectrum["frequency_hz"].to_numpy()
+            magnitudes = [
+                f"{f:g} Hz {1e3 * spectrum['z_abs_ohm'].iloc[np.argmin(np.abs(np.log(frequency / f)))]:.2f}"
+                for f in FREQUENCIES_HZ
+            ]
+            print(f"  snapshot {snapshot} |Z| mOhm: " + ", ".join(magnitudes))
+
+
+if __name__ == "__main__":
+    main()
