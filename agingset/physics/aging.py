@@ -29,7 +29,7 @@ from .cycle_jumping import (
     limits,
     next_jump,
 )
-from .protocol import Protocol, input_steps, protocol_inputs, reference_steps
+from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
 from .provenance import sample_metadata
 
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
@@ -238,6 +238,7 @@ class AgingSimulator:
         if protocol.ambient_temperature_c != self.temperature_c:
             raise ValueError(f"a {protocol.ambient_temperature_c} oC protocol given to the {self.temperature_c} oC simulator")
         inputs = accelerated(inputs, self.aging, self.temperature_c)
+        set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()

@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # params.py checks aging.cycle with input_step: no import bac
     from ..params import AgingConfig
 
 # A step whose value is an input has no value-dependent default duration (a C-rate step's
-# is 2/C hours): it gets PyBaMM's one-day default and is still flagged infeasible when it
-# runs that long.
+# is 2/C hours): it is built with this one, and :func:`set_durations` gives it the protocol's
+# before every solve.
 INPUT_STEP_DURATION_S = 24 * 3600.0
 @dataclass(frozen=True)
 class Protocol:
@@ -106,6 +106,17 @@ def input_steps(aging: AgingConfig, temperature_c: float) -> tuple:
     return tuple(input_step(text, _temperature(temperature_c)) for text in aging.cycle)
 
 
+def set_durations(steps, aging: AgingConfig, protocol: Protocol) -> None:
+    """Give a built cycle's steps (``Simulation.experiment.steps``, in ``aging.cycle`` order)
+    the durations PyBaMM gives the same steps with the protocol's levels written in, and the
+    same "infeasible when it runs that long" flag: a 2C charge that has not reached its
+    voltage after 1 hour fails the sample, as it would as a literal step, instead of running
+    for a day. Durations are read at solve time, not built into the model."""
+    for step, literal in zip(steps, experiment_steps(aging, protocol)["cycle"], strict=True):
+        step.duration = literal.duration
+        step.uses_default_duration = literal.uses_default_duration
+
+
 def _placeholder(number) -> str | None:
     """The protocol field whose sentinel ``number`` is (sign ignored), or None."""
     if not isinstance(number, int | float):
@@ -158,5 +169,4 @@ def input_step(template: str, temperature: str) -> pybamm.step.BaseStep:
         direction=parsed.direction,
     )
     step.direction = parsed.direction  # PyBaMM cannot read it from an input-valued current
-    step.uses_default_duration = parsed.uses_default_duration
     return step
