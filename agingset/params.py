@@ -171,6 +171,12 @@ class SolverConfig(Strict):
     # The aging experiment's model functions as compiled C (PyBaMM's IDAKLU "compile" option):
     # built once per temperature and worker, cached on disk, ~3.5x faster solves.
     compile: bool = True
+    # A solve that takes ``no_progress_steps`` consecutive steps covering less than
+    # ``no_progress_s`` of simulated time is stopped with an error (IDAKLU's early termination)
+    # instead of stepping on while its stored output grows by gigabytes: a jumped state a cycle
+    # cannot start from then fails that jump, not the run. 0 disables the check.
+    no_progress_steps: Annotated[int, Field(ge=0)] = 1000
+    no_progress_s: Annotated[float, Field(ge=0)] = 10.0
 
 
 class RptStep(Strict):

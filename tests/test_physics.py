@@ -148,6 +148,18 @@ def test_sample_timeout_is_recorded(tiny_params):
     assert "wall-clock" in status["message"]
 
 
+def test_a_solve_that_stops_progressing_fails_its_sample_instead_of_hanging(tiny_params):
+    # Every solve covers less than a day in its first step: with the check at one step, each "stalls".
+    stalled = tiny_params.solver.model_copy(update={"no_progress_steps": 1, "no_progress_s": 86400.0})
+    result = solve_sample(_one_sample_task(tiny_params.model_copy(update={"solver": stalled})))
+    status = result["status"].iloc[0]
+    assert status["status"] == "failed"
+    assert status["message"]
+    assert result["snapshots"].empty
+    # The default check never fires on a healthy trajectory.
+    assert solve_sample(_one_sample_task(tiny_params))["status"].iloc[0]["status"] == "ok"
+
+
 @pytest.mark.slow
 def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     """Build-once reuse must not leak one sample's solve (or protocol) into the next (byte-identical outputs)."""

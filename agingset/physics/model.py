@@ -260,9 +260,16 @@ def solver(config: SolverConfig, compile_: bool | None = None) -> pybamm.IDAKLUS
     compiler once per model and cached on disk in $PYBAMM_CASADI_AOT_CACHE or
     $TMPDIR/pybamm_casadi_aot: a build costs tens of seconds more, every solve after it runs
     ~3.5x faster. Worth it for a model solved hundreds of times (the aging experiment), not
-    for one rebuilt at every parameter change (calibration)."""
+    for one rebuilt at every parameter change (calibration). A solve that stops progressing
+    (``no_progress_steps`` steps within ``no_progress_s``) ends with an error rather than
+    running until the sample's hard timeout."""
     compiled = config.compile if compile_ is None else compile_
-    return pybamm.IDAKLUSolver(rtol=config.rtol, atol=config.atol, options={"compile": bool(compiled)})
+    options = {
+        "compile": bool(compiled),
+        "num_steps_no_progress": config.no_progress_steps,
+        "t_no_progress": config.no_progress_s,
+    }
+    return pybamm.IDAKLUSolver(rtol=config.rtol, atol=config.atol, options=options)
 
 
 def var_pts(config: ModelConfig, model: pybamm.BaseModel) -> dict:
