@@ -4,9 +4,10 @@ the film's resistance (and from a formed-cell SEI thickness, and at other resist
     python -m benchmarks.sei_film [--sample 2] [--variants base no_film thick_sei okane2022 ...] [--life]
 
 Prints, per variant, the RPT capacities, the capacity lost to SEI and |Z| at 10 mHz-1 kHz (25 oC, 50 % SOC) of
-snapshot 0 (after conditioning and the first RPT) and snapshot 1 (cycle 100). ``--life``: the whole life
-instead (params' cycle budget, no spectra): cycles to SOH 0.8 and the pulse resistance there over snapshot 0's. The calibrated fresh cell
-(data/calibrate/fresh_spectra.parquet) and the measured LG M50LT are the references (docs/physics.md, Calibration).
+snapshot 0 (after conditioning and the first RPT) and snapshot 1 (cycle 100); with ``--life``, the whole life
+instead (params' cycle budget, no spectra): the first RPT at or below SOH 0.8 and its pulse resistance over
+snapshot 0's. The calibrated fresh cell (data/calibrate/fresh_spectra.parquet) and the measured LG M50LT are the
+references (docs/physics.md, Calibration).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def main() -> None:
     design = pd.read_parquet("data/design/samples.parquet").iloc[[args.sample]]
     aging = params.aging if args.life else params.aging.model_copy(update={"cycles": 100})
     eis = params.eis.model_copy(update={"temperatures_c": [25.0], "socs": [0.5], "cross_check_fraction": 0.0})
+    base = dataset_model(params)
     for variant in args.variants:
-        base = dataset_model(params)
         model = base.model_copy(update={"parameter_overrides": {**base.parameter_overrides, **VARIANTS[variant]}})
         solver = params.solver.model_copy(update={"compile": False})  # one solve: a compile would cost more
         (task,) = aging_tasks(model, solver, aging, handoff_state_names(model, eis.surface_form), design)
@@ -63,11 +64,11 @@ def main() -> None:
         )
         if args.life:
             soh = (snapshots["rpt_capacity_ah"] / snapshots["rpt_capacity_ah"].iloc[0]).to_numpy()
-            resistance = (snapshots["pulse_resistance_ohm"] / snapshots["pulse_resistance_ohm"].iloc[0]).to_numpy()
             end = int(np.flatnonzero(soh <= 0.8)[0]) if (soh <= 0.8).any() else len(soh) - 1
+            resistance = snapshots["pulse_resistance_ohm"].to_numpy()
             print(
-                f"  cycle {snapshots['cycle'].iloc[end]}: SOH {soh[end]:.3f}, pulse resistance {resistance[end]:.2f}x "
-                f"snapshot 0 ({1e3 * snapshots['pulse_resistance_ohm'].iloc[0]:.2f} mOhm)"
+                f"  cycle {snapshots['cycle'].iloc[end]}: SOH {soh[end]:.3f}, pulse resistance "
+                f"{resistance[end] / resistance[0]:.2f}x snapshot 0 ({1e3 * resistance[0]:.2f} mOhm)"
             )
             continue
         (spectrum_task,) = spectrum_tasks(model, eis, design, snapshots, result["states"], params.seed)

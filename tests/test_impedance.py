@@ -224,9 +224,8 @@ def test_spme_and_dfn_hand_their_aged_state_to_the_impedance_model(family):
     assert (features["kk_residual_pct"] < 0.1).all()
     per_snapshot = features.groupby("snapshot")[["eis_r0_ohm", "eis_rct_ohm"]].first()
     # SEI fills the negative pores: SPMe's series electrolyte resistance grows with it, DFN's
-    # distributed one far less (the double layer
-    # shorts the electrode at high frequency). Only the lumped-thermal cell's warmer electrolyte
-    # could lower R0, and by well under 1 %.
+    # distributed one far less (the double layer shorts the electrode at high frequency). Only the
+    # lumped-thermal cell's warmer electrolyte could lower R0, and by well under 1 %.
     r0 = per_snapshot["eis_r0_ohm"].to_numpy()
     assert np.all(np.diff(r0) > -0.01 * r0[0]), per_snapshot
     assert np.all(np.diff(per_snapshot["eis_rct_ohm"]) > 0), per_snapshot
