@@ -73,7 +73,8 @@ def make_model(name: str, config: TrainConfig, seed: int):
         )
     if name == "hist_gradient_boosting":
         return HistGradientBoostingRegressor(
-            max_iter=config.n_estimators, max_depth=config.max_depth, random_state=seed, early_stopping=False
+            max_iter=config.n_estimators, max_depth=config.max_depth, max_bins=config.max_bins,
+            random_state=seed, early_stopping=False,
         )
     raise ValueError(f"unknown model {name!r}")
 
@@ -192,13 +193,17 @@ def nested_design_subsets(designs: np.ndarray, fractions: list[float], seed: int
 
 
 def learning_curve(
-    model, train: pd.DataFrame, held_out: HeldOut, features: list[str], target: str, config: TrainConfig, seed: int
+    model, train: pd.DataFrame, held_out: HeldOut, features: list[str], target: str, config: TrainConfig, seed: int,
+    fitted_on_all=None,
 ) -> dict:
     """Scores vs number of training cell designs, each point refitted on a nested subset and
     scored (with its bootstrap interval) on the same held-out designs. Keyed by the share as a
-    decimal (``0.125`` ... ``1``), which sorts in training-size order in the sorted JSON."""
+    decimal (``0.125`` ... ``1``), which sorts in training-size order in the sorted JSON.
+    ``fitted_on_all``: ``model`` already fitted on every train row with ``features``, the
+    point at share 1 (the same fit: not repeated)."""
     points = {}
     designs = train[GROUP].to_numpy().astype(str)
+    every_design = len(np.unique(designs))
     for fraction, subset in zip(
         config.learning_curve_fractions, nested_design_subsets(designs, config.learning_curve_fractions, seed)
     ):
@@ -206,7 +211,10 @@ def learning_curve(
         # A small subset can miss a feature on every row (a spectrum masked for all its designs):
         # nothing to learn from it, and histogram binning fails on it.
         present = [name for name in features if rows[name].notna().any()]
-        fitted = clone(model).fit(_matrix(rows, present), rows[target].to_numpy(dtype=float))
+        if fitted_on_all is not None and len(subset) == every_design and present == features:
+            fitted = fitted_on_all
+        else:
+            fitted = clone(model).fit(_matrix(rows, present), rows[target].to_numpy(dtype=float))
         predicted = fitted.predict(_matrix(held_out.rows, present))
         points[f"{fraction:g}"] = {
             "train_fraction": float(fraction),
@@ -299,6 +307,7 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
         )
     held_out = HeldOut.of(test, target, config, seed)
     x_test = _matrix(test, features)
+    noisy_model = None
     entry["test_ci"] = held_out.confidence(model.predict(x_test), config.confidence_level)
     if noisy is not None:
         x_test_noisy = _matrix(test, noisy)
@@ -308,7 +317,8 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
         entry["noisy_test_ci"] = held_out.confidence(predicted, config.confidence_level)
         entry["clean_trained_noisy_test"] = scores(held_out.truth, model.predict(x_test_noisy))
     entry["learning_curve"] = learning_curve(
-        model, train, held_out, noisy if noisy is not None else features, target, config, seed
+        model, train, held_out, noisy if noisy is not None else features, target, config, seed,
+        fitted_on_all=noisy_model if noisy is not None else model,
     )
     if len(data.censored_test):
         censored = data.censored_test

@@ -73,6 +73,35 @@ def test_a_clean_two_arc_spectrum_converges_and_is_described():
     assert features["eis_ecm_r0_ohm"] == pytest.approx(0.015, rel=0.1)
 
 
+def test_known_circuits_are_recovered_and_a_batch_fits_each_spectrum_as_alone():
+    from agingset.impedance_features import CIRCUIT_PARAMETERS, fit_circuits
+
+    rng = np.random.default_rng(3)
+    truths = [
+        np.array([0.015, 0.004, 2.0, 0.95, 0.012, 0.5, 0.85, 0.01, 200.0]),
+        np.array([0.020, 0.002, 20.0, 0.9, 0.020, 1.0, 0.9, 0.005, 50.0]),
+        np.array([0.010, 0.001, 0.5, 1.0, 0.008, 5.0, 0.8, 0.02, 1000.0]),
+    ]
+    spectra = [circuit_and_jacobian(truth, OMEGA)[0] for truth in truths]
+    spectra.append(spectra[0])
+    geometries = [arc_and_tail(FREQUENCIES, z.real, z.imag) for z in spectra[:3]] + [
+        dict(r0_ohm=0.01, rct_ohm=0.01, apex_hz=0.0)  # no finite start: that fit fails, not the batch
+    ]
+    order = rng.permutation(len(spectra))
+    batch = fit_circuits(FREQUENCIES, np.array(spectra)[order], [geometries[i] for i in order])
+    batch = [batch[list(order).index(i)] for i in range(len(spectra))]
+    for truth, spectrum, geometry, fitted in zip(truths, spectra, geometries, batch):
+        assert fitted["ecm_converged"] == 1.0
+        assert fitted["ecm_fit_error_pct"] < 0.05
+        # the two arcs may come back in either order; their sum and the series resistance may not
+        assert fitted["ecm_r0_ohm"] == pytest.approx(truth[0], rel=0.02)
+        assert fitted["ecm_rct_ohm"] == pytest.approx(truth[1] + truth[4], rel=0.02)
+        alone = fit_circuit(FREQUENCIES, spectrum, geometry)
+        for name in CIRCUIT_PARAMETERS:
+            assert fitted[f"ecm_{name}"] == pytest.approx(alone[f"ecm_{name}"], rel=1e-6)
+    assert batch[3]["ecm_converged"] == 0.0 and np.isnan(batch[3]["ecm_r0_ohm"])
+
+
 def test_a_flat_spectrum_is_a_resistor_or_not_converged():
     # A flat spectrum has no arc and no tail: those elements vanish, or the fit says it failed.
     impedance = SHAPES["flat"]()
