@@ -99,20 +99,28 @@ def differential_voltage(
     return grid, dvdq
 
 
+def _peak_arrays(x, y, prominence_fraction: float, count: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions, heights, prominences) of :func:`peaks`, as arrays."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    span = float(np.nanmax(y) - np.nanmin(y)) if y.size else 0.0
+    if span <= 0:
+        return np.array([]), np.array([]), np.array([])
+    index, properties = find_peaks(y, prominence=prominence_fraction * span)
+    prominence = properties["prominences"]
+    if count is not None:  # the most prominent, the first found among equals
+        keep = np.sort(np.argsort(-prominence, kind="stable")[:count])
+        index, prominence = index[keep], prominence[keep]
+    return x[index], y[index], prominence
+
+
 def peaks(x, y, prominence_fraction: float = 0.05, count: int | None = None) -> pd.DataFrame:
     """Local maxima of ``y(x)``: columns ``position``, ``height``, ``prominence``, sorted by position.
 
     A peak must stand ``prominence_fraction`` of ``y``'s range above its surroundings; with
     ``count``, only the ``count`` most prominent peaks are kept.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    span = float(np.nanmax(y) - np.nanmin(y)) if y.size else 0.0
-    if span <= 0:
-        return pd.DataFrame({"position": [], "height": [], "prominence": []})
-    index, properties = find_peaks(y, prominence=prominence_fraction * span)
-    found = pd.DataFrame({"position": x[index], "height": y[index], "prominence": properties["prominences"]})
-    if count is not None:
-        found = found.nlargest(count, "prominence")
+    position, height, prominence = _peak_arrays(x, y, prominence_fraction, count)
+    found = pd.DataFrame({"position": position, "height": height, "prominence": prominence})
     return found.sort_values("position", ignore_index=True)
 
 
@@ -138,10 +146,11 @@ def peak_features(x, y, count: int, prefix: str, prominence_fraction: float = 0.
 
     Missing peaks are NaN, so every curve gives the same columns.
     """
-    found = peaks(x, y, prominence_fraction, count)
+    position, height, _ = _peak_arrays(x, y, prominence_fraction, count)
+    order = np.argsort(position, kind="stable")
     features = {}
     for k in range(count):
-        present = k < len(found)
-        features[f"{prefix}_peak{k}_position"] = float(found["position"][k]) if present else np.nan
-        features[f"{prefix}_peak{k}_height"] = float(found["height"][k]) if present else np.nan
+        present = k < len(order)
+        features[f"{prefix}_peak{k}_position"] = float(position[order[k]]) if present else np.nan
+        features[f"{prefix}_peak{k}_height"] = float(height[order[k]]) if present else np.nan
     return features

@@ -385,26 +385,29 @@ def impedance_features(spectra: pd.DataFrame, per_spectrum: pd.DataFrame) -> pd.
 
     Columns read ``eis_<feature>_soc<percent>_t<celsius>c`` (including
     ``eis_kk_residual_pct_...`` and ``eis_soc_reached_...``, the SOC the cell actually reached)
-    and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``. ``per_spectrum`` comes from
-    :func:`spectrum_feature_table`.
+    and ``z_re_ohm_at_<f>hz_soc<percent>_t<celsius>c``, spectrum by spectrum in (temperature,
+    SOC) order. ``per_spectrum`` comes from :func:`spectrum_feature_table`.
     """
-    rows: dict[tuple, dict] = {}
-    for spectrum in per_spectrum.itertuples(index=False):
-        record = spectrum._asdict()
-        suffix = spectrum_suffix(record["soc"], record["temperature_c"])
-        row = rows.setdefault(
-            (record["sample_id"], record["snapshot"]),
-            {"sample_id": record["sample_id"], "snapshot": record["snapshot"]},
-        )
-        row.update({f"{name}_{suffix}": float(record[name]) for name in FEATURE_NAMES})
-        row[f"eis_kk_residual_pct_{suffix}"] = float(record["kk_residual_pct"])
-        row[f"eis_soc_reached_{suffix}"] = float(record["soc_reached"])
-    for (sample_id, snapshot, temperature_c, soc), spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
-        suffix = spectrum_suffix(soc, temperature_c)
-        row = rows.setdefault((sample_id, snapshot), {"sample_id": sample_id, "snapshot": snapshot})
-        for frequency, re, im in spectrum.sort_values("frequency_hz")[["frequency_hz", "z_re_ohm", "z_im_ohm"]].itertuples(
-            index=False
-        ):
-            row[f"z_re_ohm_at_{frequency:.4g}hz_{suffix}"] = re
-            row[f"z_im_ohm_at_{frequency:.4g}hz_{suffix}"] = im
-    return pd.DataFrame([rows[key] for key in sorted(rows)]) if rows else pd.DataFrame(columns=KEYS)
+    stored = {**{name: name for name in FEATURE_NAMES}, "kk_residual_pct": "eis_kk_residual_pct", "soc_reached": "eis_soc_reached"}
+    by_spectrum = ["temperature_c", "soc"]
+    parts = []
+    if len(per_spectrum):
+        wide = per_spectrum.astype(dict.fromkeys(stored, "float64")).pivot(index=KEYS, columns=by_spectrum, values=list(stored))
+        spectra_order = sorted({key[1:] for key in wide.columns})
+        order = [(name, *spectrum) for spectrum in spectra_order for name in stored]
+        wide = wide.reindex(columns=order)
+        wide.columns = [f"{stored[name]}_{spectrum_suffix(soc, temperature)}" for name, temperature, soc in order]
+        parts.append(wide)
+    if len(spectra):
+        raw = spectra.pivot(index=KEYS, columns=[*by_spectrum, "frequency_hz"], values=["z_re_ohm", "z_im_ohm"])
+        points = sorted({key[1:] for key in raw.columns})
+        order = [(part, *point) for point in points for part in ("z_re_ohm", "z_im_ohm")]
+        raw = raw.reindex(columns=order)
+        raw.columns = [
+            f"{part}_at_{frequency:.4g}hz_{spectrum_suffix(soc, temperature)}" for part, temperature, soc, frequency in order
+        ]
+        parts.append(raw)
+    if not parts:
+        return pd.DataFrame(columns=KEYS)
+    table = pd.concat(parts, axis=1, join="outer").sort_index()
+    return table.reset_index()
