@@ -74,7 +74,7 @@ def test_a_clean_two_arc_spectrum_converges_and_is_described():
 
 
 def test_known_circuits_are_recovered_and_a_batch_fits_each_spectrum_as_alone():
-    from agingset.impedance_features import CIRCUIT_PARAMETERS, fit_circuits
+    from agingset.impedance_features import fit_circuits
 
     rng = np.random.default_rng(3)
     truths = [
@@ -96,9 +96,8 @@ def test_known_circuits_are_recovered_and_a_batch_fits_each_spectrum_as_alone():
         # the two arcs may come back in either order; their sum and the series resistance may not
         assert fitted["ecm_r0_ohm"] == pytest.approx(truth[0], rel=0.02)
         assert fitted["ecm_rct_ohm"] == pytest.approx(truth[1] + truth[4], rel=0.02)
-        alone = fit_circuit(FREQUENCIES, spectrum, geometry)
-        for name in CIRCUIT_PARAMETERS:
-            assert fitted[f"ecm_{name}"] == pytest.approx(alone[f"ecm_{name}"], rel=1e-6)
+        # bit for bit: a spectrum's fit does not depend on the batch it is in (nor on the worker count)
+        assert fitted == fit_circuit(FREQUENCIES, spectrum, geometry)
     assert batch[3]["ecm_converged"] == 0.0 and np.isnan(batch[3]["ecm_r0_ohm"])
 
 
