@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .batch_lm import least_squares_batch
 from .catalog import KEYS
 
 SPECTRUM_KEYS = [*KEYS, "temperature_c", "soc"]
@@ -209,19 +210,19 @@ def fit_circuits(
 
     Each fit starts from its spectrum's geometry (:func:`_circuit_start`) and is solved by
     :func:`agingset.batch_lm.least_squares_batch` with the circuit's analytic Jacobian
-    (:func:`circuit_and_jacobian`), all spectra in one batch: 0.4 ms per spectrum where SciPy's
-    ``least_squares`` took ~15 ms (its Python overhead per iteration, not the circuit), and
-    impedance.py's ``CustomCircuit.fit`` with the same elements 0.7 s. ``ecm_rct_ohm`` is
+    (:func:`circuit_and_jacobian`), all spectra in one batch: ~2 ms per spectrum in a sample's
+    batch of ~100 where SciPy's ``least_squares`` took ~15 ms (its Python overhead per
+    iteration, not the circuit), and impedance.py's ``CustomCircuit.fit`` with the same
+    elements 0.7 s. A fit's result does not depend on the batch it is in. ``ecm_rct_ohm`` is
     R1 + R2; ``ecm_fit_error_pct`` is the RMS of |Z - Z_fit| / |Z| in percent.
 
     A fit that does not converge, runs to a physical bound (:func:`_circuit_bounds`) or puts
     an arc's time constant outside them is reported as not converged: every ``ecm_*`` value
     NaN and ``ecm_converged`` 0. An element the spectrum lacks may vanish (its resistance at
-    the lower bound). Unbounded, such fits ran to values above 1e38 that no
-    float32 model input can hold.
+    the lower bound), and a Warburg still semi-infinite at the lowest frequency sits at its
+    tau ceiling. Unbounded, such fits ran to values above 1e38 that no float32 model input
+    can hold.
     """
-    from .batch_lm import least_squares_batch
-
     impedances = np.asarray(impedances, dtype=complex).reshape(-1, len(frequency_hz))
     nothing = {**dict.fromkeys(ECM_NAMES, np.nan), "ecm_converged": 0.0}
     if len(impedances) == 0:
