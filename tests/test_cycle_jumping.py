@@ -20,12 +20,36 @@ PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 def test_extrapolation_never_crosses_a_limit():
     lower, upper = np.array([0.0, 0.0, -np.inf]), np.array([1.0, np.inf, np.inf])
     before, last = np.array([0.50, 0.10, -1.0]), np.array([0.45, 0.09, -2.0])
-    moved = cycle_jumping.extrapolate(before, last, 5, lower, upper)
-    np.testing.assert_allclose(moved, [0.20, 0.04, -7.0])
-    assert (
-        cycle_jumping.extrapolate(before, last, 9, lower, upper) is None
-    )  # 0.09 - 9 * 0.01 = 0: a fraction gone
-    assert cycle_jumping.extrapolate(before, last, 10, lower, upper) is None  # concentration below zero
+    slope = last - before
+
+    def moved(cycles):
+        return cycle_jumping.extrapolate(last, cycle_jumping.displacement(slope, None, cycles), lower, upper)
+
+    np.testing.assert_allclose(moved(5), [0.20, 0.04, -7.0])
+    assert moved(9) is None  # 0.09 - 9 * 0.01 = 0: a fraction gone
+    assert moved(10) is None  # concentration below zero
+
+
+def test_second_order_envelope_is_exact_on_a_quadratic_and_its_check_sees_a_cubic():
+    """Along y(k) = a k^2 + b k the quadratic envelope lands exactly, from the slopes before
+    a jump and after its checking cycles; on a cubic the first-order error estimate is far
+    above the second-order one, which is what lets jumps grow."""
+    for y, exact in ((lambda k: 0.3 * k**2 - 2.0 * k, True), (lambda k: 0.002 * k**3 + 0.3 * k**2, False)):
+        n0, jumped, later = 10, 6, 9
+        slope_before = np.array([y(n0) - y(n0 - 1)])
+        after_check = n0 + jumped + cycle_jumping.CHECK_CYCLES
+        slope_after = np.array([y(after_check) - y(after_check - 1)])
+        bend = cycle_jumping.curvature(slope_before, slope_after, jumped)
+        landed = y(after_check) + cycle_jumping.displacement(slope_after, bend, later)
+        first_order = y(after_check) + cycle_jumping.displacement(slope_after, None, later)
+        error = abs(landed[0] - y(after_check + later))
+        if exact:
+            assert error < 1e-9 < abs(first_order[0] - y(after_check + later))
+        else:
+            assert 0 < error < 0.2 * abs(first_order[0] - y(after_check + later))
+        # The jump's own check: the first-order envelope predicted the old slope.
+        assert cycle_jumping.predicted_slope(slope_before, None, jumped) is slope_before
+        np.testing.assert_allclose(cycle_jumping.predicted_slope(slope_before, bend, jumped), slope_after)
 
 
 def test_degradation_states_are_bounded_below_by_zero_counters_are_not():
@@ -41,6 +65,7 @@ def test_step_control_grows_shrinks_and_caps():
     assert cycle_jumping.next_jump(40, 0.0, 1e-4, 50) == 50
     assert cycle_jumping.next_jump(40, 1e-2, 1e-4, 50) == 10
     assert cycle_jumping.next_jump(2, 1.0, 1e-4, 50) == cycle_jumping.MIN_JUMP
+    assert cycle_jumping.next_jump(40, 1e-3, 1e-4, 50, order=2) == 16  # 40 * 0.9 * (1/10)^(1/3)
     assert cycle_jumping.ranges([1, 2, 3, 7, 9, 10]) == [[1, 3], [7, 7], [9, 10]]
 
 
@@ -135,13 +160,14 @@ def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
 def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
     design = build_design(tiny_params.design, 1, tiny_params.seed)
     tokens, keys = set(), set()
-    for enabled, tolerance, max_jump in (
-        (False, 2e-4, 16),
-        (True, 2e-4, 16),
-        (True, 1e-4, 16),
-        (True, 2e-4, 8),
+    for enabled, tolerance, max_jump, order in (
+        (False, 2e-4, 16, 1),
+        (True, 2e-4, 16, 1),
+        (True, 1e-4, 16, 1),
+        (True, 2e-4, 8, 1),
+        (True, 2e-4, 8, 2),
     ):
-        jumping = {"enabled": enabled, "tolerance": tolerance, "max_jump": max_jump}
+        jumping = {"enabled": enabled, "tolerance": tolerance, "max_jump": max_jump, "order": order}
         aging = tiny_params.aging.model_copy(update={"cycle_jumping": CycleJumping.model_validate(jumping)})
         (task,) = aging_tasks(tiny_params.model, tiny_params.solver, aging, [], design)
         tokens.add(task.cache_token())
@@ -149,7 +175,7 @@ def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):
         record = json.loads(task.failure("failed", "x")["metadata"]["metadata_json"][0])
         assert record["experiment"]["cycle_jumping"] == jumping
         assert record["experiment"]["acceleration"] == aging.acceleration
-    assert len(tokens) == 4 and len(keys) == 4
+    assert len(tokens) == 5 and len(keys) == 5
 
 
 def test_rates_scale_with_acceleration_and_activation_energy(tiny_params):

@@ -24,10 +24,13 @@ from .cycle_jumping import (
     MIN_JUMP,
     MONITORED,
     JumpLog,
+    curvature,
+    displacement,
     extrapolate,
     jump_error,
     limits,
     next_jump,
+    predicted_slope,
 )
 from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
 from .provenance import sample_metadata
@@ -139,7 +142,9 @@ class _Pending:
     n: int
     state: pybamm.Solution
     boundary: list
-    change: np.ndarray
+    slope: tuple  # (state, monitored) change over the cycle before the jump
+    bend: tuple | None  # (state, monitored) curvature the jump used; None: first order
+    order: int
     cycles: int
     simulated: int
     rows: int
@@ -302,9 +307,9 @@ class AgingSimulator:
         state = start.last_state
         del start
         scale = self._monitored(state)
-        size = max(MIN_JUMP, self.aging.cycle_jumping.max_jump // 4)
+        size, bend = max(MIN_JUMP, self.aging.cycle_jumping.max_jump // 4), None
         for block in range(self.aging.cycles // self.aging.rpt_every):
-            state, size = self._block(sample_id, block, state, kwargs, watch, log, tables, size, scale)
+            state, size, bend = self._block(sample_id, block, state, kwargs, watch, log, tables, size, scale, bend)
             rpt = self._solve("rpt", state, kwargs, watch)
             capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference)
             state = rpt.last_state
@@ -338,8 +343,9 @@ class AgingSimulator:
             self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs)
         return self._limits[id(model)]
 
-    def _block(self, sample_id, block, state, kwargs, watch, log, tables, size, scale):
-        """The aging cycles between two RPTs, simulated or jumped; the state before the next RPT."""
+    def _block(self, sample_id, block, state, kwargs, watch, log, tables, size, scale, bend):
+        """The aging cycles between two RPTs, simulated or jumped; the state before the next RPT,
+        the next jump's size and the envelope's last curvature (state, monitored)."""
         jumping = self.aging.cycle_jumping
         every = self.aging.rpt_every
         first = block * every
@@ -353,11 +359,8 @@ class AgingSimulator:
                 if pending is None:
                     raise
                 log.rejected.append((first + pending.n, pending.cycles, math.inf))
-                log.jumped.pop()
-                del log.simulated[pending.simulated :]
-                del tables["cycles"][pending.rows :]
-                n, state, boundary = pending.n, pending.state, pending.boundary
-                size, pending = pending.cycles // 2, None
+                n, state, boundary, size, bend = self._undo(pending, log, tables)
+                pending = None
                 continue
             n += 1
             state = solution.last_state
@@ -376,25 +379,26 @@ class AgingSimulator:
             boundary.append((_boundary(state), self._monitored(state) / scale))
             if len(boundary) < 2:
                 continue
-            change = boundary[-1][1] - boundary[-2][1]
+            slope = (boundary[-1][0] - boundary[-2][0], boundary[-1][1] - boundary[-2][1])
             if pending is not None:
-                error = jump_error(pending.change, change, pending.cycles)
+                used = pending.bend[1] if pending.bend else None
+                error = jump_error(predicted_slope(pending.slope[1], used, pending.cycles), slope[1], pending.cycles)
                 if error > jumping.tolerance:  # undo the jump, retry with half of it
                     log.rejected.append((first + pending.n, pending.cycles, error))
-                    log.jumped.pop()
-                    del log.simulated[pending.simulated :]
-                    del tables["cycles"][pending.rows :]
-                    n, state, boundary, change = pending.n, pending.state, pending.boundary, pending.change
-                    size = pending.cycles // 2
+                    n, state, boundary, size, bend = self._undo(pending, log, tables)
+                    slope = pending.slope
                 else:
-                    size = next_jump(pending.cycles, error, jumping.tolerance, jumping.max_jump)
+                    size = next_jump(pending.cycles, error, jumping.tolerance, jumping.max_jump, pending.order)
+                    if jumping.order == 2:
+                        bend = tuple(curvature(b, a, pending.cycles) for b, a in zip(pending.slope, slope))
                 pending = None
             cycles = min(size, every - n - CHECK_CYCLES)
             lower, upper, differential = self._state_limits(state)
-            before, last = boundary[-2][0], boundary[-1][0]
+            last = boundary[-1][0]
             moved = None
             while cycles >= MIN_JUMP:
-                moved = extrapolate(before[:differential], last[:differential], cycles, lower, upper)
+                change = displacement(slope[0][:differential], bend[0][:differential] if bend else None, cycles)
+                moved = extrapolate(last[:differential], change, lower, upper)
                 if moved is not None:
                     break
                 log.limited += 1
@@ -402,12 +406,22 @@ class AgingSimulator:
             if moved is None:
                 size = max(size, MIN_JUMP)
                 continue
-            pending = _Pending(n, state, boundary, change, cycles, len(log.simulated), len(tables["cycles"]))
+            pending = _Pending(
+                n, state, boundary, slope, bend, 2 if bend else 1, cycles, len(log.simulated), len(tables["cycles"])
+            )
             log.jumped.append((first + n + 1, first + n + cycles))
             state = _with_state(state, np.concatenate([moved, last[differential:]]))
             n += cycles
             boundary = []
-        return state, size
+        return state, size, bend
+
+    @staticmethod
+    def _undo(pending: "_Pending", log: JumpLog, tables) -> tuple:
+        """Forget a jump and the cycles simulated after it: back to where it was taken, half its size."""
+        log.jumped.pop()
+        del log.simulated[pending.simulated :]
+        del tables["cycles"][pending.rows :]
+        return pending.n, pending.state, pending.boundary, pending.cycles // 2, pending.bend
 
     def _read_rpt(self, steps: list[pybamm.Solution], reference: dict[str, float]):
         capacity_step = steps[self.roles["capacity"]]

@@ -2,14 +2,18 @@
 
 The state at the end of every aging cycle (after its last rest) changes slowly with the cycle
 number. Between two RPTs the aging stage simulates a few cycles in full, takes the per-cycle
-change of that boundary state from the last two simulated cycles, extrapolates the whole
-differential state (SEI, plated and dead lithium, active-material fractions, crack length, the
-lithium those losses strand and the particle concentrations they drag along) over a jump of
-ΔN cycles, and continues from the extrapolated state. The next two simulated cycles check the
-jump: the estimated extrapolation error ``ΔN/2 · |d_after − d_before|`` of the monitored
-capacities (cyclable lithium and electrode capacities, as fractions of their initial values)
-must stay below ``aging.cycle_jumping.tolerance``; a jump that fails is undone and retried
-with half the cycles. ΔN then grows or shrinks with √(tolerance / error), up to ``max_jump``.
+change of that boundary state from the last two simulated cycles (its slope) and, once a jump
+has been checked, how that change itself changes per cycle (its curvature: the slopes before
+and after the jump apart by the cycles between them). It extrapolates the whole differential
+state (SEI, plated and dead lithium, active-material fractions, crack length, the lithium those
+losses strand and the particle concentrations they drag along) over a jump of ΔN cycles along
+that quadratic envelope (``aging.cycle_jumping.order`` 2; order 1: the slope alone) and
+continues from the extrapolated state. The next two simulated cycles check the jump: their
+slope is compared with the slope the envelope predicted there, and the estimated error
+``ΔN/2 · |d_observed − d_predicted|`` of the monitored capacities (cyclable lithium and
+electrode capacities, as fractions of their initial values) must stay below
+``aging.cycle_jumping.tolerance``; a jump that fails is undone and retried with half the
+cycles. ΔN then grows or shrinks with (tolerance / error)^(1/(order+1)), up to ``max_jump``.
 An extrapolation that would cross a physical limit (a concentration outside [0, c_max], a
 negative amount or fraction) is halved until it does not.
 
@@ -53,13 +57,20 @@ def limits(
     return lower, upper
 
 
-def extrapolate(
-    before: np.ndarray, last: np.ndarray, cycles: int, lower: np.ndarray, upper: np.ndarray
-) -> np.ndarray | None:
-    """``last`` moved on by ``cycles`` times the change from ``before`` to ``last``, or None
-    when that crosses a limit. Components strictly inside their limits stay strictly inside
-    (a fraction that reaches zero would end the cell, not a jump)."""
-    moved = last + cycles * (last - before)
+def displacement(slope: np.ndarray, curvature: np.ndarray | None, cycles: int) -> np.ndarray:
+    """Change of a boundary state over ``cycles`` cycles whose k-th changes it by
+    ``slope + k · curvature`` (``slope``: the change over the last simulated cycle)."""
+    moved = cycles * slope
+    if curvature is not None:
+        moved = moved + 0.5 * cycles * (cycles + 1) * curvature
+    return moved
+
+
+def extrapolate(last: np.ndarray, change: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray | None:
+    """``last`` moved by ``change``, or None when that crosses a limit. Components strictly
+    inside their limits stay strictly inside (a fraction that reaches zero would end the cell,
+    not a jump)."""
+    moved = last + change
     inside_before = (last > lower) & (last < upper)
     crossed = inside_before & ((moved <= lower) | (moved >= upper))
     crossed |= ~inside_before & (moved != last) & ((moved < lower) | (moved > upper))
@@ -104,16 +115,31 @@ def ranges(cycles: list[int]) -> list[list[int]]:
     return runs
 
 
-def jump_error(change_before: np.ndarray, change_after: np.ndarray, cycles: int) -> float:
-    """Estimated extrapolation error of a jump: the trapezoid rule's correction to the
-    forward step, ``cycles/2 · |d_after − d_before|``, worst monitored quantity."""
-    return float(0.5 * cycles * np.max(np.abs(change_after - change_before)))
+def curvature(slope_before: np.ndarray, slope_after: np.ndarray, jumped: int) -> np.ndarray:
+    """Change of the per-cycle slope per cycle, from the slopes before a jump and after its
+    checking cycles (``jumped + CHECK_CYCLES`` cycles apart)."""
+    return (slope_after - slope_before) / (jumped + CHECK_CYCLES)
 
 
-def next_jump(current: int, error: float, tolerance: float, max_jump: int) -> int:
-    """Step-size control for a second-order error: ΔN ∝ √(tolerance / error), bounded growth."""
+def predicted_slope(slope_before: np.ndarray, curvature_used: np.ndarray | None, jumped: int) -> np.ndarray:
+    """The slope a jump's envelope predicts at its checking cycles."""
+    if curvature_used is None:
+        return slope_before
+    return slope_before + (jumped + CHECK_CYCLES) * curvature_used
+
+
+def jump_error(predicted: np.ndarray, observed: np.ndarray, cycles: int) -> float:
+    """Estimated extrapolation error of a jump: ``cycles/2`` times the worst mismatch between the
+    slope its envelope predicted at the checking cycles and the slope they show (for the
+    first-order envelope, the trapezoid rule's correction to the forward step)."""
+    return float(0.5 * cycles * np.max(np.abs(observed - predicted)))
+
+
+def next_jump(current: int, error: float, tolerance: float, max_jump: int, order: int = 1) -> int:
+    """Step-size control for an error of order ``order + 1`` in ΔN:
+    ΔN ∝ (tolerance / error)^(1/(order+1)), bounded growth."""
     if error <= 0.0:
         factor = _GROWTH_MAX
     else:
-        factor = min(_GROWTH_MAX, max(_SHRINK_MIN, _SAFETY * math.sqrt(tolerance / error)))
+        factor = min(_GROWTH_MAX, max(_SHRINK_MIN, _SAFETY * (tolerance / error) ** (1.0 / (order + 1))))
     return int(max(MIN_JUMP, min(max_jump, math.floor(current * factor))))
