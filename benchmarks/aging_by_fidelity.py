@@ -33,7 +33,7 @@ def main(samples: int, cycles: int | None) -> None:
     for family in FAMILIES:
         model = params.model.model_copy(update={"family": family})
         start = time.perf_counter()
-        simulator = AgingSimulator(model, params.solver, aging, protocol.ambient_temperature_c, names, [])
+        simulator = AgingSimulator(model, params.solver, aging, names, [])
         seconds, statuses = [], []
         for index, inputs in enumerate(rows):
             tick = time.perf_counter()

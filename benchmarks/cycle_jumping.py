@@ -100,7 +100,7 @@ def main(samples: int, first: int, other: dict | None) -> None:
     for index, row in design.iterrows():
         protocol = Protocol.of(row)
         inputs = {name: float(row[name]) for name in names}
-        simulator = AgingSimulator(model, solver, warm_aging, protocol.ambient_temperature_c, names, [])
+        simulator = AgingSimulator(model, solver, warm_aging, names, [])
         simulator.run("warm", protocol, inputs)
         runs = {}
         for label, config in {**settings, "full": full_aging}.items():

@@ -48,7 +48,7 @@ def _inputs(params, **changes):
 
 
 def _solve(params, protocol, inputs):
-    simulator = AgingSimulator(params.model, params.solver, params.aging, protocol.ambient_temperature_c, list(inputs), [])
+    simulator = AgingSimulator(params.model, params.solver, params.aging, list(inputs), [])
     return simulator.run("s", protocol, inputs)
 
 
@@ -65,7 +65,7 @@ def _soh(result):
 def test_higher_sei_rate_lowers_soh(tiny_params):
     params = _params(tiny_params, SEI)
     inputs = _inputs(params)
-    simulator = AgingSimulator(params.model, params.solver, params.aging, 25.0, list(inputs), [])
+    simulator = AgingSimulator(params.model, params.solver, params.aging, list(inputs), [])
     slow = simulator.run("slow", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-20})
     fast = simulator.run("fast", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-18})
     assert (slow["status"]["status"] == "ok").all() and (fast["status"]["status"] == "ok").all()
@@ -274,7 +274,7 @@ def test_no_knee_when_fade_decelerates_or_is_linear():
 def test_lumped_thermal_option_heats_the_cell(tiny_params):
     params = _params(tiny_params, {**SEI, "thermal": "lumped"}, cycles=2, rpt_every=2)
     inputs = _inputs(params)
-    simulator = AgingSimulator(params.model, params.solver, params.aging, 25.0, list(inputs), [])
+    simulator = AgingSimulator(params.model, params.solver, params.aging, list(inputs), [])
     assert (simulator.run("s", Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05), inputs)["status"]["status"] == "ok").all()
     temperature_c = (
         np.asarray(simulator.simulations["cycle"].solution["Volume-averaged cell temperature [K]"].entries) - 273.15

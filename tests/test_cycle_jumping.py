@@ -101,7 +101,7 @@ def jumped_and_full(tiny_params):
     """One simulator, solved with jumping on and off (the setting is read at run time)."""
     inputs = _inputs(tiny_params)
     simulator = AgingSimulator(
-        tiny_params.model, tiny_params.solver, _aging(tiny_params, True), PROTOCOL.ambient_temperature_c, list(inputs), []
+        tiny_params.model, tiny_params.solver, _aging(tiny_params, True), list(inputs), []
     )
     jumped = simulator.run("s", PROTOCOL, inputs)
     simulator.aging = _aging(tiny_params, False)
@@ -148,7 +148,7 @@ def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
         experiment=build_experiment(aging, PROTOCOL),
         solver=model_building.solver(tiny_params.solver),
         var_pts=simulator.mesh,
-    ).solve(inputs=accelerated(inputs, aging, PROTOCOL.ambient_temperature_c), calc_esoh=False)
+    ).solve(inputs=simulator.solver_inputs(PROTOCOL, inputs), calc_esoh=False)
     capacity_step = simulator.roles["capacity"]
     capacities = [
         float(np.ptp(cycle.steps[capacity_step]["Discharge capacity [A.h]"].entries))

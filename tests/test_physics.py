@@ -172,7 +172,7 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
     # One simulator serves every protocol at its temperature: alternate two of them.
     protocols = [Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05), Protocol(25.0, 0.5, 2.0, 4.1, 3.3, 0.1)]
 
-    simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, 25.0, names, handoff)
+    simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, names, handoff)
 
     def solve(order):
         return {index: simulator.run(str(index), protocols[index % 2], rows[index]) for index in order}
@@ -225,7 +225,7 @@ def test_the_compiled_aging_model_gives_the_interpreted_results(tiny_params, tmp
     results = {}
     for compiled in (False, True):
         solver = tiny_params.solver.model_copy(update={"compile": compiled})
-        simulator = AgingSimulator(model, solver, tiny_params.aging, 25.0, names, [])
+        simulator = AgingSimulator(model, solver, tiny_params.aging, names, [])
         results[compiled] = simulator.run("s", protocol, inputs)
         assert (results[compiled]["status"]["status"] == "ok").all()
     assert any(tmp_path.iterdir())  # the compiled build really compiled

@@ -206,21 +206,65 @@ def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
     )
 
 
-def aging_parameter_values(
-    model_config: ModelConfig, aging: AgingConfig, input_names: list[str], temperature_c: float
-) -> pybamm.ParameterValues:
-    """The model's parameter values, sampled ones as inputs, fixed degradation rates times their
-    :func:`rate_factor` at the temperature."""
-    values = model_building.parameter_values(model_config, input_names)
+# The ambient temperature, where the cell also starts, as an input of the aging model. PyBaMM
+# refuses its own "Ambient temperature [K]" as an experiment's input (a step may set it); the
+# steps here set none, and the parameter refers to this input instead.
+AMBIENT_INPUT = "Ambient temperature input [K]"
+
+
+def fixed_rates(values: pybamm.ParameterValues, aging: AgingConfig, input_names: list[str]) -> dict[str, float]:
+    """Fixed (not sampled) degradation rates that :func:`rate_factor` scales with temperature or
+    ``aging.acceleration``, at their base values: inputs of the aging model, so that one build
+    serves every temperature."""
     names = set(ACCELERATED_PARAMETERS) | set(aging.activation_energies)
+    return {
+        name: float(values[name])
+        for name in sorted(names)
+        if name in values.keys() and name not in input_names and isinstance(values[name], numbers.Number)
+    }
+
+
+def aging_parameter_values(
+    model_config: ModelConfig, aging: AgingConfig, input_names: list[str]
+) -> tuple[pybamm.ParameterValues, dict[str, float]]:
+    """The model's parameter values with the sampled ones, the ambient (and starting) temperature
+    and the :func:`fixed_rates` as inputs; and those rates' base values (:func:`temperature_inputs`)."""
+    values = model_building.parameter_values(model_config, input_names)
+    rates = fixed_rates(values, aging, input_names)
+    ambient = pybamm.InputParameter(AMBIENT_INPUT)
     values.update(
         {
-            name: values[name] * rate_factor(name, aging, temperature_c)
-            for name in sorted(names)
-            if name in values.keys() and name not in input_names and isinstance(values[name], numbers.Number)
+            "Ambient temperature [K]": lambda y, z, t: ambient,
+            "Initial temperature [K]": ambient,
+            **{name: "[input]" for name in rates},
         }
     )
-    return values
+    return values, rates
+
+
+def temperature_inputs(rates: dict[str, float], aging: AgingConfig, temperature_c: float) -> dict[str, float]:
+    """The inputs :func:`aging_parameter_values` leaves to the solve, at one ambient temperature:
+    the cell starts at and is kept in that ambient, fixed rates times their :func:`rate_factor`."""
+    return {
+        AMBIENT_INPUT: temperature_c + 273.15,
+        **{name: value * rate_factor(name, aging, temperature_c) for name, value in rates.items()},
+    }
+
+
+def recorded_values(values: pybamm.ParameterValues, temperature_c: float) -> pybamm.ParameterValues:
+    """The parameter values a sample was solved with as m_i records them: the temperatures as numbers."""
+    recorded = values.copy()
+    kelvin = temperature_c + 273.15
+    recorded.update({"Ambient temperature [K]": kelvin, "Initial temperature [K]": kelvin})
+    return recorded
+
+
+def cell_inputs(
+    sampled: dict[str, float], rates: dict[str, float], aging: AgingConfig, temperature_c: float
+) -> dict[str, float]:
+    """A sample's inputs apart from its protocol levels (what m_i records): the sampled cell
+    parameters, rates times their :func:`rate_factor`, and the temperature's."""
+    return {**accelerated(sampled, aging, temperature_c), **temperature_inputs(rates, aging, temperature_c)}
 
 
 def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Simulation:
@@ -234,8 +278,8 @@ def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Sim
 
 
 class AgingSimulator:
-    """The aging experiment at one ambient temperature, built once and solved for any
-    protocol at that temperature and any cell parameters (all of them ``[input]``s).
+    """The aging experiment, built once and solved for any protocol, ambient temperature and cell
+    parameters (all of them ``[input]``s: one build and one compiled model per worker).
 
     Three simulations: ``start`` (conditioning and the first RPT), ``rpt`` and ``cycle`` (one
     aging cycle, its protocol levels as inputs, :func:`.protocol.input_steps`). A trajectory
@@ -249,7 +293,6 @@ class AgingSimulator:
         model_config: ModelConfig,
         solver_config: SolverConfig,
         aging: AgingConfig,
-        temperature_c: float,
         input_names: list[str],
         handoff_names: list[str],
     ):
@@ -257,19 +300,19 @@ class AgingSimulator:
         self.model_config = model_config
         self.aging = aging
         self.solver_config = solver_config
-        self.temperature_c = float(temperature_c)
+        self.input_names = list(input_names)
         self.handoff_names = handoff_names
         self.roles = {step.role: index for index, step in enumerate(aging.rpt) if step.role}
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
-        self.parameter_values = aging_parameter_values(model_config, aging, input_names, self.temperature_c)
+        self.parameter_values, self.fixed_rates = aging_parameter_values(model_config, aging, self.input_names)
         self.mesh = model_building.var_pts(model_config, model)
-        steps = reference_steps(aging, self.temperature_c)
+        steps = reference_steps(aging)
         self.simulations = {
             part: _simulation(model_config, solver_config, self.parameter_values, cycles, self.mesh)
             for part, cycles in (
                 ("start", [steps["conditioning"], steps["rpt"]]),
                 ("rpt", [steps["rpt"]]),
-                ("cycle", [input_steps(aging, self.temperature_c)]),
+                ("cycle", [input_steps(aging)]),
             )
         }
         self._limits: dict[int, tuple] = {}
@@ -284,22 +327,26 @@ class AgingSimulator:
             ]
         )
 
+    def solver_inputs(self, protocol: Protocol, inputs: dict[str, float]) -> dict[str, float]:
+        """Every input of a solve: :func:`cell_inputs` and the protocol's levels."""
+        cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
+        return {**cell, **protocol_inputs(protocol)}
+
     def run(self, sample_id: str, protocol: Protocol, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
         """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one
-        sample cycled with ``protocol`` (at this simulator's temperature).
+        sample cycled with ``protocol``.
 
         Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
         sample is one status row with its reason.
         """
-        if protocol.ambient_temperature_c != self.temperature_c:
-            raise ValueError(f"a {protocol.ambient_temperature_c} oC protocol given to the {self.temperature_c} oC simulator")
-        inputs = accelerated(inputs, self.aging, self.temperature_c)
+        cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
+        solver_inputs = {**cell, **protocol_inputs(protocol)}
         set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
-            tables = self.trajectory(sample_id, {**inputs, **protocol_inputs(protocol)}, watch, log)
+            tables = self.trajectory(sample_id, solver_inputs, watch, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except TrajectoryFailed as err:
@@ -322,8 +369,8 @@ class AgingSimulator:
             sample_metadata(
                 self.model_config,
                 self.solver_config,
-                self.parameter_values,
-                {**inputs, "Ambient temperature [K]": self.temperature_c + 273.15},
+                recorded_values(self.parameter_values, protocol.ambient_temperature_c),
+                cell,
                 self.mesh,
                 self.aging,
                 protocol.__dict__,

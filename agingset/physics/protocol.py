@@ -1,9 +1,10 @@
 """A sample's cycling protocol and the PyBaMM experiment steps it is run with.
 
 ``aging.cycle`` is written with ``{placeholders}`` for the protocol levels. The aging stage
-builds those steps once per temperature with every placeholder as an ``[input]`` parameter
-(:func:`input_steps`), so one discretised, compiled model serves every protocol at that
-temperature and a sample only passes its levels as inputs (:func:`protocol_inputs`).
+builds those steps once with every placeholder as an ``[input]`` parameter
+(:func:`input_steps`) and no step temperature (the ambient temperature is an input of the
+model), so one discretised, compiled model serves every protocol and temperature and a sample
+only passes its levels as inputs (:func:`protocol_inputs`).
 :func:`experiment_steps` writes the same steps with the levels as numbers: the reference a
 test checks the input steps against.
 """
@@ -55,8 +56,8 @@ def protocol_inputs(protocol: Protocol) -> dict[str, float]:
     return {input_name(field): value for field, value in protocol.__dict__.items() if field != "ambient_temperature_c"}
 
 
-def _temperature(temperature_c: float) -> str:
-    return f"{temperature_c} oC"
+def _temperature(temperature_c: float | None) -> str | None:
+    return None if temperature_c is None else f"{temperature_c} oC"
 
 
 def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]:
@@ -75,8 +76,8 @@ def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]
     }
 
 
-def reference_steps(aging: AgingConfig, temperature_c: float) -> dict[str, tuple]:
-    """The conditioning and RPT steps: they depend on the temperature only."""
+def reference_steps(aging: AgingConfig, temperature_c: float | None = None) -> dict[str, tuple]:
+    """The conditioning and RPT steps, at ``temperature_c`` (None: the model's ambient input)."""
     temperature = _temperature(temperature_c)
     rpt = tuple(
         pybamm.step.string(
@@ -101,8 +102,9 @@ def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experimen
     )
 
 
-def input_steps(aging: AgingConfig, temperature_c: float) -> tuple:
-    """The aging cycle at this temperature with its placeholders as ``[input]`` parameters."""
+def input_steps(aging: AgingConfig, temperature_c: float | None = None) -> tuple:
+    """The aging cycle with its placeholders as ``[input]`` parameters, at ``temperature_c``
+    (None: the model's ambient input)."""
     return tuple(input_step(text, _temperature(temperature_c)) for text in aging.cycle)
 
 
@@ -124,7 +126,7 @@ def _placeholder(number) -> str | None:
     return next((field for field, sentinel in _SENTINELS.items() if abs(abs(number) - sentinel) < 1e-9), None)
 
 
-def input_step(template: str, temperature: str) -> pybamm.step.BaseStep:
+def input_step(template: str, temperature: str | None = None) -> pybamm.step.BaseStep:
     """One step of ``aging.cycle``: a placeholder may be the step's value (a current, C-rate,
     voltage or power) or a termination's value; anywhere else it is an error (a duration
     cannot be an input)."""

@@ -1,4 +1,4 @@
-"""Aging tasks: one per design row; a worker reuses its built simulators across tasks."""
+"""Aging tasks: one per design row; a worker reuses its built simulator across tasks."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ..physics import model as model_building
 from ..physics.aging import (
     AgingSimulator,
     Protocol,
-    accelerated,
     aging_parameter_values,
+    cell_inputs,
+    recorded_values,
     no_measurements,
     sample_result,
 )
@@ -40,10 +41,6 @@ class AgingTask:
             default=str,
         )
 
-    def affinity(self) -> float:
-        """Samples at one temperature share a built simulator."""
-        return float(self.sample["ambient_temperature_c"])
-
     def cacheable(self, result: dict[str, pd.DataFrame]) -> bool:
         """A wall-clock timeout depends on the machine: retry it next run rather than keep it."""
         return STATUS_TIMEOUT not in set(result["status"]["status"])
@@ -52,18 +49,13 @@ class AgingTask:
         """The result of a sample whose worker produced nothing (killed at the hard timeout, or died)."""
         model = model_building.build_model(self.model)
         protocol = Protocol.of(self.sample)
-        inputs = accelerated(
-            {name: float(self.sample[name]) for name in self.input_names},
-            self.aging,
-            protocol.ambient_temperature_c,
-        )
+        values, rates = aging_parameter_values(self.model, self.aging, list(self.input_names))
+        sampled = {name: float(self.sample[name]) for name in self.input_names}
         metadata = sample_metadata(
             self.model,
             self.solver,
-            aging_parameter_values(
-                self.model, self.aging, list(self.input_names), protocol.ambient_temperature_c
-            ),
-            {**inputs, "Ambient temperature [K]": protocol.ambient_temperature_c + 273.15},
+            recorded_values(values, protocol.ambient_temperature_c),
+            cell_inputs(sampled, rates, self.aging, protocol.ambient_temperature_c),
             model_building.var_pts(self.model, model),
             self.aging,
             protocol.__dict__,
@@ -74,15 +66,9 @@ class AgingTask:
         )
 
     def simulator_key(self) -> tuple:
-        """Key of a built simulator: one per temperature serves every protocol at it."""
+        """Key of a built simulator: one serves every protocol and temperature."""
         configs = (self.model, self.solver, self.aging)
-        return (
-            "aging",
-            *(c.model_dump_json() for c in configs),
-            self.input_names,
-            self.handoff_names,
-            float(self.sample["ambient_temperature_c"]),
-        )
+        return ("aging", *(c.model_dump_json() for c in configs), self.input_names, self.handoff_names)
 
 
 def aging_tasks(
@@ -113,7 +99,6 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
             task.model,
             task.solver,
             task.aging,
-            protocol.ambient_temperature_c,
             list(task.input_names),
             list(task.handoff_names),
         ),
