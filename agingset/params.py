@@ -169,7 +169,7 @@ class SolverConfig(Strict):
     atol: PositiveFloat = 1e-6
     timeout_s: PositiveFloat = 120.0
     # The aging experiment's model functions as compiled C (PyBaMM's IDAKLU "compile" option):
-    # built once per temperature and worker, cached on disk, ~3.5x faster solves.
+    # built once per worker (every temperature and protocol), cached on disk, ~3.5x faster solves.
     compile: bool = True
     # A solve that takes ``no_progress_steps`` consecutive steps covering less than
     # ``no_progress_s`` of simulated time is stopped with an error (IDAKLU's early termination)
