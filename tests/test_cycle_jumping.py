@@ -1,6 +1,7 @@
 """Cycle jumping: extrapolation limits, step control, and jumped against full simulation."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pybamm
@@ -10,7 +11,7 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, accelerated, rate_factor
+from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor
 from agingset.physics.protocol import Protocol, build_experiment
 from agingset.tasks.aging import aging_tasks
 
@@ -196,3 +197,16 @@ def test_activation_energies_must_name_parameters(tiny_params_raw):
     tiny_params_raw["aging"]["activation_energies"] = {"Not a parameter [s-1]": 1000.0}
     with pytest.raises(ParamsError, match=r"aging\.activation_energies: 'Not a parameter \[s-1\]'"):
         parse_params(tiny_params_raw)
+
+
+def test_per_cycle_capacity_counts_discharging_steps_and_skips_empty_ones():
+    """The discharge-capacity state rises over a discharge and falls over a charge; a step that
+    ended at its start (PyBaMM's EmptySolution) delivers nothing."""
+    counter = pybamm.Variable("Discharge capacity [A.h]")
+    model = SimpleNamespace(rhs={counter: None}, y_slices={counter: [slice(1, 2)]})
+
+    def step(start, end):
+        return SimpleNamespace(all_models=[model], all_ys=[np.array([[9.0, 9.0], [start, end]])])
+
+    cycle = SimpleNamespace(steps=[step(0.0, 4.8), step(4.8, 4.8), pybamm.EmptySolution(), step(4.8, 0.1)])
+    assert _discharged_ah(cycle) == pytest.approx(4.8)

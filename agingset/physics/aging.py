@@ -451,6 +451,10 @@ class AgingSimulator:
         while n < every:
             try:
                 solution = self._solve("cycle", state, kwargs, watch)
+                if pending is not None and any(isinstance(step, pybamm.EmptySolution) for step in solution.cycles[-1].steps):
+                    # A step that ends at its start (a discharge from a jumped state already at its
+                    # cut-off) is a state off the cycle's path: the jump fails, not the sample.
+                    raise TrajectoryFailed("a step of a checking cycle ended at its start")
             except SampleTimeout:
                 raise
             except Exception:  # a cycle that cannot start from a jumped state fails the jump, not the sample
@@ -620,6 +624,8 @@ def _discharged_ah(cycle: pybamm.Solution) -> float:
     PyBaMM's processed variables for every aging cycle)."""
     delivered = 0.0
     for step in cycle.steps:
+        if isinstance(step, pybamm.EmptySolution):  # a step already ended at its start (e.g. a hold at its cutoff)
+            continue
         model = step.all_models[0]
         where = next(model.y_slices[state][0] for state in model.rhs if state.name == "Discharge capacity [A.h]")
         rise = float(step.all_ys[-1][where, -1][0] - step.all_ys[0][where, 0][0])
