@@ -205,8 +205,8 @@ class CycleJumping(Strict):
     enabled: bool = False  # false: every cycle is simulated
     # Largest estimated extrapolation error of one jump, as a fraction of the cyclable-lithium
     # and electrode capacities at the first RPT.
-    tolerance: Annotated[float, Field(gt=0, le=0.05)] = 2e-4
-    max_jump: int = Field(50, ge=2, le=1000)  # cycles one jump may skip
+    tolerance: Annotated[float, Field(gt=0, le=0.05)] = 2e-3
+    max_jump: int = Field(100, ge=2, le=1000)  # cycles one jump may skip
     # Envelope the state is extrapolated along: 1, the slope of the last simulated cycle; 2, that
     # slope and its change per cycle (curvature) from the last checked jump.
     order: Literal[1, 2] = 2
