@@ -169,10 +169,13 @@ class _Pending:
     boundary: list
     slope: tuple  # (state, monitored) change over the cycle before the jump
     bend: tuple | None  # (state, monitored) curvature the jump used; None: first order
-    order: int
     cycles: int
     simulated: int
     rows: int
+
+    @property
+    def order(self) -> int:
+        return 1 if self.bend is None else 2
 
 
 @dataclass
@@ -482,12 +485,16 @@ class AgingSimulator:
             if len(boundary) >= 2:
                 slope = (boundary[-1][0] - boundary[-2][0], boundary[-1][1] - boundary[-2][1])
                 envelope.slope, envelope.at = slope, first + n - 0.5
-            elif n == 1 and (slope := envelope.predicted(first + n - 0.5)) is not None:
-                pass  # the first cycle after an RPT: the slope the envelope predicts saves a warm-up cycle
             else:
-                continue
+                # One cycle after an RPT: it started from the RPT's rested full charge, so its change is
+                # not the per-cycle one. Once a curvature is known, the slope the envelope predicts
+                # from the cycles before the RPT stands in for a second warm-up cycle (the jump's
+                # check then tests that prediction).
+                slope = envelope.predicted(first + n - 0.5) if n == 1 else None
+                if slope is None:
+                    continue
             if pending is not None:
-                used = pending.bend[1] if pending.bend else None
+                used = None if pending.bend is None else pending.bend[1]
                 error = jump_error(predicted_slope(pending.slope[1], used, pending.cycles), slope[1], pending.cycles)
                 if error > jumping.tolerance:  # undo the jump, retry with half of it
                     log.rejected.append((first + pending.n, pending.cycles, error))
@@ -514,7 +521,7 @@ class AgingSimulator:
                 envelope.size = max(envelope.size, MIN_JUMP)
                 continue
             pending = _Pending(
-                n, state, boundary, slope, bend, 2 if bend else 1, cycles, len(log.simulated), len(tables["cycles"])
+                n, state, boundary, slope, bend, cycles, len(log.simulated), len(tables["cycles"])
             )
             log.jumped.append((first + n + 1, first + n + cycles))
             state = _with_state(state, np.concatenate([moved, last[differential:]]))

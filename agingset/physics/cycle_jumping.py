@@ -35,10 +35,6 @@ MONITORED = (
     "Negative electrode capacity [A.h]",
     "Positive electrode capacity [A.h]",
 )
-# Simulated cycles after an RPT before the first jump. The first starts from the RPT's rested
-# full charge, not from the cycle's own boundary state, so its change is not the per-cycle one:
-# the jump takes the slope of the second or, once a curvature is known (order 2), the slope the
-# envelope predicts from the cycles before the RPT (its check then tests that prediction).
 # Simulated cycles after a jump: their change checks the jump and sets the next slope.
 CHECK_CYCLES = 2
 MIN_JUMP = 2
