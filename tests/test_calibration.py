@@ -130,13 +130,27 @@ def test_scalar_kinetics_reproduce_the_published_functions():
     for name, arguments in (
         ("Negative electrode exchange-current density [A.m-2]", (1000.0, 15000.0, 33133.0, 268.15)),
         ("Positive electrode exchange-current density [A.m-2]", (1000.0, 30000.0, 63104.0, 318.15)),
-        ("Negative particle diffusivity [m2.s-1]", (0.5, 273.15)),
-        ("Positive particle diffusivity [m2.s-1]", (0.5, 318.15)),
+        ("Negative particle diffusivity [m2.s-1]", (0.2, 273.15)),
+        ("Positive particle diffusivity [m2.s-1]", (0.9, 318.15)),
     ):
         symbols = [pybamm.Scalar(a) for a in arguments]
         expected = published[name](*symbols).evaluate()
         got = rewritten.process_symbol(rewritten[name](*symbols)).evaluate()
         assert float(got) == pytest.approx(float(expected), rel=1e-12), name
+
+
+def test_diffusivity_stoichiometry_slope_is_decades_per_unit_stoichiometry():
+    from agingset.physics.model import base_parameter_values
+
+    values = base_parameter_values("OKane2022")
+    values.update({"Negative particle diffusivity stoichiometry slope": 4.0})
+    name = "Negative particle diffusivity [m2.s-1]"
+
+    def diffusivity(sto):
+        return float(values.process_symbol(values[name](pybamm.Scalar(sto), pybamm.Scalar(298.15))).evaluate())
+
+    assert diffusivity(0.5) == pytest.approx(values["Negative particle reference diffusivity [m2.s-1]"], rel=1e-12)
+    assert diffusivity(0.05) / diffusivity(0.55) == pytest.approx(1e-2, rel=1e-12)
 
 
 def test_design_range_combines_fit_uncertainty_and_cell_spread():

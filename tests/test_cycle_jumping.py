@@ -124,6 +124,11 @@ def test_jumped_agrees_with_full_simulation(jumped_and_full):
     assert cycles["cycles_jumped"] > 0 and cycles["cycles_simulated"] + cycles["cycles_jumped"] == 40
     # Simulated cycles are the rows of the per-cycle table; jumped ones have none.
     assert len(jumped["cycles"]) == cycles["cycles_simulated"]
+    # The first cycle after each kept jump (and only it) is flagged: it follows a jumped range.
+    after_jumped_range = {last + 1 for _, last in cycles["jumped_cycles"]}
+    flagged = set(jumped["cycles"].loc[jumped["cycles"]["after_jump"], "cycle"])
+    assert flagged and flagged == after_jumped_range
+    assert not full["cycles"]["after_jump"].any()
 
 
 def test_extrapolated_states_stay_physical(jumped_and_full):

@@ -475,6 +475,9 @@ class AgingSimulator:
                     "sample_id": sample_id,
                     "cycle": first + n,
                     "cycle_in_block": n,
+                    # The first cycle from a jumped state relaxes the extrapolated particle
+                    # concentrations: its capacity is not on the cycle-to-cycle curve.
+                    "after_jump": pending is not None and len(tables["cycles"]) == pending.rows,
                     "discharge_capacity_ah": _discharged_ah(solution.cycles[-1]),
                 }
             )
