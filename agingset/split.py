@@ -27,8 +27,9 @@ def _unit_hash(value: str, seed: int) -> float:
 def _assign_groups(groups: list[str], fractions: dict[str, float], seed: int) -> dict[str, str]:
     """Side per group: the side whose share of [0, 1) holds the group's hash, the rest train.
 
-    A side with a positive fraction that no hash fell into (a small dataset) gets the
-    train group with the lowest hash; train must keep at least one group.
+    In a small dataset every hash may fall outside train: the group with the highest hash
+    then trains (if its side keeps another group). A side with a positive fraction that no
+    hash fell into gets the train group with the lowest hash; train must keep at least one group.
     """
     ranked = sorted(groups, key=lambda group: (_unit_hash(group, seed), group))
     sides = {group: "train" for group in groups}
@@ -38,6 +39,10 @@ def _assign_groups(groups: list[str], fractions: dict[str, float], seed: int) ->
             if low <= _unit_hash(group, seed) < low + fraction:
                 sides[group] = side
         low += fraction
+    if "train" not in sides.values():
+        shared = [group for group in reversed(ranked) if list(sides.values()).count(sides[group]) > 1]
+        if shared:
+            sides[shared[0]] = "train"
     for side, fraction in fractions.items():
         if fraction > 0 and side not in sides.values():
             candidates = [group for group in ranked if sides[group] == "train"]

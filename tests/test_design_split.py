@@ -74,6 +74,21 @@ def test_group_split_keeps_a_cell_design_on_its_side_when_the_dataset_grows(tiny
     assert (large.loc[pd.MultiIndex.from_frame(test_small), "split"] == "test").all()
 
 
+def test_group_split_trains_on_a_group_when_every_hash_falls_in_test(tiny_params):
+    """Two cell designs whose hashes both fall in a test fraction of 0.5: one still trains."""
+    from agingset.split import _unit_hash
+
+    config = _config(tiny_params, test_fraction=0.5, validation_fraction=0.0)
+    rows = _rows(groups=2)
+    groups = sorted(rows["cell_design_id"].unique())
+    seed = next(seed for seed in range(1000) if all(_unit_hash(group, seed) < 0.5 for group in groups))
+    split = group_split(rows, config, seed=seed)
+    _check_whole(split)
+    sides = split.groupby("cell_design_id")["split"].first()
+    assert sorted(sides) == ["test", "train"]
+    assert sides[max(groups, key=lambda group: _unit_hash(group, seed))] == "train"
+
+
 def test_group_split_needs_two_groups(tiny_params):
     with pytest.raises(ValueError, match="at least 2"):
         group_split(_rows(groups=1), tiny_params.split, seed=3)
