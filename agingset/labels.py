@@ -109,9 +109,8 @@ def _trajectory_labels(trajectory: pd.DataFrame, cycle_capacity: pd.DataFrame | 
         # The first cycle after an RPT starts from the RPT's full 4.2 V charge, not from the
         # protocol's window, and the first after a jump relaxes the extrapolated state: either
         # would put a tooth in the curve.
-        on_curve = cycle_capacity["cycle_in_block"] > 1
-        if "after_jump" in cycle_capacity:
-            on_curve &= ~cycle_capacity["after_jump"].astype(bool)
+        # (`after_jump` is object-typed once a failed sample's empty table joins the concatenation.)
+        on_curve = (cycle_capacity["cycle_in_block"] > 1) & ~cycle_capacity["after_jump"].astype(bool)
         cycle_capacity = cycle_capacity[on_curve].sort_values("cycle")
         knee = knee_point(
             cycle_capacity["cycle"].to_numpy(dtype=float),
