@@ -70,6 +70,31 @@ def test_step_control_grows_shrinks_and_caps():
     assert cycle_jumping.ranges([1, 2, 3, 7, 9, 10]) == [[1, 3], [7, 7], [9, 10]]
 
 
+def test_a_jump_cut_short_by_an_rpt_keeps_its_size_and_a_rejection_at_least_halves():
+    # 12 cycles left before the RPT's checking cycles, the envelope had reached 80: the short jump's
+    # tiny error is no reason to shrink (nor its size to cap the growth at 2 x 12), nor to grow past
+    # what the error allows.
+    assert cycle_jumping.size_after_check(12, 80, 1e-6, 2e-3, 100, 2) == 80
+    assert cycle_jumping.size_after_check(12, 0, 1e-6, 2e-3, 100, 2) == 24
+    assert cycle_jumping.size_after_check(40, 0, 1e-3, 1e-4, 100, 2) == 16  # not cut short: it may shrink
+    # Rejected at 25 with 5x the tolerance (first order): the error asks for 25 * 0.9 / sqrt(5) = 10.
+    assert cycle_jumping.size_after_rejection(25, 1e-2, 2e-3, 100, 1) == 10
+    assert cycle_jumping.size_after_rejection(25, 2.1e-3, 2e-3, 100, 1) == 12  # never more than half
+    assert cycle_jumping.size_after_rejection(25, float("inf"), 2e-3, 100, 2) == 12  # a cycle failed: half
+
+
+def test_the_room_before_an_rpt_is_shared_by_equal_jumps():
+    assert cycle_jumping.share_of_room(100, 97) == 97  # one jump fills it
+    assert cycle_jumping.share_of_room(85, 97) == 49  # two equal ones, not 85 and a 10-cycle rest
+    assert cycle_jumping.share_of_room(30, 97) == 25  # four
+    assert cycle_jumping.share_of_room(30, 1) == 1 and cycle_jumping.share_of_room(30, 0) == 0
+    for size in range(2, 120):
+        for room in range(1, 98):
+            cycles = cycle_jumping.share_of_room(size, room)
+            jumps = -(-room // size)
+            assert cycles <= size and jumps * cycles >= room > (jumps - 1) * cycles
+
+
 def test_bad_jumping_settings_name_the_key(tiny_params_raw):
     tiny_params_raw["aging"]["cycle_jumping"] = {"enabled": True, "tolerance": 0.5, "max_jump": 20}
     with pytest.raises(ParamsError, match=r"aging\.cycle_jumping\.tolerance"):

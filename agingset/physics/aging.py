@@ -30,8 +30,10 @@ from .cycle_jumping import (
     extrapolate,
     jump_error,
     limits,
-    next_jump,
     predicted_slope,
+    share_of_room,
+    size_after_check,
+    size_after_rejection,
 )
 from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
 from .provenance import sample_metadata
@@ -170,6 +172,7 @@ class _Pending:
     slope: tuple  # (state, monitored) change over the cycle before the jump
     bend: tuple | None  # (state, monitored) curvature the jump used; None: first order
     cycles: int
+    planned: int  # the envelope's size, when the RPT cut the jump short; else 0
     simulated: int
     rows: int
 
@@ -408,7 +411,7 @@ class AgingSimulator:
         state = start.last_state
         del start
         scale = self._monitored(state)
-        envelope = _Envelope(size=max(MIN_JUMP, self.aging.cycle_jumping.max_jump // 4))
+        envelope = _Envelope(size=2 * MIN_JUMP)
         for block in range(self.aging.cycles // self.aging.rpt_every):
             state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
             rpt = self._solve("rpt", state, kwargs, watch)
@@ -464,7 +467,8 @@ class AgingSimulator:
                 if pending is None:
                     raise
                 log.rejected.append((first + pending.n, pending.cycles, math.inf))
-                n, state, boundary = self._undo(pending, log, tables, envelope)
+                retry = size_after_rejection(pending.cycles, math.inf, jumping.tolerance, jumping.max_jump, pending.order)
+                n, state, boundary = self._undo(pending, log, tables, envelope, retry)
                 pending = None
                 continue
             n += 1
@@ -499,16 +503,22 @@ class AgingSimulator:
             if pending is not None:
                 used = None if pending.bend is None else pending.bend[1]
                 error = jump_error(predicted_slope(pending.slope[1], used, pending.cycles), slope[1], pending.cycles)
-                if error > jumping.tolerance:  # undo the jump, retry with half of it
+                if error > jumping.tolerance:  # undo the jump, retry with at most half of it
                     log.rejected.append((first + pending.n, pending.cycles, error))
-                    n, state, boundary = self._undo(pending, log, tables, envelope)
+                    retry = size_after_rejection(
+                        pending.cycles, error, jumping.tolerance, jumping.max_jump, pending.order
+                    )
+                    n, state, boundary = self._undo(pending, log, tables, envelope, retry)
                     slope = pending.slope
                 else:
-                    envelope.size = next_jump(pending.cycles, error, jumping.tolerance, jumping.max_jump, pending.order)
+                    envelope.size = size_after_check(
+                        pending.cycles, pending.planned, error, jumping.tolerance, jumping.max_jump, pending.order
+                    )
                     if jumping.order == 2:
                         envelope.bend = tuple(curvature(b, a, pending.cycles) for b, a in zip(pending.slope, slope))
                 pending = None
-            cycles = min(envelope.size, every - n - CHECK_CYCLES)
+            room = every - n - CHECK_CYCLES  # a jump ends before the cycles that check it ahead of the RPT
+            cycles = fitted = share_of_room(envelope.size, room)
             lower, upper, differential = self._state_limits(state)
             last = boundary[-1][0]
             bend = envelope.bend
@@ -524,7 +534,9 @@ class AgingSimulator:
                 envelope.size = max(envelope.size, MIN_JUMP)
                 continue
             pending = _Pending(
-                n, state, boundary, slope, bend, cycles, len(log.simulated), len(tables["cycles"])
+                n, state, boundary, slope, bend, cycles,
+                envelope.size if cycles == fitted < envelope.size else 0,
+                len(log.simulated), len(tables["cycles"]),
             )
             log.jumped.append((first + n + 1, first + n + cycles))
             state = _with_state(state, np.concatenate([moved, last[differential:]]))
@@ -533,12 +545,13 @@ class AgingSimulator:
         return state
 
     @staticmethod
-    def _undo(pending: "_Pending", log: JumpLog, tables, envelope: "_Envelope") -> tuple:
-        """Forget a jump and the cycles simulated after it: back to where it was taken, half its size."""
+    def _undo(pending: "_Pending", log: JumpLog, tables, envelope: "_Envelope", retry: int) -> tuple:
+        """Forget a jump and the cycles simulated after it: back to where it was taken, to retry it
+        with ``retry`` cycles."""
         log.jumped.pop()
         del log.simulated[pending.simulated :]
         del tables["cycles"][pending.rows :]
-        envelope.size, envelope.bend = pending.cycles // 2, pending.bend
+        envelope.size, envelope.bend = retry, pending.bend
         return pending.n, pending.state, pending.boundary
 
     def _read_rpt(self, steps: list[pybamm.Solution], reference: dict[str, float]):

@@ -12,8 +12,10 @@ continues from the extrapolated state. The next two simulated cycles check the j
 slope is compared with the slope the envelope predicted there, and the estimated error
 ``ΔN/2 · |d_observed − d_predicted|`` of the monitored capacities (cyclable lithium and
 electrode capacities, as fractions of their initial values) must stay below
-``aging.cycle_jumping.tolerance``; a jump that fails is undone and retried with half the
-cycles. ΔN then grows or shrinks with (tolerance / error)^(1/(order+1)), up to ``max_jump``.
+``aging.cycle_jumping.tolerance``; a jump that fails is undone and retried with at most half the
+cycles (less when its error asks for less). ΔN then grows or shrinks with
+(tolerance / error)^(1/(order+1)), up to ``max_jump``; the cycles left before an RPT are shared by
+equal jumps, and a jump shortened that way keeps the size the envelope had reached.
 An extrapolation that would cross a physical limit (a concentration outside [0, c_max], a
 negative amount or fraction) is halved until it does not.
 
@@ -140,3 +142,28 @@ def next_jump(current: int, error: float, tolerance: float, max_jump: int, order
     else:
         factor = min(_GROWTH_MAX, max(_SHRINK_MIN, _SAFETY * (tolerance / error) ** (1.0 / (order + 1))))
     return int(max(MIN_JUMP, min(max_jump, math.floor(current * factor))))
+
+
+def share_of_room(size: int, room: int) -> int:
+    """The next jump's cycles when ``room`` cycles are left before the next RPT's checking cycles:
+    the fewest jumps of at most ``size`` that fill the room, of equal length (not full jumps and a
+    short remainder, whose check costs as much as a full jump's)."""
+    if room <= 0:
+        return 0
+    jumps = math.ceil(room / max(size, 1))
+    return math.ceil(room / jumps)
+
+
+def size_after_check(cycles: int, planned: int, error: float, tolerance: float, max_jump: int, order: int) -> int:
+    """The next jump's size after a jump of ``cycles`` passed its check with ``error``. A jump the
+    room before the next RPT cut short of the ``planned`` size (0: not cut short) keeps that size (as an ODE integrator resumes its step
+    size after stopping at an output time): a shortened jump is no evidence against the size."""
+    return max(planned, next_jump(cycles, error, tolerance, max_jump, order))
+
+
+def size_after_rejection(cycles: int, error: float, tolerance: float, max_jump: int, order: int) -> int:
+    """The retry's size after a jump of ``cycles`` failed its check: at most half of it, less when its
+    error asks for less; half when the error is unknown (a checking cycle could not be solved)."""
+    if not math.isfinite(error):
+        return cycles // 2
+    return min(cycles // 2, next_jump(cycles, error, tolerance, max_jump, order))
