@@ -172,7 +172,7 @@ class _Pending:
     slope: tuple  # (state, monitored) change over the cycle before the jump
     bend: tuple | None  # (state, monitored) curvature the jump used; None: first order
     cycles: int
-    planned: int  # the envelope's size, when the RPT cut the jump short; else 0
+    planned: int  # the envelope's size, when sharing the room before the RPT cut the jump short; else 0
     simulated: int
     rows: int
 
@@ -467,7 +467,9 @@ class AgingSimulator:
                 if pending is None:
                     raise
                 log.rejected.append((first + pending.n, pending.cycles, math.inf))
-                retry = size_after_rejection(pending.cycles, math.inf, jumping.tolerance, jumping.max_jump, pending.order)
+                retry = size_after_rejection(
+                    pending.cycles, math.inf, jumping.tolerance, jumping.max_jump, pending.order
+                )
                 n, state, boundary = self._undo(pending, log, tables, envelope, retry)
                 pending = None
                 continue

@@ -154,10 +154,13 @@ def share_of_room(size: int, room: int) -> int:
     return math.ceil(room / jumps)
 
 
-def size_after_check(cycles: int, planned: int, error: float, tolerance: float, max_jump: int, order: int) -> int:
-    """The next jump's size after a jump of ``cycles`` passed its check with ``error``. A jump the
-    room before the next RPT cut short of the ``planned`` size (0: not cut short) keeps that size (as an ODE integrator resumes its step
-    size after stopping at an output time): a shortened jump is no evidence against the size."""
+def size_after_check(
+    cycles: int, planned: int, error: float, tolerance: float, max_jump: int, order: int
+) -> int:
+    """The next jump's size after a jump of ``cycles`` passed its check with ``error``. A jump that
+    sharing the room before the next RPT cut short of the ``planned`` size (0: not cut short) keeps
+    that size, as an ODE integrator resumes its step size after stopping at an output time: a
+    shortened jump is no evidence against the size."""
     return max(planned, next_jump(cycles, error, tolerance, max_jump, order))
 
 
