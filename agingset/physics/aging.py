@@ -22,6 +22,7 @@ from ..params import AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
 from . import model as model_building
 from .cycle_jumping import (
     CHECK_CYCLES,
+    FIRST_JUMP,
     MIN_JUMP,
     MONITORED,
     JumpLog,
@@ -411,7 +412,7 @@ class AgingSimulator:
         state = start.last_state
         del start
         scale = self._monitored(state)
-        envelope = _Envelope(size=2 * MIN_JUMP)
+        envelope = _Envelope(size=FIRST_JUMP)
         for block in range(self.aging.cycles // self.aging.rpt_every):
             state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
             rpt = self._solve("rpt", state, kwargs, watch)

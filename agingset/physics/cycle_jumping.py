@@ -40,6 +40,8 @@ MONITORED = (
 # Simulated cycles after a jump: their change checks the jump and sets the next slope.
 CHECK_CYCLES = 2
 MIN_JUMP = 2
+# A life's first jump: the early √t SEI phase rejected a larger start (25 cycles) twice in most lives.
+FIRST_JUMP = 4
 _GROWTH_MAX, _SHRINK_MIN, _SAFETY = 2.0, 0.25, 0.9
 
 
@@ -157,10 +159,10 @@ def share_of_room(size: int, room: int) -> int:
 def size_after_check(
     cycles: int, planned: int, error: float, tolerance: float, max_jump: int, order: int
 ) -> int:
-    """The next jump's size after a jump of ``cycles`` passed its check with ``error``. A jump that
-    sharing the room before the next RPT cut short of the ``planned`` size (0: not cut short) keeps
-    that size, as an ODE integrator resumes its step size after stopping at an output time: a
-    shortened jump is no evidence against the size."""
+    """The next jump's size after a jump of ``cycles`` passed its check with ``error``. A jump made
+    shorter than the envelope's ``planned`` size by sharing the room before the next RPT (``planned``
+    0: it was not) keeps that size, as an ODE integrator resumes its step size after stopping at an
+    output time: a shortened jump is no evidence against the size."""
     return max(planned, next_jump(cycles, error, tolerance, max_jump, order))
 
 
