@@ -246,6 +246,8 @@ def test_solves_continuing_another_simulation_hand_over_through_a_compiled_mappe
     import agingset.physics.aging as aging
     from agingset.physics.aging import AgingSimulator, Protocol
 
+    model = tiny_params.model.model_copy(update={"var_pts": {"x_n": 3, "x_s": 3, "x_p": 3, "r_n": 5, "r_p": 5}})
+    aging_config = tiny_params.aging.model_copy(update={"cycles": 5})  # start -> cycle -> cycle ... -> RPT
     design = build_design(tiny_params.design, 1, tiny_params.seed)
     names = cell_parameter_columns(design)
     inputs = {name: float(design[name].iloc[0]) for name in names}
@@ -258,11 +260,11 @@ def test_solves_continuing_another_simulation_hand_over_through_a_compiled_mappe
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(pybamm.BaseModel, "set_initial_conditions_from", counted)
-    linked = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, names, [])
+    linked = AgingSimulator(model, tiny_params.solver, aging_config, names, [])
     mapped = linked.run("s", protocol, inputs)
     assert python_hand_overs == []
     monkeypatch.setattr(aging, "link_start", lambda *args: False)
-    unlinked = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, names, [])
+    unlinked = AgingSimulator(model, tiny_params.solver, aging_config, names, [])
     own = unlinked.run("s", protocol, inputs)
     assert python_hand_overs  # PyBaMM's own path: one per solve that continues another simulation
     columns = ["rpt_capacity_ah", "lli_pct", "lam_ne_pct", "lam_pe_pct", "eis_voltage_v"]
