@@ -233,39 +233,3 @@ def test_the_compiled_aging_model_gives_the_interpreted_results(tiny_params, tmp
     np.testing.assert_allclose(
         results[True]["snapshots"][columns], results[False]["snapshots"][columns], rtol=5e-4, atol=1e-6
     )
-
-
-@pytest.mark.slow
-def test_solves_continuing_another_simulation_hand_over_through_a_compiled_mapper(tiny_params, monkeypatch):
-    """An RPT after a cycle, a cycle after a jump: the state crosses simulations through a compiled
-    mapper (PyBaMM compiles them only within one experiment), with the results of PyBaMM's own
-    Python hand-over within the solver tolerance (and what jump decisions carry on of it: LAM
-    1.4e-4 relative here)."""
-    import pybamm
-
-    import agingset.physics.aging as aging
-    from agingset.physics.aging import AgingSimulator, Protocol
-
-    model = tiny_params.model.model_copy(update={"var_pts": {"x_n": 3, "x_s": 3, "x_p": 3, "r_n": 5, "r_p": 5}})
-    aging_config = tiny_params.aging.model_copy(update={"cycles": 5})  # start -> cycle -> cycle ... -> RPT
-    design = build_design(tiny_params.design, 1, tiny_params.seed)
-    names = cell_parameter_columns(design)
-    inputs = {name: float(design[name].iloc[0]) for name in names}
-    protocol = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
-    python_hand_overs = []
-    original = pybamm.BaseModel.set_initial_conditions_from
-
-    def counted(self, *args, **kwargs):
-        python_hand_overs.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(pybamm.BaseModel, "set_initial_conditions_from", counted)
-    linked = AgingSimulator(model, tiny_params.solver, aging_config, names, [])
-    mapped = linked.run("s", protocol, inputs)
-    assert python_hand_overs == []
-    monkeypatch.setattr(aging, "link_start", lambda *args: False)
-    unlinked = AgingSimulator(model, tiny_params.solver, aging_config, names, [])
-    own = unlinked.run("s", protocol, inputs)
-    assert python_hand_overs  # PyBaMM's own path: one per solve that continues another simulation
-    columns = ["rpt_capacity_ah", "lli_pct", "lam_ne_pct", "lam_pe_pct", "eis_voltage_v"]
-    np.testing.assert_allclose(mapped["snapshots"][columns], own["snapshots"][columns], rtol=5e-4, atol=1e-6)

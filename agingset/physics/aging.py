@@ -38,7 +38,6 @@ from .cycle_jumping import (
 )
 from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
 from .provenance import sample_metadata
-from .state_mapping import link_start
 
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
 # Degradation rate parameters that ``aging.acceleration`` multiplies (when they are sampled inputs).
@@ -388,8 +387,6 @@ class AgingSimulator:
 
     def _solve(self, part: str, state, kwargs: dict, watch: _Watch) -> pybamm.Solution:
         errors = len(watch.errors)
-        if state is not None:
-            link_start(self.simulations[part], state, kwargs["inputs"])
         solution = self.simulations[part].solve(starting_solution=state, **kwargs)
         expected = len(self.simulations[part].experiment.cycle_lengths) + (state is not None)
         if len(watch.errors) > errors or len(solution.cycles) < expected:
