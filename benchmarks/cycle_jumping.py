@@ -84,9 +84,7 @@ def main(samples: int, first: int, other: dict | None) -> None:
     full_aging = aging.model_copy(
         update={"cycle_jumping": aging.cycle_jumping.model_copy(update={"enabled": False})}
     )
-    # Two blocks: the warm-up runs every transition between the start, cycle and RPT simulations (an RPT to
-    # a cycle first happens after the first block), as a worker has when it starts its second sample.
-    warm_aging = aging.model_copy(update={"cycles": 2 * aging.rpt_every})
+    warm_aging = aging.model_copy(update={"cycles": aging.rpt_every})
     solver = params.solver.model_copy(update={"timeout_s": 1e5})
     # The dataset's model and design (calibrated values and ranges: run `dvc repro calibrate` first).
     model = dataset_model(params)
