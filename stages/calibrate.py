@@ -90,7 +90,7 @@ def main(params):
     if rate_test_ocv is not None:  # the rate-test OCV's SOC axis in A.h, from a fitted slow discharge
         slow = calibration.slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
         capacity = calibration.ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
-    models = CellModels(params.model, params.solver, names, rate_test_ocv, capacity)
+    models = CellModels(params.model, config.solver_config(), names, rate_test_ocv, capacity)
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
     fitted_observations = [o for o in observations if o.role == FIT]

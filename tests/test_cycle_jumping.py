@@ -31,6 +31,19 @@ def test_extrapolation_never_crosses_a_limit():
     assert moved(10) is None  # concentration below zero
 
 
+def test_lithium_is_taken_back_from_the_negative_particles_or_the_jump_halved():
+    lower, upper = np.zeros(4), np.array([1.0, 1.0, 1.0, np.inf])
+    moved, negative = np.array([0.50, 0.52, 0.30, 7.0]), np.array([0, 1])
+    # 0.02 mol created, 2 mol per unit shift of both negative concentrations: shifted by -0.01.
+    conserved = cycle_jumping.conserve_lithium(moved, negative, 0.02, 2.0, 10.0, 5e-3, lower, upper)
+    np.testing.assert_allclose(conserved, [0.49, 0.51, 0.30, 7.0])
+    assert cycle_jumping.conserve_lithium(moved, negative, -0.02, 2.0, 10.0, 5e-3, lower, upper)[0] == 0.51
+    assert cycle_jumping.conserve_lithium(moved, negative, 0.06, 2.0, 10.0, 5e-3, lower, upper) is None
+    assert cycle_jumping.conserve_lithium(moved, negative, float("nan"), 2.0, 10.0, 5e-3, lower, upper) is None
+    full = np.array([0.999, 0.5, 0.3, 7.0])  # the shift would fill a concentration to its limit
+    assert cycle_jumping.conserve_lithium(full, negative, -0.04, 2.0, 10.0, 5e-3, lower, upper) is None
+
+
 def test_second_order_envelope_is_exact_on_a_quadratic_and_its_check_sees_a_cubic():
     """Along y(k) = a k^2 + b k the quadratic envelope lands exactly, from the slopes before
     a jump and after its checking cycles; on a cubic the first-order error estimate is far
@@ -164,11 +177,36 @@ def test_extrapolated_states_stay_physical(jumped_and_full):
     assert snapshots["lithium_balance_error"].abs().max() < 1e-3
 
 
+def test_an_extrapolated_state_keeps_the_cells_lithium(jumped_and_full):
+    """On a real state of the model: lithium created in the particles (as an extrapolation of noisy
+    boundary concentrations does) is taken back from the negative particles; more than the
+    tolerance halves the jump instead."""
+    _, _, simulator, inputs = jumped_and_full
+    kwargs = {"inputs": simulator.solver_inputs(PROTOCOL, inputs), "calc_esoh": False}
+    state = simulator.simulations["start"].solve(**kwargs).last_state
+    lower, upper, differential, negative = simulator._state_limits(state)
+    last = np.asarray(state.all_ys[-1])[:, -1]
+    tolerance = simulator.aging.cycle_jumping.tolerance
+    for factor, kept in ((1 + 0.5 * tolerance, True), (1 + 20 * tolerance, False)):
+        moved = last[:differential].copy()
+        moved[negative] *= factor
+        conserved = simulator._lithium_conserving(state, last, moved, negative, lower, upper)
+        if not kept:
+            assert conserved is None
+            continue
+        before = simulator._lithium(state, last)
+        assert simulator._lithium(state, np.concatenate([moved, last[differential:]])) > before * (1 + 1e-5)
+        after = simulator._lithium(state, np.concatenate([conserved, last[differential:]]))
+        assert after == pytest.approx(before, rel=1e-12)
+        outside = np.setdiff1d(np.arange(differential), negative)
+        np.testing.assert_array_equal(conserved[outside], moved[outside])
+
+
 def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
     """Every cycle simulated, and the RPTs of the chained solve are those of the whole
     trajectory solved as one PyBaMM experiment (the hand-over between the three simulations
-    re-initialises the state by name: 3e-5 relative after 40 cycles that cost 26 % of the
-    capacity)."""
+    re-initialises the state by name: 1.1e-4 relative at the default atol 1e-5, 3e-5 at 1e-6, after
+    40 cycles that cost 26 % of the capacity)."""
     _, full, simulator, inputs = jumped_and_full
     cycles = json.loads(full["metadata"]["metadata_json"][0])["outcome"]["cycles"]
     assert cycles["cycles_jumped"] == 0 and cycles["simulated_cycles"] == [[1, 40]]
@@ -185,7 +223,7 @@ def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
         float(np.ptp(cycle.steps[capacity_step]["Discharge capacity [A.h]"].entries))
         for cycle in whole.cycles[1 :: aging.rpt_every + 1]
     ]
-    np.testing.assert_allclose(full["snapshots"]["rpt_capacity_ah"], capacities, rtol=1e-4)
+    np.testing.assert_allclose(full["snapshots"]["rpt_capacity_ah"], capacities, rtol=3e-4)
 
 
 def test_cache_key_and_metadata_cover_the_jumping_settings(tiny_params):

@@ -26,6 +26,7 @@ from .cycle_jumping import (
     MIN_JUMP,
     MONITORED,
     JumpLog,
+    conserve_lithium,
     curvature,
     displacement,
     extrapolate,
@@ -324,6 +325,7 @@ class AgingSimulator:
         }
         self._limits: dict[int, tuple] = {}
         self._read_monitored = _ScalarReader(list(MONITORED))
+        self._read_lithium = _ScalarReader([LITHIUM_IN_PARTICLES, *self.lithium_sinks])
         self._read_labels = _ScalarReader(
             [
                 "Discharge capacity [A.h]",
@@ -439,14 +441,39 @@ class AgingSimulator:
     def _monitored(self, state: pybamm.Solution) -> np.ndarray:
         return np.fromiter(self._read_monitored(state).values(), dtype=float)
 
-    def _state_limits(self, state: pybamm.Solution) -> tuple[np.ndarray, np.ndarray, int]:
+    def _state_limits(self, state: pybamm.Solution) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """The differential states' limits, their number, and the negative particle concentrations' indices."""
         model = state.all_models[-1]
         if id(model) not in self._limits:
             names = [variable.name for variable in model.rhs]
             slices = [model.y_slices[variable][0] for variable in model.rhs]
             lower, upper = (np.asarray(bound)[: model.len_rhs] for bound in model.bounds)
-            self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs)
+            negative = np.concatenate(
+                [
+                    np.arange(model.len_rhs)[where]
+                    for name, where in zip(names, slices)
+                    if name.lower().endswith("negative particle concentration [mol.m-3]")
+                ]
+            )
+            self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs, negative)
         return self._limits[id(model)]
+
+    def _lithium(self, state: pybamm.Solution, y: np.ndarray) -> float:
+        """The cell's lithium (particles, side reactions, lost active material) in state ``y``."""
+        return sum(self._read_lithium(_with_state(state, y)).values())
+
+    def _lithium_conserving(self, state, last, moved, negative, lower, upper) -> np.ndarray | None:
+        """``moved`` (differential states) holding the lithium of ``last`` (see :func:`.conserve_lithium`)."""
+        algebraic = last[len(moved) :]
+        lithium = self._lithium(state, last)
+        moved_lithium = self._lithium(state, np.concatenate([moved, algebraic]))
+        shifted = moved.copy()
+        shifted[negative] += 1.0
+        per_unit_shift = self._lithium(state, np.concatenate([shifted, algebraic])) - moved_lithium
+        return conserve_lithium(
+            moved, negative, moved_lithium - lithium, per_unit_shift, lithium,
+            self.aging.cycle_jumping.tolerance, lower, upper,
+        )
 
     def _block(self, sample_id, block, state, kwargs, watch, log, tables, scale, envelope: "_Envelope"):
         """The aging cycles between two RPTs, simulated or jumped; the state before the next RPT.
@@ -522,13 +549,15 @@ class AgingSimulator:
                 pending = None
             room = every - n - CHECK_CYCLES  # a jump ends before the cycles that check it ahead of the RPT
             cycles = fitted = share_of_room(envelope.size, room)
-            lower, upper, differential = self._state_limits(state)
+            lower, upper, differential, negative = self._state_limits(state)
             last = boundary[-1][0]
             bend = envelope.bend
             moved = None
             while cycles >= MIN_JUMP:
                 change = displacement(slope[0][:differential], bend[0][:differential] if bend else None, cycles)
                 moved = extrapolate(last[:differential], change, lower, upper)
+                if moved is not None:
+                    moved = self._lithium_conserving(state, last, moved, negative, lower, upper)
                 if moved is not None:
                     break
                 log.limited += 1

@@ -17,7 +17,15 @@ cycles (less when its error asks for less). ΔN then grows or shrinks with
 (tolerance / error)^(1/(order+1)), up to ``max_jump``; the cycles left before an RPT are shared by
 equal jumps, and a jump shortened that way keeps the size the envelope had reached.
 An extrapolation that would cross a physical limit (a concentration outside [0, c_max], a
-negative amount or fraction) is halved until it does not.
+negative amount or fraction) is halved until it does not. An extrapolated state also keeps the
+cell's lithium: the lithium in the particles plus the lithium bound by side reactions and stranded
+in lost active material is what it was at the last simulated cycle. Each part is extrapolated on
+its own, so the solver's cycle-to-cycle noise in the boundary concentrations, times ΔN, creates or
+destroys lithium; the negative particle concentrations are shifted uniformly to take it back (a
+projection onto the invariant, as integrators that conserve a first integral do; at the end of a
+charge the negative electrode holds the cyclable lithium, its loss comes out of it). A jump whose
+lithium defect exceeds ``tolerance`` (of the cell's lithium) is halved instead: its concentrations
+moved along a cycle's path, not along the envelope.
 
 Everything here is pure: states are numpy vectors and the caller simulates the cycles.
 """
@@ -80,6 +88,30 @@ def extrapolate(last: np.ndarray, change: np.ndarray, lower: np.ndarray, upper: 
     return moved
 
 
+def conserve_lithium(
+    moved: np.ndarray,
+    negative: np.ndarray,
+    defect: float,
+    per_unit_shift: float,
+    lithium: float,
+    tolerance: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> np.ndarray | None:
+    """``moved`` with the negative particle concentrations (indices ``negative``) shifted alike, so
+    that the cell's lithium changes by none of ``defect`` (what the extrapolation created, in the
+    units of ``lithium``, the cell's lithium before the jump; ``per_unit_shift``: the change of
+    lithium per unit shift, the lithium in particles being linear in the concentrations). None when
+    the defect exceeds ``tolerance`` of the cell's lithium or the shift crosses a limit."""
+    if not abs(defect) <= tolerance * abs(lithium) or per_unit_shift == 0.0:
+        return None
+    conserved = moved.copy()
+    conserved[negative] -= defect / per_unit_shift
+    if ((conserved[negative] <= lower[negative]) | (conserved[negative] >= upper[negative])).any():
+        return None
+    return conserved
+
+
 @dataclass
 class JumpLog:
     """Which cycles of a trajectory were simulated and which jumped; every jump tried."""
@@ -91,7 +123,7 @@ class JumpLog:
     rejected: list[tuple[int, int, float]] = field(
         default_factory=list
     )  # (from cycle, cycles, estimated error)
-    limited: int = 0  # jumps halved because they would cross a physical limit
+    limited: int = 0  # jumps halved because they would cross a physical limit or create lithium
 
     def summary(self) -> dict:
         return {
