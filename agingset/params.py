@@ -195,9 +195,9 @@ class PhysicalBounds(Strict):
     noise_pct: Annotated[float, Field(ge=0)] = 1e-3
     # Lithium lost from the particles must equal the lithium bound by side reactions plus
     # the lithium stranded in lost active material, up to this fraction of the cell's lithium.
-    # Cycle jumping extrapolates concentrations and active-material fractions apart, so the
-    # lithium held as their product drifts at second order: the tolerance is the LLI accuracy
-    # jumping is held to, far below what a non-conserving solve gives (0.23, PyBaMM #5263).
+    # Cycle jumping restores the cell's lithium after every extrapolation (up to 1.3e-4 in the default
+    # run): the tolerance is the LLI accuracy jumping is held to, far below what a non-conserving solve
+    # gives (0.23, PyBaMM #5263).
     lithium_balance_tolerance: Annotated[float, Field(gt=0, lt=1)] = 5e-3
 
 

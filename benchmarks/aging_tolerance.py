@@ -1,0 +1,80 @@
+"""Aging lives at two solver tolerances, side by side in one process: CPU and what the looser one changes.
+
+Design rows ``first, first + every, ...`` of an N-sample default design (the dataset's calibrated model and
+ranges: run `dvc repro calibrate` first) are each solved by one warmed simulator per ``solver.atol``, alternating,
+twice; printed per life: the minimum CPU seconds of each, their ratio, the largest SOH difference over the RPTs
+and the status. Garbage is collected, and what survives frozen out of the collector, before every timed run.
+
+    python -m benchmarks.aging_tolerance [--atol 1e-6 1e-5] [--samples 200] [--first 0] [--every 20]
+"""
+
+import argparse
+import gc
+import time
+
+import numpy as np
+
+from agingset.design import build_design, cell_parameter_columns, effective_config
+from agingset.params import load_params
+from agingset.physics.aging import AgingSimulator, Protocol
+from stages._io import dataset_model, read_calibration
+
+REPEATS = 2
+
+
+def _soh(result) -> np.ndarray:
+    capacity = result["snapshots"]["rpt_capacity_ah"].to_numpy()
+    return capacity / capacity[0] if len(capacity) else capacity
+
+
+def main(atols: list[float], samples: int, first: int, every: int) -> None:
+    params = load_params("params.yaml")
+    model = dataset_model(params)
+    design = build_design(effective_config(params.design, read_calibration(params)[1]), samples, params.seed)
+    names = cell_parameter_columns(design)
+    rows = list(range(first, samples, every))
+    simulators = {}
+    for atol in atols:
+        solver = params.solver.model_copy(update={"atol": atol, "timeout_s": 1e5})
+        simulator = AgingSimulator(model, solver, params.aging.model_copy(update={"cycles": params.aging.rpt_every}), names, [])
+        row = design.iloc[rows[0]]
+        simulator.run("warm", Protocol.of(row), {name: float(row[name]) for name in names})  # builds and compiles
+        simulator.aging = params.aging
+        simulators[atol] = simulator
+    loose, tight = max(atols), min(atols)
+    print(f"atol {tight:g} vs {loose:g}; min CPU s of {REPEATS} alternating runs per life")
+    totals = dict.fromkeys(atols, 0.0)
+    for index in rows:
+        row = design.iloc[index]
+        protocol, inputs = Protocol.of(row), {name: float(row[name]) for name in names}
+        best, results = dict.fromkeys(atols, float("inf")), {}
+        for _ in range(REPEATS):
+            for atol, simulator in simulators.items():
+                gc.collect()
+                gc.freeze()
+                tick = time.process_time()
+                results[atol] = simulator.run(str(index), protocol, inputs)
+                best[atol] = min(best[atol], time.process_time() - tick)
+                gc.unfreeze()
+        for atol in atols:
+            totals[atol] += best[atol]
+        soh_tight, soh_loose = _soh(results[tight]), _soh(results[loose])
+        rpts = min(len(soh_tight), len(soh_loose))
+        difference = float(np.abs(soh_tight[:rpts] - soh_loose[:rpts]).max()) if rpts else float("nan")
+        status = "/".join(results[atol]["status"]["status"].iloc[0] for atol in (tight, loose))
+        print(
+            f"{index:5d} {protocol.ambient_temperature_c:4.0f} oC {protocol.charge_c_rate:g}/{protocol.discharge_c_rate:g}C: "
+            f"{best[tight]:6.2f} s / {best[loose]:6.2f} s = {best[tight] / best[loose]:.2f}x, max dSOH {100 * difference:.3f} %, {status}",
+            flush=True,
+        )
+    print(f"total {totals[tight]:.1f} s / {totals[loose]:.1f} s = {totals[tight] / totals[loose]:.2f}x over {len(rows)} lives")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--atol", type=float, nargs=2, default=[1e-6, 1e-5])
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--every", type=int, default=20)
+    arguments = parser.parse_args()
+    main(arguments.atol, arguments.samples, arguments.first, arguments.every)
