@@ -757,7 +757,11 @@ def minimise(objective, parameters: list[FitParameter], max_iterations: int = 30
 
     def jacobian(unit):
         chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
-        return objective.jacobian(physical_values(parameters, unit)) * chain
+        return with_finite_columns(
+            objective.jacobian(physical_values(parameters, unit)) * chain,
+            unit,
+            lambda point: objective.residuals(physical_values(parameters, point)),
+        )
 
     start_unit = np.array([p.to_unit(p.start) for p in parameters])
     residual_start = residuals(start_unit)
@@ -781,6 +785,28 @@ def minimise(objective, parameters: list[FitParameter], max_iterations: int = 30
         message=str(outcome.message),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+FINITE_DIFFERENCE_STEP = 1e-4  # in the unit-scaled variables
+
+
+def with_finite_columns(jacobian: np.ndarray, unit: np.ndarray, residuals) -> np.ndarray:
+    """``jacobian`` with every column that holds a non-finite entry (a sensitivity the solver could
+    not give, e.g. IDAKLU's near a diffusion-limited end of discharge) replaced by a forward
+    difference of ``residuals`` (a function of the unit-scaled point), stepping into the bounds;
+    what is still not finite is 0 (no information). A NaN would otherwise stop the fit."""
+    broken = np.flatnonzero(~np.isfinite(jacobian).all(axis=0))
+    if not broken.size:
+        return jacobian
+    LOGGER.warning("sensitivities not finite for %d parameter(s): forward differences instead", broken.size)
+    jacobian = jacobian.copy()
+    base = residuals(unit)
+    for column in broken:
+        point = np.array(unit, dtype=float)
+        step = FINITE_DIFFERENCE_STEP if point[column] + FINITE_DIFFERENCE_STEP <= 1.0 else -FINITE_DIFFERENCE_STEP
+        point[column] += step
+        jacobian[:, column] = (residuals(point) - base) / step
+    return np.where(np.isfinite(jacobian), jacobian, 0.0)
 
 
 def physical_values(parameters: list[FitParameter], unit) -> dict[str, float]:

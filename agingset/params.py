@@ -514,9 +514,9 @@ class CalibrateConfig(Strict):
     scales: ResidualScalesConfig = ResidualScalesConfig()
     weights: CalibrationWeights = CalibrationWeights()
     parameters: dict[str, CalibrationParameter] = Field(min_length=1)
-    # The fit's solver tolerances, apart from the aging solve's (section ``solver``): least squares
-    # differentiates the residuals by finite differences, which need a tight solve; and a change
-    # of the aging tolerance does not rerun the calibration.
+    # The fit's solver tolerances, apart from the aging solve's (section ``solver``): its Jacobian
+    # (IDAKLU sensitivities, spectrum differences) wants a tight solve; and a change of the aging
+    # tolerance does not rerun the calibration.
     solver: Tolerances = Tolerances()
 
     def solver_config(self) -> SolverConfig:

@@ -393,3 +393,21 @@ def test_kept_set_values_must_be_fitted(tiny_params_raw):
     tiny_params_raw["calibrate"]["keep_set_values"] = [DIFFUSIVITY_N]
     with pytest.raises(ParamsError, match="calibrate.keep_set_values"):
         parse_params(tiny_params_raw)
+
+
+def test_a_sensitivity_the_solver_cannot_give_becomes_a_forward_difference():
+    """A NaN column of the Jacobian (IDAKLU near a diffusion-limited end) is differenced instead
+    of stopping the fit; at the upper bound the step goes inward."""
+    from agingset.calibration import with_finite_columns
+
+    def residuals(point):
+        return np.array([2.0 * point[0] + point[1] ** 2, 3.0 * point[1]])
+
+    unit = np.array([0.3, 1.0])
+    exact = np.array([[2.0, 2.0], [0.0, 3.0]])
+    broken = exact.copy()
+    broken[1, 1] = np.nan
+    repaired = with_finite_columns(broken, unit, residuals)
+    np.testing.assert_allclose(repaired[:, 0], exact[:, 0])  # a finite column is kept as it was
+    np.testing.assert_allclose(repaired[:, 1], exact[:, 1], atol=1e-3)
+    assert with_finite_columns(exact, unit, residuals) is exact

@@ -449,10 +449,11 @@ class AgingSimulator:
             slices = [model.y_slices[variable][0] for variable in model.rhs]
             lower, upper = (np.asarray(bound)[: model.len_rhs] for bound in model.bounds)
             negative = np.concatenate(
-                [
+                [np.empty(0, dtype=int)]
+                + [
                     np.arange(model.len_rhs)[where]
                     for name, where in zip(names, slices)
-                    if name.lower().endswith("negative particle concentration [mol.m-3]")
+                    if "negative" in name.lower() and name.lower().endswith("particle concentration [mol.m-3]")
                 ]
             )
             self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs, negative)
