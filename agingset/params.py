@@ -519,9 +519,6 @@ class CalibrateConfig(Strict):
     # tolerance does not rerun the calibration.
     solver: Tolerances = Tolerances()
 
-    def solver_config(self) -> SolverConfig:
-        """The fit's solver: these tolerances, not compiled (the model is rebuilt at every parameter change)."""
-        return SolverConfig(**self.solver.model_dump(), compile=False)
     # Fitted parameters the rate-test cells (LG M50) take their own value of: they are another
     # product than the impedance/drive-cycle cell (LG M50LT) the dataset's base values describe.
     # name: warm start of the rate-test cells' value (null: the shared start).
@@ -538,6 +535,10 @@ class CalibrateConfig(Strict):
     # Fitted parameters whose fitted value is not handed to the dataset whatever its standard error
     # (the value absorbs model error: documented per name in params.yaml and docs/physics.md).
     keep_set_values: list[str] = []
+
+    def solver_config(self) -> SolverConfig:
+        """The fit's solver: these tolerances, not compiled (the model is rebuilt at every parameter change)."""
+        return SolverConfig(**self.solver.model_dump(), compile=False)
 
     @model_validator(mode="after")
     def _own_values_are_fitted(self):
