@@ -278,3 +278,20 @@ def test_per_cycle_capacity_counts_discharging_steps_and_skips_empty_ones():
 
     cycle = SimpleNamespace(steps=[step(0.0, 4.8), step(4.8, 4.8), pybamm.EmptySolution(), step(4.8, 0.1)])
     assert _discharged_ah(cycle) == pytest.approx(4.8)
+
+
+def test_a_failed_checking_cycle_is_recorded_but_not_logged_as_an_error(caplog):
+    """A cycle that cannot start from a jumped state rejects the jump; PyBaMM's ERROR line for it
+    would read as a failed sample in the stage's log."""
+    from agingset.physics.aging import _JumpCheckLogging, _Watch
+
+    watch, quiet = _Watch(60.0), _JumpCheckLogging()
+    logs = {"error": "Events ['Maximum voltage [V]'] are non-positive at initial conditions"}
+    with caplog.at_level("DEBUG"):
+        for callback in (watch, quiet):
+            callback.on_experiment_error(logs)
+    assert watch.errors == [logs["error"]]
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+    with caplog.at_level("DEBUG"):
+        pybamm.callbacks.LoggingCallback().on_experiment_error(logs)  # what it replaces does log it
+    assert [record for record in caplog.records if record.levelname == "ERROR"]

@@ -107,6 +107,21 @@ class _Watch(pybamm.callbacks.Callback):
         self.errors.append("infeasible: a step reached its default duration")
 
 
+class _JumpCheckLogging(pybamm.callbacks.LoggingCallback):
+    """PyBaMM's logging without the error and infeasibility messages of a cycle solved from a jumped
+    state: such a failure rejects the jump (retried smaller, counted in m_i), the sample goes on, and
+    an ERROR line in the stage's log would read as a failed sample. :class:`_Watch` still records it."""
+
+    def on_experiment_error(self, logs):
+        pass
+
+    def on_experiment_infeasible_time(self, logs):
+        pass
+
+    def on_experiment_infeasible_event(self, logs):
+        pass
+
+
 REFERENCE_TEMPERATURE_K = 298.15
 GAS_CONSTANT = 8.314462618
 
@@ -484,8 +499,10 @@ class AgingSimulator:
         first = block * every
         n, boundary, pending = 0, [], None
         while n < every:
+            # A checking cycle logs quietly (PyBaMM adds its own logging callback unless one is given).
+            solve_kwargs = kwargs if pending is None else {**kwargs, "callbacks": [watch, _JumpCheckLogging()]}
             try:
-                solution = self._solve("cycle", state, kwargs, watch)
+                solution = self._solve("cycle", state, solve_kwargs, watch)
                 if pending is not None and any(isinstance(step, pybamm.EmptySolution) for step in solution.cycles[-1].steps):
                     # A step that ends at its start (a discharge from a jumped state already at its
                     # cut-off) is a state off the cycle's path: the jump fails, not the sample.
