@@ -757,11 +757,7 @@ def minimise(objective, parameters: list[FitParameter], max_iterations: int = 30
 
     def jacobian(unit):
         chain = np.array([p.derivative(float(u)) for p, u in zip(parameters, unit)])
-        return with_finite_columns(
-            objective.jacobian(physical_values(parameters, unit)) * chain,
-            unit,
-            lambda point: objective.residuals(physical_values(parameters, point)),
-        )
+        return with_finite_columns(objective.jacobian(physical_values(parameters, unit)) * chain, unit, residuals)
 
     start_unit = np.array([p.to_unit(p.start) for p in parameters])
     residual_start = residuals(start_unit)

@@ -9,29 +9,17 @@ and the status. Garbage is collected, and what survives frozen out of the collec
 """
 
 import argparse
-import gc
-import time
 
-import numpy as np
-
-from agingset.design import build_design, cell_parameter_columns, effective_config
 from agingset.params import load_params
 from agingset.physics.aging import AgingSimulator, Protocol
-from stages._io import dataset_model, read_calibration
+from benchmarks.cycle_jumping import compare, dataset_design, timed_run
 
 REPEATS = 2
 
 
-def _soh(result) -> np.ndarray:
-    capacity = result["snapshots"]["rpt_capacity_ah"].to_numpy()
-    return capacity / capacity[0] if len(capacity) else capacity
-
-
 def main(atols: list[float], samples: int, first: int, every: int) -> None:
     params = load_params("params.yaml")
-    model = dataset_model(params)
-    design = build_design(effective_config(params.design, read_calibration(params)[1]), samples, params.seed)
-    names = cell_parameter_columns(design)
+    model, design, names = dataset_design(params, samples)
     rows = list(range(first, samples, every))
     simulators = {}
     for atol in atols:
@@ -50,18 +38,13 @@ def main(atols: list[float], samples: int, first: int, every: int) -> None:
         best, results = dict.fromkeys(atols, float("inf")), {}
         for _ in range(REPEATS):
             for atol, simulator in simulators.items():
-                gc.collect()
-                gc.freeze()
-                tick = time.process_time()
-                results[atol] = simulator.run(str(index), protocol, inputs)
-                best[atol] = min(best[atol], time.process_time() - tick)
-                gc.unfreeze()
+                results[atol], cpu_s = timed_run(simulator, str(index), protocol, inputs)
+                best[atol] = min(best[atol], cpu_s)
         for atol in atols:
             totals[atol] += best[atol]
-        soh_tight, soh_loose = _soh(results[tight]), _soh(results[loose])
-        rpts = min(len(soh_tight), len(soh_loose))
-        difference = float(np.abs(soh_tight[:rpts] - soh_loose[:rpts]).max()) if rpts else float("nan")
-        status = "/".join(results[atol]["status"]["status"].iloc[0] for atol in (tight, loose))
+        statuses = [results[atol]["status"]["status"].iloc[0] for atol in (tight, loose)]
+        difference = compare(results[loose], results[tight])["soh_err_abs"] if statuses == ["ok", "ok"] else float("nan")
+        status = "/".join(statuses)
         print(
             f"{index:5d} {protocol.ambient_temperature_c:4.0f} oC {protocol.charge_c_rate:g}/{protocol.discharge_c_rate:g}C: "
             f"{best[tight]:6.2f} s / {best[loose]:6.2f} s = {best[tight] / best[loose]:.2f}x, max dSOH {100 * difference:.3f} %, {status}",

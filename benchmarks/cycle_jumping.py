@@ -56,6 +56,28 @@ def compare(jumped, full) -> dict:
     return record
 
 
+def dataset_design(params, samples: int):
+    """The dataset's model and its first ``samples`` design rows with their cell-parameter columns
+    (calibrated values and ranges: run `dvc repro calibrate` first)."""
+    design = build_design(effective_config(params.design, read_calibration(params)[1]), samples, params.seed)
+    return dataset_model(params), design, cell_parameter_columns(design)
+
+
+def timed_run(simulator, sample_id: str, protocol, inputs: dict) -> tuple[dict, float]:
+    """``simulator.run`` and the CPU seconds it took. Garbage of earlier runs is collected outside the
+    timing, and what lives on (earlier samples' simulators, their models) is frozen out of the
+    collector: otherwise a full collection inside a 1-s jumped life scans every object of the
+    session (it had put 8.7x and 9.9x on lives that give 12-14x run alone)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        tick = time.process_time()
+        result = simulator.run(sample_id, protocol, inputs)
+        return result, time.process_time() - tick
+    finally:
+        gc.unfreeze()
+
+
 def jumping_settings(text: str) -> dict:
     """``order=1,max_jump=50,tolerance=2e-4`` as a settings update."""
     pairs = (item.split("=", 1) for item in text.split(",") if item)
@@ -86,11 +108,8 @@ def main(samples: int, first: int, other: dict | None) -> None:
     )
     warm_aging = aging.model_copy(update={"cycles": aging.rpt_every})
     solver = params.solver.model_copy(update={"timeout_s": 1e5})
-    # The dataset's model and design (calibrated values and ranges: run `dvc repro calibrate` first).
-    model = dataset_model(params)
-    design = build_design(effective_config(params.design, read_calibration(params)[1]), first + samples, params.seed)
+    model, design, names = dataset_design(params, first + samples)
     design = design.iloc[first:]
-    names = cell_parameter_columns(design)
     for label, config in settings.items():
         print(f"{label}: jumping {config.cycle_jumping.model_dump()}")
     print(f"cycles <= {aging.cycles}, rpt_every {aging.rpt_every}, stop_at_soh {aging.stop_at_soh}")
@@ -107,16 +126,7 @@ def main(samples: int, first: int, other: dict | None) -> None:
         runs = {}
         for label, config in {**settings, "full": full_aging}.items():
             simulator.aging = config
-            # Garbage of earlier runs is collected outside the timing, and what lives on (earlier samples'
-            # simulators, their models) is frozen out of the collector: otherwise a full collection
-            # inside a 1-s jumped life scans every object of the session (it had put 8.7x and 9.9x on
-            # lives that give 12-14x run alone).
-            gc.collect()
-            gc.freeze()
-            tick = time.process_time()
-            runs[label] = simulator.run(str(index), protocol, inputs)
-            runs[label + "_cpu"] = time.process_time() - tick
-            gc.unfreeze()
+            runs[label], runs[label + "_cpu"] = timed_run(simulator, str(index), protocol, inputs)
         for label in settings:
             status = {name: runs[name]["status"]["status"].iloc[0] for name in (label, "full")}
             cycles = json.loads(runs[label]["metadata"]["metadata_json"].iloc[0])["outcome"]["cycles"]

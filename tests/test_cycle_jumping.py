@@ -187,14 +187,14 @@ def test_an_extrapolated_state_keeps_the_cells_lithium(jumped_and_full):
     lower, upper, differential, negative = simulator._state_limits(state)
     last = np.asarray(state.all_ys[-1])[:, -1]
     tolerance = simulator.aging.cycle_jumping.tolerance
+    before = simulator._lithium(state, last)
     for factor, kept in ((1 + 0.5 * tolerance, True), (1 + 20 * tolerance, False)):
         moved = last[:differential].copy()
         moved[negative] *= factor
-        conserved = simulator._lithium_conserving(state, last, moved, negative, lower, upper)
+        conserved = simulator._lithium_conserving(state, last, before, moved, negative, lower, upper)
         if not kept:
             assert conserved is None
             continue
-        before = simulator._lithium(state, last)
         assert simulator._lithium(state, np.concatenate([moved, last[differential:]])) > before * (1 + 1e-5)
         after = simulator._lithium(state, np.concatenate([conserved, last[differential:]]))
         assert after == pytest.approx(before, rel=1e-12)

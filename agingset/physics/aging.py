@@ -478,10 +478,9 @@ class AgingSimulator:
         """The cell's lithium (particles, side reactions, lost active material) in state ``y``."""
         return sum(self._read_lithium(_with_state(state, y)).values())
 
-    def _lithium_conserving(self, state, last, moved, negative, lower, upper) -> np.ndarray | None:
-        """``moved`` (differential states) holding the lithium of ``last`` (see :func:`.conserve_lithium`)."""
+    def _lithium_conserving(self, state, last, lithium, moved, negative, lower, upper) -> np.ndarray | None:
+        """``moved`` (differential states) holding ``lithium``, the lithium of ``last`` (see :func:`.conserve_lithium`)."""
         algebraic = last[len(moved) :]
-        lithium = self._lithium(state, last)
         moved_lithium = self._lithium(state, np.concatenate([moved, algebraic]))
         shifted = moved.copy()
         shifted[negative] += 1.0
@@ -569,13 +568,14 @@ class AgingSimulator:
             cycles = fitted = share_of_room(envelope.size, room)
             lower, upper, differential, negative = self._state_limits(state)
             last = boundary[-1][0]
+            lithium = self._lithium(state, last)
             bend = envelope.bend
             moved = None
             while cycles >= MIN_JUMP:
                 change = displacement(slope[0][:differential], bend[0][:differential] if bend else None, cycles)
                 moved = extrapolate(last[:differential], change, lower, upper)
                 if moved is not None:
-                    moved = self._lithium_conserving(state, last, moved, negative, lower, upper)
+                    moved = self._lithium_conserving(state, last, lithium, moved, negative, lower, upper)
                 if moved is not None:
                     break
                 log.limited += 1
