@@ -35,11 +35,10 @@ CIRCUIT_PARAMETERS = [
 ]
 
 
-def lin_kk(frequency_hz: np.ndarray, impedance: np.ndarray) -> np.ndarray:
-    """The Kramers-Kronig-compliant fit of lin-KK (Schönleber et al., Electrochim. Acta 131
-    (2014) 20): series R, L and C (the cell's capacitive low-frequency tail) plus one RC
-    element per measured frequency, time constants log-spaced over the measured range
-    (Boukamp's M = N), fitted linearly to both parts weighted by 1/|Z|.
+def lin_kk_basis(frequency_hz: np.ndarray) -> np.ndarray:
+    """lin-KK's elements at each frequency (Schönleber et al., Electrochim. Acta 131 (2014) 20):
+    series R, L and C (the cell's capacitive low-frequency tail) plus one RC element per
+    measured frequency, time constants log-spaced over the measured range (Boukamp's M = N).
 
     The number of RC elements is fixed rather than chosen by Schönleber's mu criterion:
     aged cells with particle mechanics show a small low-frequency inductive loop, which
@@ -49,9 +48,15 @@ def lin_kk(frequency_hz: np.ndarray, impedance: np.ndarray) -> np.ndarray:
     """
     omega = 2 * np.pi * np.asarray(frequency_hz, dtype=float)
     tau = np.logspace(np.log10(1 / omega.max()), np.log10(1 / omega.min()), len(omega))
-    basis = np.column_stack(
-        [np.ones_like(omega), 1j * omega, 1.0 / (1j * omega), *(1.0 / (1.0 + 1j * omega * t) for t in tau)]
-    )
+    rc = 1.0 / (1.0 + 1j * omega[:, None] * tau[None, :])
+    return np.column_stack([np.ones_like(omega), 1j * omega, 1.0 / (1j * omega), rc])
+
+
+def lin_kk(frequency_hz: np.ndarray, impedance: np.ndarray, basis: np.ndarray | None = None) -> np.ndarray:
+    """The Kramers-Kronig-compliant fit of a spectrum: :func:`lin_kk_basis` (or ``basis``, the
+    same built once for spectra sharing ``frequency_hz``) fitted linearly to both parts
+    weighted by 1/|Z|."""
+    basis = lin_kk_basis(frequency_hz) if basis is None else basis
     weight = 1.0 / np.abs(impedance)
     system = np.vstack([basis.real * weight[:, None], basis.imag * weight[:, None]])
     target = np.concatenate([impedance.real * weight, impedance.imag * weight])
@@ -59,7 +64,7 @@ def lin_kk(frequency_hz: np.ndarray, impedance: np.ndarray) -> np.ndarray:
     return basis @ coefficients
 
 
-def kk_residual_pct(frequency_hz: np.ndarray, impedance: np.ndarray) -> float:
+def kk_residual_pct(frequency_hz: np.ndarray, impedance: np.ndarray, basis: np.ndarray | None = None) -> float:
     """Largest lin-KK residual of a spectrum (real or imaginary part) in % of |Z|.
 
     A causal, linear, stable spectrum is reproduced within numerical noise when the grid
@@ -69,7 +74,7 @@ def kk_residual_pct(frequency_hz: np.ndarray, impedance: np.ndarray) -> float:
     impedance = np.asarray(impedance, dtype=complex)
     if len(impedance) < 4 or not np.all(np.isfinite(impedance)):
         return float("nan")
-    residual = (impedance - lin_kk(frequency_hz, impedance)) / np.abs(impedance)
+    residual = (impedance - lin_kk(frequency_hz, impedance, basis)) / np.abs(impedance)
     return float(100.0 * np.max(np.maximum(np.abs(residual.real), np.abs(residual.imag))))
 
 
@@ -322,9 +327,10 @@ def spectra_features(spectra: list[tuple[np.ndarray, np.ndarray]]) -> list[dict[
         impedances = np.array([spectra[index][1] for index in members], dtype=complex)
         geometries = [arc_and_tail(frequency_hz, impedance.real, impedance.imag) for impedance in impedances]
         fits = fit_circuits(frequency_hz, impedances, geometries)
+        basis = lin_kk_basis(frequency_hz)
         for index, impedance, geometry, fit in zip(members, impedances, geometries, fits):
             named = {f"eis_{name}": value for name, value in {**geometry, **fit}.items()}
-            features[index] = {**named, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance)}
+            features[index] = {**named, "kk_residual_pct": kk_residual_pct(frequency_hz, impedance, basis)}
     return features
 
 
@@ -335,13 +341,16 @@ def spectrum_features(frequency_hz: np.ndarray, impedance: np.ndarray) -> dict[s
 
 def spectrum_feature_table(spectra: pd.DataFrame) -> pd.DataFrame:
     """One row per spectrum of a long spectra table: its keys, the SOC it reached and its features."""
-    keys, reached, pairs = [], [], []
-    for key, spectrum in spectra.groupby(SPECTRUM_KEYS, sort=True):
-        spectrum = spectrum.sort_values("frequency_hz")
-        keys.append(dict(zip(SPECTRUM_KEYS, key)))
-        reached.append(float(spectrum["soc_reached"].iloc[0] if "soc_reached" in spectrum else key[-1]))
-        impedance = spectrum["z_re_ohm"].to_numpy() + 1j * spectrum["z_im_ohm"].to_numpy()
-        pairs.append((spectrum["frequency_hz"].to_numpy(), impedance))
+    ordered = spectra.sort_values([*SPECTRUM_KEYS, "frequency_hz"], kind="stable")
+    key_table = ordered[SPECTRUM_KEYS]
+    starts = np.flatnonzero((key_table != key_table.shift()).any(axis=1).to_numpy())
+    bounds = zip(starts, [*starts[1:], len(ordered)])
+    frequency = ordered["frequency_hz"].to_numpy()
+    impedance = ordered["z_re_ohm"].to_numpy() + 1j * ordered["z_im_ohm"].to_numpy()
+    soc_reached = ordered["soc_reached" if "soc_reached" in ordered else "soc"].to_numpy(dtype=float)
+    keys = key_table.iloc[starts].to_dict("records")
+    reached = [float(soc_reached[start]) for start in starts]
+    pairs = [(frequency[start:end], impedance[start:end]) for start, end in bounds]
     rows = [
         {**key, "soc_reached": soc, **features}
         for key, soc, features in zip(keys, reached, spectra_features(pairs))

@@ -259,13 +259,17 @@ def kk_residual_response(
 ) -> np.ndarray:
     """The project's lin-KK residual (``kk_residual_pct``) of ``draws`` noisy copies of the
     KK-compliant part of ``z`` with relative noise ``relative``."""
-    from .impedance_features import kk_residual_pct, lin_kk
+    from .impedance_features import kk_residual_pct, lin_kk, lin_kk_basis
 
-    compliant = lin_kk(frequency_hz, z)
+    basis = lin_kk_basis(frequency_hz)
+    compliant = lin_kk(frequency_hz, z, basis)
     rng = np.random.default_rng(seed)
     levels = _Relative(relative)
     return np.array(
-        [kk_residual_pct(frequency_hz, noisy_impedance(frequency_hz, compliant, levels, rng)) for _ in range(draws)]
+        [
+            kk_residual_pct(frequency_hz, noisy_impedance(frequency_hz, compliant, levels, rng), basis)
+            for _ in range(draws)
+        ]
     )
 
 

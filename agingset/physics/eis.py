@@ -39,7 +39,12 @@ def _solver(tolerances, compile_: bool) -> pybamm.IDAKLUSolver:
     (PyBaMM's ``compile`` option: built once per model with the system C compiler, cached on
     disk in $PYBAMM_CASADI_AOT_CACHE or $TMPDIR/pybamm_casadi_aot; casadi's virtual machine
     when no compiler is found)."""
-    return pybamm.IDAKLUSolver(rtol=tolerances.rtol, atol=tolerances.atol, options={"compile": bool(compile_)})
+    return pybamm.IDAKLUSolver(
+        rtol=tolerances.rtol,
+        atol=tolerances.atol,
+        options={"compile": bool(compile_)},
+        on_extrapolation=model_building.ON_EXTRAPOLATION,
+    )
 
 
 def _current(t):
