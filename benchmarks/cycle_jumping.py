@@ -78,34 +78,6 @@ def timed_run(simulator, sample_id: str, protocol, inputs: dict) -> tuple[dict, 
         gc.unfreeze()
 
 
-def side_by_side(simulators: dict, design, names: list[str], rows: list[int], repeats: int = 2) -> None:
-    """Each design row solved by every (warmed) simulator, alternating, ``repeats`` times; printed per
-    life: the minimum CPU seconds of each, the first's over the second's, the largest SOH difference
-    of the second from the first over the RPTs and the statuses; then the totals."""
-    (first, baseline), (second, variant) = simulators.items()
-    totals = dict.fromkeys(simulators, 0.0)
-    print(f"{first} vs {second}; min CPU s of {repeats} alternating runs per life")
-    for index in rows:
-        row = design.iloc[index]
-        protocol, inputs = Protocol.of(row), {name: float(row[name]) for name in names}
-        best, results = dict.fromkeys(simulators, float("inf")), {}
-        for _ in range(repeats):
-            for label, simulator in simulators.items():
-                results[label], cpu_s = timed_run(simulator, str(index), protocol, inputs)
-                best[label] = min(best[label], cpu_s)
-        for label in simulators:
-            totals[label] += best[label]
-        statuses = [results[label]["status"]["status"].iloc[0] for label in simulators]
-        difference = compare(results[second], results[first])["soh_err_abs"] if statuses == ["ok", "ok"] else float("nan")
-        print(
-            f"{index:5d} {protocol.ambient_temperature_c:4.0f} oC {protocol.charge_c_rate:g}/{protocol.discharge_c_rate:g}C: "
-            f"{best[first]:6.2f} s / {best[second]:6.2f} s = {best[first] / best[second]:.2f}x, "
-            f"max dSOH {100 * difference:.3f} %, {'/'.join(statuses)}",
-            flush=True,
-        )
-    print(f"total {totals[first]:.1f} s / {totals[second]:.1f} s = {totals[first] / totals[second]:.2f}x over {len(rows)} lives")
-
-
 def jumping_settings(text: str) -> dict:
     """``order=1,max_jump=50,tolerance=2e-4`` as a settings update."""
     pairs = (item.split("=", 1) for item in text.split(",") if item)

@@ -11,7 +11,7 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, link_simulations, rate_factor
+from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor
 from agingset.physics.protocol import Protocol, build_experiment
 from agingset.tasks.aging import aging_tasks
 
@@ -204,7 +204,8 @@ def test_an_extrapolated_state_keeps_the_cells_lithium(jumped_and_full):
 
 def test_jumping_disabled_is_the_full_simulation(jumped_and_full, tiny_params):
     """Every cycle simulated, and the RPTs of the chained solve are those of the whole
-    trajectory solved as one PyBaMM experiment (1.3e-4 relative at the default atol 1e-5, after
+    trajectory solved as one PyBaMM experiment (the hand-over between the three simulations
+    re-initialises the state by name: 1.1e-4 relative at the default atol 1e-5, 3e-5 at 1e-6, after
     40 cycles that cost 26 % of the capacity)."""
     _, full, simulator, inputs = jumped_and_full
     cycles = json.loads(full["metadata"]["metadata_json"][0])["outcome"]["cycles"]
@@ -294,26 +295,3 @@ def test_a_failed_checking_cycle_is_recorded_but_not_logged_as_an_error(caplog):
     with caplog.at_level("DEBUG"):
         pybamm.callbacks.LoggingCallback().on_experiment_error(logs)  # what it replaces does log it
     assert [record for record in caplog.records if record.levelname == "ERROR"]
-
-
-def test_every_solve_continues_through_a_compiled_state_mapper(tiny_params, monkeypatch):
-    """The next cycle, the RPT after the cycles and a cycle from a jumped state start from the end
-    of another solve through PyBaMM's compiled state mapper (:func:`link_simulations`), never by
-    rebuilding the initial conditions as expression trees."""
-    inputs = _inputs(tiny_params)
-    simulator = AgingSimulator(
-        tiny_params.model, tiny_params.solver, _aging(tiny_params, True, cycles=20, rpt_every=10), list(inputs), []
-    )
-    rebuilt = []
-    original = pybamm.BaseModel.set_initial_conditions_from
-    monkeypatch.setattr(
-        pybamm.BaseModel,
-        "set_initial_conditions_from",
-        lambda model, *args, **kwargs: rebuilt.append(model.name) or original(model, *args, **kwargs),
-    )
-    result = simulator.run("s", PROTOCOL, inputs)
-    assert set(result["status"]["status"]) == {"ok"}
-    cycles = json.loads(result["metadata"]["metadata_json"][0])["outcome"]["cycles"]
-    assert cycles["cycles_jumped"] > 0  # jumped states were handed over too
-    assert rebuilt == []
-    assert link_simulations(list(simulator.simulations.values())) == 0  # linked when built

@@ -16,7 +16,6 @@ import casadi
 import numpy as np
 import pandas as pd
 import pybamm
-from pybamm.solvers.base_solver import process
 
 from ..catalog import AGING_TABLE_KEYS, STATUS_FAILED, STATUS_NON_PHYSICAL, STATUS_OK, STATUS_TIMEOUT
 from ..params import AgingConfig, ModelConfig, PhysicalBounds, SolverConfig
@@ -301,44 +300,6 @@ def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Sim
     )
 
 
-def link_simulations(simulations: list[pybamm.Simulation]) -> int:
-    """Build ``simulations`` and give each one's first step a compiled state mapper from every
-    one's last step; returns how many mappers were added.
-
-    PyBaMM hands a step's end state to the next step through a compiled CasADi function
-    (``BaseModel.build_initial_state_mapper``), but builds one only between consecutive steps
-    of an experiment. A solve that continues another solve (the next cycle, the RPT after the
-    cycles, a cycle from a jumped state) otherwise rebuilds its initial conditions as
-    expression trees (``set_initial_conditions_from``): linked, lives run 1.14x faster
-    (``python -m benchmarks.state_handover``, 8 lives of the 200-sample design). Both
-    give the same state; the mapped one differs from the rebuilt one within the solver's
-    tolerance (capacity 1e-6 relative over 20 cycles). Linking before the first solve keeps
-    every sample on one path, whatever a worker solved before it. Building needs no input
-    values: the mappers take the models' inputs as symbols.
-    """
-    for simulation in simulations:
-        simulation.build_for_experiment(solve_kwargs={})
-    mappers = [getattr(simulation, "_compiled_model_state_mappers", None) for simulation in simulations]
-    if any(mapper is None for mapper in mappers):  # another PyBaMM: the slower rebuild stays correct
-        return 0
-    model_of = [simulation.steps_to_built_models for simulation in simulations]
-    ends = [models[simulation.experiment.steps[-1].basic_repr()] for simulation, models in zip(simulations, model_of)]
-    added = 0
-    for simulation, models, compiled in zip(simulations, model_of, mappers):
-        first = models[simulation.experiment.steps[0].basic_repr()]
-        for end in ends:
-            if end is first or (end, first) in compiled:
-                continue
-            names = sorted(parameter.name for parameter in end.input_parameters)
-            symbols = pybamm.BaseSolver._get_vars_for_processing(end, dict.fromkeys(names, 0.0))
-            if not hasattr(end, "calculate_sensitivities"):
-                end.calculate_sensitivities = []
-            function, jacobian, jacobian_p, _ = process(first.build_initial_state_mapper(end), "mapper", symbols)
-            compiled[(end, first)] = (function, jacobian, jacobian_p)
-            added += 1
-    return added
-
-
 class AgingSimulator:
     """The aging experiment, built once and solved for any protocol, ambient temperature and cell
     parameters (all of them ``[input]``s: one build and one compiled model per worker).
@@ -357,10 +318,7 @@ class AgingSimulator:
         aging: AgingConfig,
         input_names: list[str],
         handoff_names: list[str],
-        link_solves: bool = True,
     ):
-        """``link_solves``: hand every solve's end state to the next through compiled state mappers
-        (:func:`link_simulations`); False leaves PyBaMM's rebuild of the initial conditions (benchmarks)."""
         model = model_building.build_model(model_config)
         self.model_config = model_config
         self.aging = aging
@@ -381,8 +339,6 @@ class AgingSimulator:
             )
         }
         self._limits: dict[int, tuple] = {}
-        if link_solves:
-            link_simulations(list(self.simulations.values()))
         self._read_monitored = _ScalarReader(list(MONITORED))
         self._read_lithium = _ScalarReader([LITHIUM_IN_PARTICLES, *self.lithium_sinks])
         self._read_labels = _ScalarReader(
