@@ -17,32 +17,29 @@ import time
 from agingset.executor import Settings, cached, run_tasks
 from agingset.params import load_params
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol
-from agingset.tasks.aging import aging_tasks
+from agingset.physics.aging import AgingSimulator
+from agingset.tasks.aging import aging_tasks, solve_sample
 from benchmarks.cycle_jumping import dataset_design
 from stages._io import dataset_model
 
 
-def _solve(task, on_extrapolation: str):
+def checked(task):
+    """:func:`solve_sample` with PyBaMM's default check: the worker's simulator is built with it first
+    (every ``run_tasks`` call spawns its own workers, so the two variants never share one)."""
+
     def build():
         simulator = AgingSimulator(
             task.model, task.solver, task.aging, list(task.input_names), list(task.handoff_names)
         )
         for simulation in simulator.simulations.values():  # before the first solve copies the solver per step
-            simulation._solver.on_extrapolation = on_extrapolation
+            simulation._solver.on_extrapolation = "warn"
         return simulator
 
-    simulator = cached(("benchmark", on_extrapolation, *task.simulator_key()), build)
-    sample = task.sample
-    return simulator.run(sample["sample_id"], Protocol.of(sample), {name: float(sample[name]) for name in task.input_names})
+    cached(task.simulator_key(), build)
+    return solve_sample(task)
 
 
-def checked(task):
-    return _solve(task, "warn")  # PyBaMM's default
-
-
-def unchecked(task):
-    return _solve(task, model_building.ON_EXTRAPOLATION)
+unchecked = solve_sample  # the stage's own function
 
 
 def main(rows: int, every: int, workers: int, rounds: int) -> None:
