@@ -7,6 +7,11 @@ distributed in PyBOP ``examples/data/LG_M50_ECM/data/``). The pipeline reads onl
 - ``lgm50_rate_tests.csv.gz``: the constant-current discharge of every rate test (from full charge to
   2.5 V; the charge after it is dropped), long format: ``ambient_temperature_c``, ``c_rate``,
   ``time_s``, ``current_a`` (negative = discharge), ``voltage_v``, ``temperature_c`` (mid-cell).
+- ``lgm50_rate_test_cycles.csv.gz``: what each rate-test record holds after its discharge (the
+  relaxation after the cut-off, the CC-CV charge and the rest before the next test), long format:
+  ``ambient_temperature_c``, ``c_rate`` (the discharge's), ``phase`` (``rest_after_discharge``,
+  ``charge``, ``rest_after_charge``), ``time_s`` (from the end of the discharge), ``current_a``,
+  ``voltage_v``, ``temperature_c``; one sample per 10 s at most, every sample of a phase's first minute.
 - ``lgm50_pulse_resistance.csv``: per cell, temperature and SOC step, the 1.5C discharge pulse's
   instantaneous resistance (rest voltage minus first loaded sample, over the current) and its
   10-second resistance; the cell-to-cell spread the design ranges are justified by.
@@ -63,6 +68,60 @@ def rate_tests(source: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+CYCLE_PHASES = ("rest_after_discharge", "charge", "rest_after_charge")
+THINNED_SPACING_S = 10.0
+FULL_RESOLUTION_S = 60.0
+
+
+def _thinned(time: np.ndarray, start: float) -> np.ndarray:
+    """Indices of samples at least THINNED_SPACING_S apart, after the first minute from ``start``."""
+    keep, last = [], -np.inf
+    for index, value in enumerate(time):
+        if value - start <= FULL_RESOLUTION_S or value - last >= THINNED_SPACING_S:
+            keep.append(index)
+            last = value
+    return np.asarray(keep, dtype=int)
+
+
+def rate_test_cycles(source: Path) -> pd.DataFrame:
+    """Each rate-test record after its discharge: relaxation, charge, rest (see the module docstring)."""
+    tests = _load(source / "LGM50_5Ah_RateTest.mat", "LGM50_5Ah_RateTest")
+    frames = []
+    for temperature_key in tests._fieldnames:
+        per_rate = getattr(tests, temperature_key)
+        for rate_key in per_rate._fieldnames:
+            record = getattr(per_rate, rate_key)
+            current = np.asarray(record.currVec, dtype=float)
+            time = np.asarray(record.timeVec, dtype=float)
+            discharging = current < -0.01
+            start = int(np.argmax(discharging))
+            after = np.flatnonzero(~discharging[start:])
+            end = start + after[0]  # first sample after the discharge
+            charging = np.flatnonzero(current[end:] > 0.01) + end
+            phase = np.full(current.size, "", dtype=object)
+            phase[end : charging[0]] = CYCLE_PHASES[0]
+            phase[charging[0] : charging[-1] + 1] = CYCLE_PHASES[1]
+            phase[charging[-1] + 1 :] = CYCLE_PHASES[2]
+            frame = pd.DataFrame(
+                {
+                    "ambient_temperature_c": float(temperature_key.removeprefix("T")),
+                    "c_rate": RATES[rate_key],
+                    "phase": phase[end:],
+                    "time_s": time[end:] - time[end - 1],
+                    "current_a": current[end:],
+                    "voltage_v": np.asarray(record.volVec, dtype=float)[end:],
+                    "temperature_c": np.asarray(record.cellTemp_mid, dtype=float)[end:],
+                }
+            )
+            frame = frame[frame["time_s"].diff().fillna(1.0) > 0]
+            parts = []
+            for name in CYCLE_PHASES:
+                part = frame[frame["phase"] == name]
+                parts.append(part.iloc[_thinned(part["time_s"].to_numpy(), part["time_s"].iloc[0])])
+            frames.append(pd.concat(parts))
+    return pd.concat(frames, ignore_index=True)
+
+
 def pulse_resistance(source: Path) -> pd.DataFrame:
     pulses = _load(source / "LGM50_5Ah_Pulse.mat", "LGM50_5Ah_Pulse")
     rows = []
@@ -112,6 +171,9 @@ if __name__ == "__main__":
     source = Path(sys.argv[1])
     rate_tests(source).to_csv(
         HERE / "lgm50_rate_tests.csv.gz", index=False, float_format="%.10g", compression={"method": "gzip", "mtime": 0}
+    )
+    rate_test_cycles(source).to_csv(
+        HERE / "lgm50_rate_test_cycles.csv.gz", index=False, float_format="%.10g", compression={"method": "gzip", "mtime": 0}
     )
     pulse_resistance(source).to_csv(HERE / "lgm50_pulse_resistance.csv", index=False, float_format="%.10g")
     pseudo_ocv(source).to_csv(HERE / "lgm50_pseudo_ocv.csv", index=False, float_format="%.10g")

@@ -411,3 +411,29 @@ def test_a_sensitivity_the_solver_cannot_give_becomes_a_forward_difference():
     np.testing.assert_allclose(repaired[:, 0], exact[:, 0])  # a finite column is kept as it was
     np.testing.assert_allclose(repaired[:, 1], exact[:, 1], atol=1e-3)
     assert with_finite_columns(exact, unit, residuals) is exact
+
+
+def test_every_rate_test_goes_on_to_a_relaxation_and_a_cc_cv_charge():
+    """reference-data/lgm50_rate_test_cycles.csv.gz (benchmarks/end_of_discharge): after each discharge the
+    record rests, charges at constant current to 4.2 V, holds it to about C/20 and rests again."""
+    from benchmarks.end_of_discharge import CYCLES, measured_sequence
+
+    cycles = pd.read_csv(ROOT / CYCLES)
+    tests = pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz")
+    keys = ["ambient_temperature_c", "c_rate"]
+    assert set(map(tuple, cycles[keys].drop_duplicates().to_numpy())) == set(map(tuple, tests[keys].drop_duplicates().to_numpy()))
+    for (ambient, c_rate), record in cycles.groupby(keys):
+        assert list(dict.fromkeys(record["phase"])) == ["rest_after_discharge", "charge", "rest_after_charge"]
+        assert np.all(np.diff(record["time_s"]) > 0)
+        rests = record[record["phase"] != "charge"]
+        assert np.abs(rests["current_a"]).max() < 0.01
+        discharge = tests[(tests["ambient_temperature_c"] == ambient) & (tests["c_rate"] == c_rate)]
+        measured = measured_sequence(
+            record,
+            Measurement(discharge["time_s"].to_numpy(), discharge["current_a"].to_numpy(), discharge["voltage_v"].to_numpy()),
+        )
+        assert measured["final_current_a"] == pytest.approx(0.25, abs=0.01)  # C/20 of the 5 A.h cell
+        # The charge puts back what the discharge took, within the 25 oC tests' 1.3 %.
+        assert measured["cc_ah"] + measured["cv_ah"] == pytest.approx(measured["discharge_ah"], rel=0.015)
+        # Relaxation after the cut-off: up from 2.5 V, never to the charged voltage.
+        assert 2.5 < measured["relaxed_v"] < 3.5 and 4.1 < measured["charged_rest_v"] < 4.2
