@@ -936,6 +936,41 @@ def build_observations(
     return observations
 
 
+def labelled_socs(model_config: ModelConfig, solver_config: SolverConfig, values: pybamm.ParameterValues, spectra) -> dict:
+    """Where a cell with ``values`` puts the spectra's labelled SOCs, with its own capacity as 100 %.
+
+    The impedance records give each spectrum's SOC as measured with its rested voltage; the cell is
+    charged CC-CV to its upper cut-off, rested, and discharged at C/50 to its lower cut-off, and each
+    rested voltage is located on that discharge (SOC = 1 - charge out / all the charge out).
+    """
+    upper, lower = float(values["Upper voltage cut-off [V]"]), float(values["Lower voltage cut-off [V]"])
+    experiment = pybamm.Experiment(
+        [f"Charge at C/20 until {upper} V", f"Hold at {upper} V until C/100", "Rest for 2 hours", f"Discharge at C/50 until {lower} V"]
+    )
+    simulation = pybamm.Simulation(
+        model_building.build_model(model_config),
+        parameter_values=values,
+        experiment=experiment,
+        solver=model_building.solver(solver_config, compile_=False),
+    )
+    steps = [step for cycle in simulation.solve(initial_soc=0.5).cycles for step in cycle.steps]
+    labelled = sorted({(float(spectrum.soc), float(spectrum.ocv_v)) for spectrum in spectra})
+    if len(steps) < len(experiment.steps):  # stopped early (an infeasible step): nothing to place the labels on
+        return {"capacity_ah": None, "labelled_soc": [soc for soc, _ in labelled], "placed_soc": None, "max_abs_soc_error": None}
+    discharge = steps[-1]
+    charge = discharge["Discharge capacity [A.h]"].entries
+    charge = charge - charge[0]
+    voltage = discharge["Voltage [V]"].entries
+    # The voltage falls as charge goes out: interpolate on the reversed voltage axis.
+    placed = [1.0 - float(np.interp(-ocv, -voltage, charge) / charge[-1]) for _, ocv in labelled]
+    return {
+        "capacity_ah": float(charge[-1]),
+        "labelled_soc": [soc for soc, _ in labelled],
+        "placed_soc": placed,
+        "max_abs_soc_error": float(max(abs(p - soc) for p, (soc, _) in zip(placed, labelled))),
+    }
+
+
 def fresh_spectra(models: CellModels, values: dict, socs, temperature_c: float, frequencies_hz) -> pd.DataFrame:
     """The calibrated fresh cell's spectra at model SOCs, in the long format of spectra.parquet."""
     frames = []

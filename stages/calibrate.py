@@ -4,7 +4,8 @@ Writes data/calibrate/ (calibrated.json: fitted values, standard errors, correla
 design ranges, measurement hashes; predictions_spectra.parquet and predictions_records.parquet:
 every measurement, fitted and held out, simulated with the stock and the calibrated values;
 fresh_spectra.parquet: the calibrated fresh cell at 25 degC, SOC 0.1-0.9, in the spectra
-format) and metrics/calibration.json (per measurement: role, errors before and after).
+format) and metrics/calibration.json (per measurement: role, errors before and after; where the dataset's
+and the fitted fresh cell put the impedance records' labelled SOCs).
 """
 
 import hashlib
@@ -128,6 +129,16 @@ def main(params):
         for name, entry in config.parameters.items()
         if name in identified
     }
+    # The M50LT's labelled SOCs on the dataset's fresh cell and on the fitted one (their electrode
+    # balances differ where calibrate.keep_set_values keeps the set's fractions): docs/physics.md.
+    dataset_values = model_building.parameter_values(params.model, [])
+    dataset_values.update({**{name: result.values[name] for name in identified}, **params.model.parameter_overrides})
+    fitted_values = model_building.parameter_values(params.model, [])
+    fitted_values.update({**{name: result.values[name] for name in names}, **params.model.parameter_overrides})
+    soc_labels = {
+        cell: calibration.labelled_socs(params.model, config.solver_config(), cell_values, spectra)
+        for cell, cell_values in (("dataset_cell", dataset_values), ("fitted_cell", fitted_values))
+    }
     hashes = file_hashes(config)
     # What design and the solve stages read: deterministic for the same params and files.
     write_calibrated = {
@@ -164,6 +175,7 @@ def main(params):
         {
             "measurements": per_measurement,
             "fit": {key: summary[key] for key in ("cost_start", "cost_fitted", "iterations", "function_evaluations", "converged", "residual_points")},
+            "soc_labels": soc_labels,
             "parameters": {name: {k: v for k, v in entry.items() if k != "start"} for name, entry in summary["parameters"].items()},
         },
         METRICS,

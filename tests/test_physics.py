@@ -213,7 +213,8 @@ def test_cycle_steps_take_the_protocol_levels_as_inputs(tiny_params):
 def test_the_compiled_aging_model_gives_the_interpreted_results(tiny_params, tmp_path, monkeypatch):
     """`solver.compile` (the pipeline's default; the other tests run interpreted) changes how fast, not what:
     the compiled C and casadi's virtual machine round differently, within the solver tolerance (and jump
-    decisions taken at the jumping tolerance carry that on: LAM differed by 1.1e-4 relative once)."""
+    decisions taken at the jumping tolerance carry that on: LAM differed by 1.1e-4 relative once, and a LAM of
+    0.05 % by 2.8e-5 % absolute, 5.7e-4 relative, another time: hence an absolute floor of 1e-4 in the columns' units)."""
     from agingset.physics.aging import AgingSimulator, Protocol
 
     monkeypatch.setenv("PYBAMM_CASADI_AOT_CACHE", str(tmp_path))  # compiled here, not taken from a cache
@@ -231,5 +232,5 @@ def test_the_compiled_aging_model_gives_the_interpreted_results(tiny_params, tmp
     assert any(tmp_path.iterdir())  # the compiled build really compiled
     columns = ["rpt_capacity_ah", "lli_pct", "lam_ne_pct", "lam_pe_pct", "eis_voltage_v"]
     np.testing.assert_allclose(
-        results[True]["snapshots"][columns], results[False]["snapshots"][columns], rtol=5e-4, atol=1e-6
+        results[True]["snapshots"][columns], results[False]["snapshots"][columns], rtol=5e-4, atol=1e-4
     )
