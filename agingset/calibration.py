@@ -939,24 +939,25 @@ def build_observations(
 def labelled_socs(model_config: ModelConfig, solver_config: SolverConfig, values: pybamm.ParameterValues, spectra) -> dict:
     """Where a cell with ``values`` puts the spectra's labelled SOCs, with its own capacity as 100 %.
 
-    The impedance records give each spectrum's SOC as measured with its rested voltage; the cell is
-    charged CC-CV to its upper cut-off, rested, and discharged at C/50 to its lower cut-off, and each
-    rested voltage is located on that discharge (SOC = 1 - charge out / all the charge out).
+    The impedance records give each spectrum's SOC as measured with its rested voltage; the cell,
+    full (at rest at its upper cut-off voltage: PyBaMM's initial SOC 1), is discharged at C/50 to its
+    lower cut-off, and each rested voltage is located on that discharge (SOC = 1 - charge out / all
+    the charge out).
     """
-    upper, lower = float(values["Upper voltage cut-off [V]"]), float(values["Lower voltage cut-off [V]"])
-    experiment = pybamm.Experiment(
-        [f"Charge at C/20 until {upper} V", f"Hold at {upper} V until C/100", "Rest for 2 hours", f"Discharge at C/50 until {lower} V"]
-    )
+    experiment = pybamm.Experiment([f"Discharge at C/50 until {float(values['Lower voltage cut-off [V]'])} V"])
     simulation = pybamm.Simulation(
         model_building.build_model(model_config),
         parameter_values=values,
         experiment=experiment,
         solver=model_building.solver(solver_config, compile_=False),
     )
-    steps = [step for cycle in simulation.solve(initial_soc=0.5).cycles for step in cycle.steps]
+    steps = [step for cycle in simulation.solve(initial_soc=1.0).cycles for step in cycle.steps]
     labelled = sorted({(float(spectrum.soc), float(spectrum.ocv_v)) for spectrum in spectra})
     if len(steps) < len(experiment.steps):  # stopped early (an infeasible step): nothing to place the labels on
-        return {"capacity_ah": None, "labelled_soc": [soc for soc, _ in labelled], "placed_soc": None, "max_abs_soc_error": None}
+        return {
+            "capacity_ah": None, "labelled_soc": [soc for soc, _ in labelled], "placed_soc": None,
+            "max_abs_soc_error": None, "end_surface_stoichiometry": None,
+        }
     discharge = steps[-1]
     charge = discharge["Discharge capacity [A.h]"].entries
     charge = charge - charge[0]
@@ -968,6 +969,11 @@ def labelled_socs(model_config: ModelConfig, solver_config: SolverConfig, values
         "labelled_soc": [soc for soc, _ in labelled],
         "placed_soc": placed,
         "max_abs_soc_error": float(max(abs(p - soc) for p, (soc, _) in zip(placed, labelled))),
+        # Which electrode ends the discharge: a surface stoichiometry near 0 (negative) or 1 (positive).
+        "end_surface_stoichiometry": {
+            electrode: float(np.ravel(discharge[f"X-averaged {electrode} particle surface stoichiometry"].entries)[-1])
+            for electrode in ("negative", "positive")
+        },
     }
 
 
