@@ -954,10 +954,8 @@ def labelled_socs(model_config: ModelConfig, solver_config: SolverConfig, values
     steps = [step for cycle in simulation.solve(initial_soc=1.0).cycles for step in cycle.steps]
     labelled = sorted({(float(spectrum.soc), float(spectrum.ocv_v)) for spectrum in spectra})
     if len(steps) < len(experiment.steps):  # stopped early (an infeasible step): nothing to place the labels on
-        return {
-            "capacity_ah": None, "labelled_soc": [soc for soc, _ in labelled], "placed_soc": None,
-            "max_abs_soc_error": None, "end_surface_stoichiometry": None,
-        }
+        unplaced = dict.fromkeys(("capacity_ah", "placed_soc", "max_abs_soc_error", "end_surface_stoichiometry"))
+        return {**unplaced, "labelled_soc": [soc for soc, _ in labelled]}
     discharge = steps[-1]
     charge = discharge["Discharge capacity [A.h]"].entries
     charge = charge - charge[0]
