@@ -34,37 +34,45 @@ def _load(path: Path, name: str):
     return scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)[name]
 
 
-def rate_tests(source: Path) -> pd.DataFrame:
+def _rate_test_records(source: Path):
+    """Per rate-test record: ambient temperature, C-rate, the record's arrays, and the discharge as the
+    first block of negative current (index of its first sample, index of the first sample after it)."""
     tests = _load(source / "LGM50_5Ah_RateTest.mat", "LGM50_5Ah_RateTest")
-    frames = []
     for temperature_key in tests._fieldnames:
         per_rate = getattr(tests, temperature_key)
         for rate_key in per_rate._fieldnames:
             record = getattr(per_rate, rate_key)
             current = np.asarray(record.currVec, dtype=float)
-            # The discharge is the first block of negative current (kept with the rested sample
-            # before it, when there is one); the charge follows it.
             discharging = current < -0.01
             start = int(np.argmax(discharging))
             after = np.flatnonzero(~discharging[start:])
             end = start + after[0] if after.size else current.size
-            time = np.asarray(record.timeVec, dtype=float)
-            # The rested sample is kept only when it was logged before the discharge began.
-            first = start - 1 if start > 0 and time[start - 1] < time[start] else start
-            keep = slice(first, end)
-            frame = pd.DataFrame(
-                    {
-                        "ambient_temperature_c": float(temperature_key.removeprefix("T")),
-                        "c_rate": RATES[rate_key],
-                        "time_s": time[keep],
-                        "current_a": current[keep],
-                        "voltage_v": np.asarray(record.volVec, dtype=float)[keep],
-                        "temperature_c": np.asarray(record.cellTemp_mid, dtype=float)[keep],
-                    }
-                )
-            # The logger repeats a time stamp now and then (a second sample in the same
-            # millisecond); the record format needs strictly increasing time: keep the first.
-            frames.append(frame[frame["time_s"].diff().fillna(1.0) > 0])
+            arrays = {
+                "time_s": np.asarray(record.timeVec, dtype=float),
+                "current_a": current,
+                "voltage_v": np.asarray(record.volVec, dtype=float),
+                "temperature_c": np.asarray(record.cellTemp_mid, dtype=float),
+            }
+            yield float(temperature_key.removeprefix("T")), RATES[rate_key], arrays, start, end
+
+
+def _increasing(frame: pd.DataFrame) -> pd.DataFrame:
+    """The logger repeats a time stamp now and then (a second sample in the same millisecond);
+    the record format needs strictly increasing time: keep the first."""
+    return frame[frame["time_s"].diff().fillna(1.0) > 0]
+
+
+def rate_tests(source: Path) -> pd.DataFrame:
+    frames = []
+    for ambient, c_rate, arrays, start, end in _rate_test_records(source):
+        time = arrays["time_s"]
+        # The discharge is kept with the rested sample before it, when that was logged before it began.
+        first = start - 1 if start > 0 and time[start - 1] < time[start] else start
+        keep = slice(first, end)
+        frame = pd.DataFrame(
+            {"ambient_temperature_c": ambient, "c_rate": c_rate, **{name: values[keep] for name, values in arrays.items()}}
+        )
+        frames.append(_increasing(frame))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -85,40 +93,29 @@ def _thinned(time: np.ndarray, start: float) -> np.ndarray:
 
 def rate_test_cycles(source: Path) -> pd.DataFrame:
     """Each rate-test record after its discharge: relaxation, charge, rest (see the module docstring)."""
-    tests = _load(source / "LGM50_5Ah_RateTest.mat", "LGM50_5Ah_RateTest")
     frames = []
-    for temperature_key in tests._fieldnames:
-        per_rate = getattr(tests, temperature_key)
-        for rate_key in per_rate._fieldnames:
-            record = getattr(per_rate, rate_key)
-            current = np.asarray(record.currVec, dtype=float)
-            time = np.asarray(record.timeVec, dtype=float)
-            discharging = current < -0.01
-            start = int(np.argmax(discharging))
-            after = np.flatnonzero(~discharging[start:])
-            end = start + after[0]  # first sample after the discharge
-            charging = np.flatnonzero(current[end:] > 0.01) + end
-            phase = np.full(current.size, "", dtype=object)
-            phase[end : charging[0]] = CYCLE_PHASES[0]
-            phase[charging[0] : charging[-1] + 1] = CYCLE_PHASES[1]
-            phase[charging[-1] + 1 :] = CYCLE_PHASES[2]
-            frame = pd.DataFrame(
-                {
-                    "ambient_temperature_c": float(temperature_key.removeprefix("T")),
-                    "c_rate": RATES[rate_key],
-                    "phase": phase[end:],
-                    "time_s": time[end:] - time[end - 1],
-                    "current_a": current[end:],
-                    "voltage_v": np.asarray(record.volVec, dtype=float)[end:],
-                    "temperature_c": np.asarray(record.cellTemp_mid, dtype=float)[end:],
-                }
-            )
-            frame = frame[frame["time_s"].diff().fillna(1.0) > 0]
-            parts = []
-            for name in CYCLE_PHASES:
-                part = frame[frame["phase"] == name]
-                parts.append(part.iloc[_thinned(part["time_s"].to_numpy(), part["time_s"].iloc[0])])
-            frames.append(pd.concat(parts))
+    for ambient, c_rate, arrays, _, end in _rate_test_records(source):
+        current, time = arrays["current_a"], arrays["time_s"]
+        charging = np.flatnonzero(current[end:] > 0.01) + end
+        phase = np.full(current.size, "", dtype=object)
+        phase[end : charging[0]] = CYCLE_PHASES[0]
+        phase[charging[0] : charging[-1] + 1] = CYCLE_PHASES[1]
+        phase[charging[-1] + 1 :] = CYCLE_PHASES[2]
+        frame = pd.DataFrame(
+            {
+                "ambient_temperature_c": ambient,
+                "c_rate": c_rate,
+                "phase": phase[end:],
+                "time_s": time[end:] - time[end - 1],
+                **{name: arrays[name][end:] for name in ("current_a", "voltage_v", "temperature_c")},
+            }
+        )
+        frame = _increasing(frame)
+        parts = []
+        for name in CYCLE_PHASES:
+            part = frame[frame["phase"] == name]
+            parts.append(part.iloc[_thinned(part["time_s"].to_numpy(), part["time_s"].iloc[0])])
+        frames.append(pd.concat(parts))
     return pd.concat(frames, ignore_index=True)
 
 
