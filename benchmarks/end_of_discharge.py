@@ -31,7 +31,7 @@ from agingset import calibration  # noqa: E402
 from agingset.calibration import DISCHARGE, CellModels  # noqa: E402
 from agingset.params import load_params  # noqa: E402
 from agingset.physics import model as model_building  # noqa: E402
-from stages.calibrate import read_measurements  # noqa: E402
+from stages.calibrate import cell_models, read_measurements  # noqa: E402
 
 CYCLES = "reference-data/lgm50_rate_test_cycles.csv.gz"
 CUTOFF_V, TOP_V = 2.5, 4.2
@@ -119,9 +119,7 @@ def main():
     config = params.calibrate
     spectra, rate_tests, drive, _, rate_test_ocv = read_measurements(config)
     observations = calibration.build_observations(spectra, rate_tests, drive, config)
-    slow = calibration.slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
-    capacity = calibration.ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
-    models = CellModels(params.model, config.solver_config(), list(config.parameters), rate_test_ocv, capacity)
+    models = cell_models(params, observations, rate_test_ocv)
     with open(args.calibrated) as handle:
         values = {name: entry["fitted"] for name, entry in json.load(handle)["parameters"].items()}
     cycles = pd.read_csv(CYCLES)

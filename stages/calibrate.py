@@ -71,6 +71,16 @@ def file_hashes(config) -> dict[str, str]:
     return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in paths if path}
 
 
+def cell_models(params, observations, rate_test_ocv) -> CellModels:
+    """The fit's models; the rate-test OCV's SOC axis in A.h from the slowest fitted discharge."""
+    config = params.calibrate
+    capacity = None
+    if rate_test_ocv is not None:
+        slow = calibration.slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
+        capacity = calibration.ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
+    return CellModels(params.model, config.solver_config(), list(config.parameters), rate_test_ocv, capacity)
+
+
 def main(params):
     config = params.calibrate
     started = time.perf_counter()
@@ -87,11 +97,7 @@ def main(params):
         parameters.append(
             FitParameter(calibration.rate_test_name(name), shared.start if start is None else start, shared.low, shared.high, shared.scale)
         )
-    capacity = None
-    if rate_test_ocv is not None:  # the rate-test OCV's SOC axis in A.h, from a fitted slow discharge
-        slow = calibration.slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
-        capacity = calibration.ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
-    models = CellModels(params.model, config.solver_config(), names, rate_test_ocv, capacity)
+    models = cell_models(params, observations, rate_test_ocv)
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
     fitted_observations = [o for o in observations if o.role == FIT]
@@ -131,14 +137,11 @@ def main(params):
     }
     # The M50LT's labelled SOCs on the dataset's fresh cell and on the fitted one (their electrode
     # balances differ where calibrate.keep_set_values keeps the set's fractions): docs/physics.md.
-    dataset_values = model_building.parameter_values(params.model, [])
-    dataset_values.update({**{name: result.values[name] for name in identified}, **params.model.parameter_overrides})
-    fitted_values = model_building.parameter_values(params.model, [])
-    fitted_values.update({**{name: result.values[name] for name in names}, **params.model.parameter_overrides})
-    soc_labels = {
-        cell: calibration.labelled_socs(params.model, config.solver_config(), cell_values, spectra)
-        for cell, cell_values in (("dataset_cell", dataset_values), ("fitted_cell", fitted_values))
-    }
+    soc_labels = {}
+    for cell, taken in (("dataset_cell", identified), ("fitted_cell", names)):
+        cell_values = model_building.parameter_values(params.model, [])
+        cell_values.update({**{name: result.values[name] for name in taken}, **params.model.parameter_overrides})
+        soc_labels[cell] = calibration.labelled_socs(params.model, config.solver_config(), cell_values, spectra)
     hashes = file_hashes(config)
     # What design and the solve stages read: deterministic for the same params and files.
     write_calibrated = {
