@@ -1,10 +1,11 @@
 """Baseline regressors scored on held-out cell designs, next to a naive random row split.
 
-For every target and model the same estimator is scored four ways:
+For every target and model the same estimator is scored two ways, four with
+``train.cv_folds`` > 0:
 
 - ``test``: fitted on the train part, scored on the held-out part (whole cell designs);
-- ``cv``: GroupKFold by cell design on the train part (out-of-fold predictions pooled);
 - ``random_test``: the same rows (train + test) split at random into parts of the same sizes;
+- ``cv``: GroupKFold by cell design on the train part (out-of-fold predictions pooled);
 - ``random_cv``: KFold on rows of the train part.
 
 A random row split puts snapshots of one trajectory on both sides, so ``random_*`` shows
@@ -324,10 +325,11 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
         censored = data.censored_test
         below = model.predict(_matrix(censored, features)) < censored[target].to_numpy()
         entry["censored_below_bound_rate"] = float(below.mean())
-    entry["cv"] = _cv_scores(model, x_train, y_train, GroupKFold(n_splits=max(folds, 2)), groups)
-    entry["random_cv"] = _cv_scores(
-        model, x_train, y_train, KFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
-    )
+    if config.cv_folds:
+        entry["cv"] = _cv_scores(model, x_train, y_train, GroupKFold(n_splits=max(folds, 2)), groups)
+        entry["random_cv"] = _cv_scores(
+            model, x_train, y_train, KFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
+        )
     pool = pd.concat([train, test])
     x_pool, y_pool = _matrix(pool, features), pool[target].to_numpy(dtype=float)
     random_train, random_test = next(ShuffleSplit(n_splits=1, test_size=len(test), random_state=seed).split(pool))

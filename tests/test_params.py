@@ -57,6 +57,7 @@ def test_every_model_family_is_accepted(tiny_params_raw, family):
         ),
         (lambda p: p["aging"].update(cycles=25, rpt_every=10), "must be a multiple of rpt_every"),
         (lambda p: p["train"].update(targets=["colour"]), "train.targets.0:"),
+        (lambda p: p["train"].update(cv_folds=1), "train.cv_folds: must be 0 (no cross-validation) or at least 2 folds, got 1"),
         (lambda p: p["eis"].update(points_per_decade=0), "eis.points_per_decade:"),
         (lambda p: p["eis"].update(f_min_hz=1.0, f_max_hz=1.0), "f_min_hz (1.0) must be < f_max_hz (1.0)"),
         (lambda p: p["model"]["options"].update(colour="blue"), "colour"),

@@ -61,8 +61,9 @@ FEATURES = ["rpt_q_ah", "q0_ah", "noise"]
 
 @pytest.fixture(scope="module")
 def config(tiny_params):
-    # Boosting needs more than the tiny 10 iterations to move away from the mean.
-    return tiny_params.train.model_copy(update={"n_estimators": 30})
+    # Boosting needs more than the tiny 10 iterations to move away from the mean; the
+    # cross-validations (off by default) are scored here.
+    return tiny_params.train.model_copy(update={"n_estimators": 30, "cv_folds": 3})
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,18 @@ def test_metrics_have_every_target_and_model_scored_four_ways(trained, tiny_para
             for way in ("test", "cv", "random_test", "random_cv"):
                 assert set(entry[way]) == {"mae", "rmse", "r2"}
                 assert np.isfinite(entry[way]["mae"]) and entry[way]["rmse"] >= entry[way]["mae"]
+
+
+def test_cross_validation_is_left_out_with_zero_folds(config, tiny_params):
+    table = _table()
+    scores = train_baselines(table, FEATURES, config.model_copy(update={"cv_folds": 0}), tiny_params.seed).scores
+    with_cv = train_baselines(table, FEATURES, config, tiny_params.seed).scores
+    for model in MODELS:
+        entry = scores["soh"][model]
+        assert "test" in entry and "random_test" in entry
+        assert "cv" not in entry and "random_cv" not in entry
+        assert entry["test"] == with_cv["soh"][model]["test"]
+        assert entry["random_test"] == with_cv["soh"][model]["random_test"]
 
 
 def test_models_beat_the_dummy_on_held_out_cell_designs(trained):
