@@ -83,10 +83,9 @@ def test_metrics_have_every_target_and_model_scored_four_ways(trained, tiny_para
                 assert np.isfinite(entry[way]["mae"]) and entry[way]["rmse"] >= entry[way]["mae"]
 
 
-def test_cross_validation_is_left_out_with_zero_folds(config, tiny_params):
-    table = _table()
+def test_cross_validation_is_left_out_with_zero_folds(trained, config, tiny_params):
+    table, with_cv = trained[0], trained[1].scores
     scores = train_baselines(table, FEATURES, config.model_copy(update={"cv_folds": 0}), tiny_params.seed).scores
-    with_cv = train_baselines(table, FEATURES, config, tiny_params.seed).scores
     for model in MODELS:
         entry = scores["soh"][model]
         assert "test" in entry and "random_test" in entry
