@@ -293,8 +293,6 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
     target, parts, features, noisy = data.target, data.parts, data.features, data.noisy
     train, test = parts["train"], parts["test"]
     x_train, y_train = _matrix(train, features), train[target].to_numpy(dtype=float)
-    groups = train[GROUP].to_numpy()
-    folds = min(config.cv_folds, len(np.unique(groups)))
     model = make_model(name, config, seed).fit(x_train, y_train)
     entry, predictions = {}, []
     for part in ("test", "validation"):
@@ -326,6 +324,8 @@ def _fit_and_score(name: str, data: _TargetData, config: TrainConfig, seed: int)
         below = model.predict(_matrix(censored, features)) < censored[target].to_numpy()
         entry["censored_below_bound_rate"] = float(below.mean())
     if config.cv_folds:
+        groups = train[GROUP].to_numpy()
+        folds = min(config.cv_folds, len(np.unique(groups)))
         entry["cv"] = _cv_scores(model, x_train, y_train, GroupKFold(n_splits=max(folds, 2)), groups)
         entry["random_cv"] = _cv_scores(
             model, x_train, y_train, KFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
