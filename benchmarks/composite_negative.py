@@ -7,7 +7,7 @@ LG M50 sets, stock (not calibrated), single-phase graphite (Chen2020) against th
 graphite + silicon negative (Chen2020_composite, with and without the silicon's hysteresis), and
 prints the discharged charge and the relaxed voltage next to the measured ones.
 
-    python -m benchmarks.composite_negative [--model SPM|DFN]
+    python -m benchmarks.composite_negative [--model SPM|SPMe|DFN]
 """
 
 import argparse

@@ -31,9 +31,9 @@ def main():
     with open("data/calibrate/calibrated.json") as handle:
         calibrated = json.load(handle)
     fitted = {name: entry["fitted"] for name, entry in calibrated["parameters"].items()}
-    base = model_building.parameter_values(params.model, [])
-    base.update({name: fitted[name] for name in calibrated["dataset_parameters"]})
-    base.update(dict(params.model.parameter_overrides))
+    dataset = {name: fitted[name] for name in calibrated["dataset_parameters"]}
+    model = params.model.model_copy(update={"parameter_overrides": {**dataset, **params.model.parameter_overrides}})
+    base = model_building.parameter_values(model, [])
     spectra = validate_spectra(pd.read_csv(config.spectra), source=config.spectra)
     balances = {
         "fitted": {name: fitted[name] for name in FRACTIONS},
@@ -42,7 +42,7 @@ def main():
     for label, fractions in balances.items():
         values = base.copy()
         values.update(fractions)
-        placed = labelled_socs(params.model, config.solver_config(), values, spectra)
+        placed = labelled_socs(model, config.solver_config(), values, spectra)
         where = ", ".join(f"{100 * s:.0f} % at {100 * p:.1f} %" for s, p in zip(placed["labelled_soc"], placed["placed_soc"]))
         print(
             f"{label:8s} fractions {fractions[FRACTIONS[0]]:.3f} / {fractions[FRACTIONS[1]]:.3f}: "

@@ -454,9 +454,9 @@ def test_the_dataset_cell_puts_the_measured_cells_labelled_socs_near_their_label
     assert len(fractions) == 2
 
     def placed(names):
-        values = parameter_values(params.model, [])
-        values.update({**{name: fitted[name] for name in names}, **params.model.parameter_overrides})
-        return labelled_socs(params.model, config.solver_config(), values, spectra)
+        base = {name: fitted[name] for name in names}
+        model = params.model.model_copy(update={"parameter_overrides": {**base, **params.model.parameter_overrides}})
+        return labelled_socs(model, config.solver_config(), parameter_values(model, []), spectra)
 
     dataset = placed([name for name in fitted if name not in config.keep_set_values])
     assert dataset["labelled_soc"] == [0.2, 0.5, 0.8]
