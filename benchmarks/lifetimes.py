@@ -15,11 +15,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from agingset.design import build_design
+from agingset.design import build_design, effective_config
 from agingset.executor import Settings, run_tasks
 from agingset.params import PROTOCOL_FIELDS, load_params
 from agingset.physics.model import handoff_state_names
 from agingset.tasks.aging import aging_tasks, solve_sample
+from stages._io import dataset_model, read_calibration
 
 
 def timed(task):
@@ -33,8 +34,11 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     P = load_params("params.yaml")
-    design = build_design(P.design, n, P.seed)
-    tasks = aging_tasks(P.model, P.solver, P.aging, handoff_state_names(P.model, P.eis.surface_form), design)
+    # The dataset's own cells: calibrated base values and design ranges (data/calibrate/, as dvc repro)
+    _, calibrated_ranges = read_calibration(P)
+    design = build_design(effective_config(P.design, calibrated_ranges), n, P.seed)
+    model = dataset_model(P)
+    tasks = aging_tasks(model, P.solver, P.aging, handoff_state_names(model, P.eis.surface_form), design)
     t = time.perf_counter()
     results, report = run_tasks(
         timed,

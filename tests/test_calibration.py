@@ -154,6 +154,32 @@ def test_diffusivity_stoichiometry_slope_is_decades_per_unit_stoichiometry():
     assert diffusivity(0.05) / diffusivity(0.55) == pytest.approx(1e-2, rel=1e-12)
 
 
+def test_low_lithiation_region_slows_the_negative_only_in_the_cold_and_only_below_its_stoichiometry():
+    from agingset.physics.model import REFERENCE_TEMPERATURE_K, base_parameter_values
+
+    values = base_parameter_values("OKane2022")
+    name = "Negative particle diffusivity [m2.s-1]"
+
+    def diffusivity(sto, temperature_k):
+        symbol = values[name](pybamm.Scalar(sto), pybamm.Scalar(temperature_k))
+        return float(values.process_symbol(symbol).evaluate())
+
+    without = {(sto, t): diffusivity(sto, t) for sto in (0.02, 0.6) for t in (273.15, REFERENCE_TEMPERATURE_K)}
+    energy = 100e3
+    values.update(
+        {
+            "Negative particle low-lithiation stoichiometry": 0.2,
+            "Negative particle low-lithiation width": 0.02,
+            "Negative particle low-lithiation activation energy [J.mol-1]": energy,
+        }
+    )
+    cold = np.exp(energy / pybamm.constants.R.value * (1 / REFERENCE_TEMPERATURE_K - 1 / 273.15))
+    assert diffusivity(0.02, 273.15) / without[(0.02, 273.15)] == pytest.approx(cold, rel=1e-6)  # deep inside
+    assert diffusivity(0.6, 273.15) == pytest.approx(without[(0.6, 273.15)], rel=1e-6)  # far above
+    for sto in (0.02, 0.6):  # the same as without at 25 oC, inside or not
+        assert diffusivity(sto, REFERENCE_TEMPERATURE_K) == pytest.approx(without[(sto, REFERENCE_TEMPERATURE_K)], rel=1e-12)
+
+
 def test_design_range_combines_fit_uncertainty_and_cell_spread():
     log_range = design_range(1e-6, 1e-7, 0.0, "log", 2.0)  # 10 % standard error alone
     assert log_range["low"] * log_range["high"] == pytest.approx(1e-12)

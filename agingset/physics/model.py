@@ -172,6 +172,12 @@ KINETIC_DEFAULTS = {
     # 0 in the published sets; O'Regan et al. (2022) measured ~11 decades for LG M50 graphite by GITT
     "Negative particle diffusivity stoichiometry slope": 0.0,
     "Positive particle diffusivity stoichiometry slope": 0.0,
+    # The negative's low-lithiation region (below the stoichiometry below, over a tanh of this width), where
+    # the LG M50's SiOx delithiates last: its diffusivity has this much more activation energy than
+    # the rest (the same at 25 oC). 0: none (the published sets).
+    "Negative particle low-lithiation stoichiometry": 0.0,
+    "Negative particle low-lithiation width": 0.02,
+    "Negative particle low-lithiation activation energy [J.mol-1]": 0.0,
 }
 REFERENCE_STOICHIOMETRY = 0.5
 _LGM50_FUNCTIONS = {
@@ -201,7 +207,14 @@ def _diffusivity(electrode: str):
         reference = pybamm.Parameter(f"{electrode} particle reference diffusivity [m2.s-1]")
         energy = pybamm.Parameter(f"{electrode} particle diffusivity activation energy [J.mol-1]")
         slope = pybamm.Parameter(f"{electrode} particle diffusivity stoichiometry slope")
-        return reference * _arrhenius(energy, T) * 10 ** (slope * (sto - REFERENCE_STOICHIOMETRY))
+        diffusivity = reference * _arrhenius(energy, T) * 10 ** (slope * (sto - REFERENCE_STOICHIOMETRY))
+        if electrode != "Negative":
+            return diffusivity
+        low = pybamm.Parameter("Negative particle low-lithiation stoichiometry")
+        width = pybamm.Parameter("Negative particle low-lithiation width")
+        low_energy = pybamm.Parameter("Negative particle low-lithiation activation energy [J.mol-1]")
+        inside = (1 + pybamm.tanh((low - sto) / width)) / 2
+        return diffusivity * (1 - inside * (1 - _arrhenius(low_energy, T)))
 
     diffusivity.__qualname__ = f"{electrode.lower()}_particle_diffusivity_arrhenius"
     return diffusivity
