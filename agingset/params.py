@@ -703,10 +703,36 @@ def _format_error(err: ValidationError) -> str:
     return _one_line(location, message, len(err.errors()) - 1)
 
 
+# dvc.lock stores params.yaml's keys from column 8, two more per level, and DVC's YAML writer
+# folds a key that runs past column 80 over two lines, which it cannot read back: the stage
+# runs, then `dvc repro` fails on a corrupt lock file.
+_LOCK_KEY_COLUMN, _LOCK_INDENT, _LOCK_WIDTH = 8, 2, 80
+
+
+def _key_too_long_for_dvc(raw: dict, path: tuple = ()) -> str | None:
+    for key, value in raw.items():
+        limit = _LOCK_WIDTH - _LOCK_KEY_COLUMN - _LOCK_INDENT * len(path)
+        if isinstance(key, str) and len(key) > limit:
+            return _one_line(
+                ".".join((*path, key)),
+                f"a key of {len(key)} characters; DVC folds a params key past column {_LOCK_WIDTH} of dvc.lock "
+                f"into YAML it cannot read back: at most {limit} characters at this depth",
+                0,
+            )
+        if isinstance(value, dict):
+            problem = _key_too_long_for_dvc(value, (*path, str(key)))
+            if problem:
+                return problem
+    return None
+
+
 def parse_params(raw: object) -> Params:
     """The validated params: the schema, then what PyBaMM says of the model configuration."""
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: top level must be a mapping of sections")
+    too_long = _key_too_long_for_dvc(raw)
+    if too_long:
+        raise ParamsError(too_long)
     try:
         params = Params.model_validate(raw)
     except ValidationError as err:

@@ -70,6 +70,13 @@ def test_every_model_family_is_accepted(tiny_params_raw, family):
         # One set of physical bounds: validate's old copies name where they went.
         (lambda p: p["validate"].update(soh_max=1.1), "validate: soh_max moved to aging.bounds.soh_max"),
         (lambda p: p["validate"].update(numerical_noise_pct=0.01), "numerical_noise_pct moved to aging.bounds.noise_pct"),
+        (
+            lambda p: p["model"]["parameter_overrides"].update(
+                {"Negative electrode reference concentration for free of deformation [mol.m-3]": 0.0}
+            ),
+            "model.parameter_overrides.Negative electrode reference concentration for free of deformation [mol.m-3]: "
+            "a key of 76 characters; DVC folds",
+        ),
     ],
 )
 def test_malformed_params_name_the_key(tiny_params_raw, mutate, expected):
@@ -133,3 +140,23 @@ def test_schema_is_pure_and_pybamm_checks_run_at_parse(tiny_params_raw):
     assert Params.model_validate(tiny_params_raw).model.parameter_set == "Nope2099"  # the schema alone
     with pytest.raises(ParamsError, match="model.parameter_set: unknown parameter set 'Nope2099'"):
         parse_params(tiny_params_raw)
+
+
+def test_the_key_length_limit_is_where_dvc_lock_files_stop_reading_back():
+    """params.yaml keys sit in dvc.lock from column 8, two more per level; DVC's own YAML writer
+    and reader: a key at the limit survives a round trip, one character more does not."""
+    from dvc.utils.serialize._yaml import dumps_yaml, parse_yaml
+
+    from agingset.params import _LOCK_INDENT, _LOCK_KEY_COLUMN, _LOCK_WIDTH
+
+    def round_trips(key: str) -> bool:
+        lock = {"stages": {"calibrate": {"params": {"params.yaml": {"calibrate": {"parameters": {key: {"low": 1}}}}}}}}
+        try:
+            return parse_yaml(dumps_yaml(lock), "dvc.lock") == lock
+        except Exception:
+            return False
+
+    limit = _LOCK_WIDTH - _LOCK_KEY_COLUMN - 2 * _LOCK_INDENT  # calibrate.parameters.<key>: two levels down
+    words = ("Negative particle low-lithiation diffusivity activation energy [J.mol-1] " * 2)
+    assert round_trips(words[: limit - 1] + "x")
+    assert not round_trips(words[:limit] + "x")
