@@ -172,9 +172,9 @@ KINETIC_DEFAULTS = {
     # 0 in the published sets; O'Regan et al. (2022) measured ~11 decades for LG M50 graphite by GITT
     "Negative particle diffusivity stoichiometry slope": 0.0,
     "Positive particle diffusivity stoichiometry slope": 0.0,
-    # The negative's low-lithiation region (below the stoichiometry below, over a tanh of this width), where
-    # the LG M50's SiOx delithiates last: its diffusivity has this much more activation energy than
-    # the rest (the same at 25 oC). 0: none (the published sets).
+    # The negative's low-lithiation region, where the LG M50's SiOx delithiates last: below the first
+    # stoichiometry (a tanh step of the given width) the diffusivity has the extra activation energy
+    # (the same value at 25 oC, slower in the cold). Energy 0: no region (the published sets).
     "Negative particle low-lithiation stoichiometry": 0.0,
     "Negative particle low-lithiation width": 0.02,
     "Negative particle low-lithiation activation energy [J.mol-1]": 0.0,
