@@ -163,6 +163,10 @@ class ModelConfig(Strict):
     calibration: dict = {}
     var_pts: dict[Literal["x_n", "x_s", "x_p", "r_n", "r_p"], Annotated[int, Field(ge=3, le=200)]] = {}
 
+    def with_base_values(self, values: dict[str, float], **update) -> "ModelConfig":
+        """This model with ``values`` as base values: ``parameter_overrides`` still win over them."""
+        return self.model_copy(update={"parameter_overrides": {**values, **self.parameter_overrides}, **update})
+
 
 class SolverConfig(Strict):
     rtol: PositiveFloat = 1e-6
@@ -710,8 +714,8 @@ _LOCK_KEY_COLUMN, _LOCK_INDENT, _LOCK_WIDTH = 8, 2, 80
 
 
 def _key_too_long_for_dvc(raw: dict, path: tuple = ()) -> str | None:
+    limit = _LOCK_WIDTH - _LOCK_KEY_COLUMN - _LOCK_INDENT * len(path)
     for key, value in raw.items():
-        limit = _LOCK_WIDTH - _LOCK_KEY_COLUMN - _LOCK_INDENT * len(path)
         if isinstance(key, str) and len(key) > limit:
             return _one_line(
                 ".".join((*path, key)),

@@ -31,8 +31,7 @@ def main():
     with open("data/calibrate/calibrated.json") as handle:
         calibrated = json.load(handle)
     fitted = {name: entry["fitted"] for name, entry in calibrated["parameters"].items()}
-    dataset = {name: fitted[name] for name in calibrated["dataset_parameters"]}
-    model = params.model.model_copy(update={"parameter_overrides": {**dataset, **params.model.parameter_overrides}})
+    model = params.model.with_base_values({name: fitted[name] for name in calibrated["dataset_parameters"]})
     base = model_building.parameter_values(model, [])
     spectra = validate_spectra(pd.read_csv(config.spectra), source=config.spectra)
     balances = {

@@ -97,15 +97,13 @@ def dataset_model(params: Params) -> ModelConfig:
         return model
     calibration = _calibration_file()
     fitted = {name: calibration["parameters"][name]["fitted"] for name in calibration["dataset_parameters"]}
-    return model.model_copy(
-        update={
-            "parameter_overrides": {**fitted, **model.parameter_overrides},
-            "calibration": {
-                "calibrated_json_sha256": hashlib.sha256(Path(CALIBRATION).read_bytes()).hexdigest(),
-                "measurements": calibration["measurements"],
-                "fitted": fitted,
-            },
-        }
+    return model.with_base_values(
+        fitted,
+        calibration={
+            "calibrated_json_sha256": hashlib.sha256(Path(CALIBRATION).read_bytes()).hexdigest(),
+            "measurements": calibration["measurements"],
+            "fitted": fitted,
+        },
     )
 
 

@@ -137,11 +137,9 @@ def main(params):
     }
     # The M50LT's labelled SOCs on the dataset's fresh cell and on the fitted one (their electrode
     # balances differ where calibrate.keep_set_values keeps the set's fractions): docs/physics.md.
-    # Each cell's values are base values under model.parameter_overrides, as stages._io.dataset_model makes the dataset's.
     soc_labels = {}
     for cell, taken in (("dataset_cell", identified), ("fitted_cell", names)):
-        base = {name: result.values[name] for name in taken}
-        cell_model = params.model.model_copy(update={"parameter_overrides": {**base, **params.model.parameter_overrides}})
+        cell_model = params.model.with_base_values({name: result.values[name] for name in taken})
         cell_values = model_building.parameter_values(cell_model, [])
         soc_labels[cell] = calibration.labelled_socs(cell_model, config.solver_config(), cell_values, spectra)
     hashes = file_hashes(config)

@@ -480,8 +480,7 @@ def test_the_dataset_cell_puts_the_measured_cells_labelled_socs_near_their_label
     assert len(fractions) == 2
 
     def placed(names):
-        base = {name: fitted[name] for name in names}
-        model = params.model.model_copy(update={"parameter_overrides": {**base, **params.model.parameter_overrides}})
+        model = params.model.with_base_values({name: fitted[name] for name in names})
         return labelled_socs(model, config.solver_config(), parameter_values(model, []), spectra)
 
     dataset = placed([name for name in fitted if name not in config.keep_set_values])
