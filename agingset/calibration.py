@@ -8,7 +8,11 @@ was measured:
 - constant-current discharges: the dataset's aging model (lumped thermal) from the measured
   rest voltage, at the measured current and ambient temperature, voltage and cell
   temperature compared;
-- the drive cycle: the same model driven by the measured current.
+- the drive cycle: the same model driven by the measured current;
+- current pulses (10 s at nine SOCs per temperature, medians over the cells measured): the
+  rate-test cells' model from each pulse's rested voltage, its voltage at the first sample
+  under load and at the pulse's end compared: what splits a discharge's polarization into
+  what is there at once (series resistance, charge transfer) and what builds up (diffusion).
 
 Every model is built once with the fitted parameters and the operating conditions (current,
 ambient and initial temperature, starting SOC) as ``[input]``s; a trial point is one solve
@@ -49,7 +53,9 @@ from .physics import model as model_building
 
 LOGGER = logging.getLogger("agingset.calibration")
 FIT, HELD_OUT = "fit", "held_out"
-SPECTRUM, DISCHARGE, DRIVE_CYCLE = "spectrum", "discharge", "drive_cycle"
+SPECTRUM, DISCHARGE, DRIVE_CYCLE, PULSE = "spectrum", "discharge", "drive_cycle", "pulse"
+# Records of the rate-test cells (LG M50): they take that product's own parameter values.
+RATE_TEST_KINDS = (DISCHARGE, PULSE)
 
 _SOC = "Initial SOC"
 _CURRENT = "Current function [A]"
@@ -59,6 +65,9 @@ _KELVIN = 273.15
 # The simulated discharge may run below the measured 2.5 V end so that a slightly early
 # knee still yields a voltage at every measured time; past this the record is unreached.
 SIMULATION_CUTOFF_V = 2.0
+# A pulse's first sample under load: the measured step is there within the logger's first
+# sample (0-0.1 s), past the charge-transfer time constant (the arc at ~100 Hz: ~2 ms).
+PULSE_INSTANT_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,49 @@ class ResidualScales:
 
 
 @dataclass(frozen=True)
+class PulseSeries:
+    """One ambient temperature's discharge current pulses, one per SOC step (each the median
+    over the cells measured): rested voltage before the pulse, current (positive), duration,
+    resistance at the first sample under load and at the pulse's end."""
+
+    soc_step: np.ndarray
+    rest_voltage_v: np.ndarray
+    current_a: np.ndarray
+    duration_s: np.ndarray
+    r_instant_ohm: np.ndarray
+    r_end_ohm: np.ndarray
+
+    def measured_voltages(self) -> np.ndarray:
+        """(pulses, 2): the voltage at the first sample under load and at the end."""
+        resistance = np.column_stack([self.r_instant_ohm, self.r_end_ohm])
+        return self.rest_voltage_v[:, None] - resistance * self.current_a[:, None]
+
+
+def pulse_series(pulses: pd.DataFrame, min_rest_voltage_v: float) -> dict[float, PulseSeries]:
+    """Per ambient temperature, the pulse table's medians over its cells per SOC step, the
+    steps rested below ``min_rest_voltage_v`` left out (the end of discharge, where a 10-s
+    pulse runs into the knee and the resistance is the knee's position, not the cell's)."""
+    medians = pulses.groupby(["ambient_temperature_c", "soc_step"]).median(numeric_only=True).reset_index()
+    medians = medians[medians["rest_voltage_v"] >= min_rest_voltage_v]
+    return {
+        float(temperature): PulseSeries(
+            group["soc_step"].to_numpy(dtype=int),
+            group["rest_voltage_v"].to_numpy(dtype=float),
+            group["pulse_current_a"].to_numpy(dtype=float),
+            group["pulse_duration_s"].to_numpy(dtype=float),
+            group["r_instant_ohm"].to_numpy(dtype=float),
+            group["r_10s_ohm"].to_numpy(dtype=float),
+        )
+        for temperature, group in medians.groupby("ambient_temperature_c")
+    }
+
+
+@dataclass(frozen=True)
 class Observation:
     """One measured record in the identification."""
 
     name: str
-    kind: str  # SPECTRUM | DISCHARGE | DRIVE_CYCLE
+    kind: str  # SPECTRUM | DISCHARGE | DRIVE_CYCLE | PULSE
     role: str  # FIT | HELD_OUT
     weight: float
     spectrum: MeasuredSpectrum | None = None
@@ -101,6 +148,7 @@ class Observation:
     c_rate: float | None = None
     # A discharge's rested voltage before the current (fixes its starting SOC); None: the first sample.
     rest_voltage_v: float | None = None
+    pulses: PulseSeries | None = None
 
 
 # A rested first sample is followed by the ohmic step of the current: at least this resistance
@@ -413,17 +461,29 @@ class CellModels:
 
     def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
-        current_a = _discharge_current(record)
         rest_v = float(record.voltage_v[0]) if observation.rest_voltage_v is None else observation.rest_voltage_v
+        initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
+        return self._rate_test_discharge(
+            values, rest_v, _discharge_current(record), observation.ambient_temperature_c, initial_c, record.time_s, sensitivities
+        )
+
+    def pulse(self, values: dict, series: PulseSeries, index: int, ambient_c: float, sensitivities=False):
+        """Pulse ``index`` of ``series`` from rest at the ambient temperature: voltage (and its
+        sensitivities) at the first sample under load and at the end (fewer if the cut-off stopped it)."""
+        times = np.array([0.0, PULSE_INSTANT_S, float(series.duration_s[index])])
+        voltage, _, d_voltage, _ = self._rate_test_discharge(
+            values, float(series.rest_voltage_v[index]), float(series.current_a[index]), ambient_c, ambient_c, times, sensitivities
+        )
+        return voltage[1:], (d_voltage[1:] if sensitivities else None)
+
+    def _rate_test_discharge(self, values, rest_v, current_a, ambient_c, initial_c, time_s, sensitivities):
         if self.rate_test_ocv is not None:  # the rate-test cells' own OCV fixes their starting SOC
             soc_grid, ocv = self.rate_test_ocv
             soc = float(np.interp(rest_v, ocv, soc_grid))
         else:
             soc = self.soc_at_voltage(rest_v)
-        initial_c = float(record.temperature_c[0]) if record.temperature_c is not None else observation.ambient_temperature_c
-        inputs = self.inputs(values, soc, observation.ambient_temperature_c, initial_c)
-        inputs = {**inputs, _CURRENT: current_a}
-        return self._solve(self.discharge, record, inputs, sensitivities, self.discharge_constants)
+        inputs = {**self.inputs(values, soc, ambient_c, initial_c), _CURRENT: current_a}
+        return self._solve(self.discharge, time_s, inputs, sensitivities, self.discharge_constants)
 
     def driven(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         simulation = self._drive.get(observation.name)
@@ -442,9 +502,9 @@ class CellModels:
             self._drive[observation.name] = simulation
         soc = self.soc_at_voltage(float(record.voltage_v[0]))
         ambient = observation.ambient_temperature_c
-        return self._solve(simulation, record, self.inputs(values, soc, ambient, ambient), sensitivities)
+        return self._solve(simulation, record.time_s, self.inputs(values, soc, ambient, ambient), sensitivities)
 
-    def _solve(self, simulation, record: Measurement, inputs: dict, sensitivities: bool, constants=()):
+    def _solve(self, simulation, time_s: np.ndarray, inputs: dict, sensitivities: bool, constants=()):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)
         and, with ``sensitivities``, their derivatives by the fitted parameters (IDAKLU forward
         sensitivities: rows = times reached, columns = fit names; zero for ``constants``, fitted
@@ -452,8 +512,8 @@ class CellModels:
         varied = [name for name in self.fit_names if name not in constants]
         try:
             solution = simulation.solve(
-                [0.0, float(record.time_s[-1])],
-                t_interp=record.time_s,
+                [0.0, float(time_s[-1])],
+                t_interp=time_s,
                 inputs=inputs,
                 calculate_sensitivities=varied if sensitivities else False,
             )
@@ -529,6 +589,36 @@ def predict(
             "median_relative_abs_z_error_pct": float(100 * np.nanmedian(np.where(finite, magnitude_error, 1.0))),
             "max_relative_abs_z_error_pct": float(100 * np.nanmax(np.where(finite, magnitude_error, 1.0))),
         }
+    elif observation.kind == PULSE:
+        series = observation.pulses
+        measured = series.measured_voltages()
+        simulated = np.full(measured.shape, SIMULATION_CUTOFF_V)
+        for index in range(measured.shape[0]):
+            voltage, _ = models.pulse(values, series, index, observation.ambient_temperature_c)
+            simulated[index, : voltage.size] = voltage
+        difference = simulated - measured
+        residuals = difference.ravel() / scales.voltage_v
+        resistance = (series.rest_voltage_v[:, None] - simulated) / series.current_a[:, None]
+        resistance_error_mohm = 1e3 * (resistance - np.column_stack([series.r_instant_ohm, series.r_end_ohm]))
+        errors = {
+            "voltage_rmse_mv": float(1e3 * np.sqrt(np.mean(difference**2))),
+            "r_instant_rmse_mohm": float(np.sqrt(np.mean(resistance_error_mohm[:, 0] ** 2))),
+            "r_end_rmse_mohm": float(np.sqrt(np.mean(resistance_error_mohm[:, 1] ** 2))),
+            "r_end_mean_error_mohm": float(np.mean(resistance_error_mohm[:, 1])),
+        }
+        times = np.column_stack([np.full(series.duration_s.shape, PULSE_INSTANT_S), series.duration_s])
+        table = pd.DataFrame(
+            {
+                "time_s": times.ravel(),
+                "current_a": np.repeat(-series.current_a, 2),
+                "voltage_measured_v": measured.ravel(),
+                "voltage_simulated_v": simulated.ravel(),
+                "temperature_measured_c": np.nan,
+                "temperature_simulated_c": np.nan,
+                "pulse_soc_step": np.repeat(series.soc_step, 2),
+                "pulse_rest_voltage_v": np.repeat(series.rest_voltage_v, 2),
+            }
+        )
     else:
         record = observation.record
         if observation.kind == DISCHARGE:
@@ -599,6 +689,14 @@ def residual_jacobian(
             shifted = predict(models, observation, {**values, name: values[name] + step}, scales, window_hz).residuals
             columns.append((shifted - base) / step)
         return np.column_stack(columns)
+    if observation.kind == PULSE:
+        series = observation.pulses
+        rows = np.zeros((series.rest_voltage_v.size, 2, len(names)))
+        for index in range(series.rest_voltage_v.size):
+            _, d_voltage = models.pulse(values, series, index, observation.ambient_temperature_c, sensitivities=True)
+            rows[index, : d_voltage.shape[0]] = d_voltage
+        jacobian = rows.reshape(-1, len(names)) / scales.voltage_v
+        return jacobian * observation.weight / math.sqrt(jacobian.shape[0])
     record = observation.record
     if observation.kind == DISCHARGE:
         voltage, _, d_voltage, d_temperature = models.constant_current(values, observation, record, sensitivities=True)
@@ -629,9 +727,9 @@ def rate_test_name(name: str) -> str:
 
 def record_values(observation: Observation, values: dict[str, float]) -> dict[str, float]:
     """The model inputs of one record: the shared values, except that constant-current
-    discharges (another cell product than the impedance and drive-cycle cell) take their own
-    value of a parameter wherever ``values`` holds one (``rate_test_name(name)``)."""
-    if observation.kind != DISCHARGE:
+    discharges and pulses (another cell product than the impedance and drive-cycle cell) take
+    their own value of a parameter wherever ``values`` holds one (``rate_test_name(name)``)."""
+    if observation.kind not in RATE_TEST_KINDS:
         return values
     return {
         name: values.get(rate_test_name(name), value) for name, value in values.items() if not name.endswith(RATE_TEST_CELLS)
@@ -671,7 +769,7 @@ class JointObjective:
             full = np.zeros((block.shape[0], len(self.names)))
             for column, name in enumerate(self.models.fit_names):
                 own = rate_test_name(name)
-                target = own if observation.kind == DISCHARGE and own in values else name
+                target = own if observation.kind in RATE_TEST_KINDS and own in values else name
                 full[:, self.names.index(target)] = block[:, column]
             blocks.append(full)
         return np.vstack(blocks)
@@ -892,9 +990,11 @@ def build_observations(
     rate_tests: list[RateTest],
     drive_cycle: Measurement,
     config,
+    pulses: dict[float, PulseSeries] | None = None,
 ) -> list[Observation]:
     """Every measurement as an observation with its role: spectra and rate tests are fitted
-    unless ``config.held_out`` names their ambient temperature or C-rate."""
+    unless ``config.held_out`` names their ambient temperature or C-rate; pulses (one record per
+    ambient temperature) when ``config.pulse_role`` is fit, unless it names their temperature."""
     weights = config.weights
     observations = [
         Observation(
@@ -933,6 +1033,18 @@ def build_observations(
             ambient_temperature_c=config.drive_cycle_temperature_c,
         )
     )
+    for temperature, series in sorted((pulses or {}).items()):
+        held_out = config.pulse_role == HELD_OUT or any(math.isclose(temperature, t) for t in held.ambient_temperatures_c)
+        observations.append(
+            Observation(
+                f"pulses_{temperature:g}degC",
+                PULSE,
+                HELD_OUT if held_out else FIT,
+                weights.pulse,
+                ambient_temperature_c=temperature,
+                pulses=series,
+            )
+        )
     return observations
 
 

@@ -146,6 +146,9 @@ def build_calibration_figures(spectra, records, dataset_spectra) -> dict[str, Fi
                 figures["calibration_band"] = band
     if records is not None and not records.empty:
         figures["calibration_discharges"] = discharges_measured_vs_calibrated(records)
+        pulses = pulses_measured_vs_calibrated(records)
+        if pulses is not None:
+            figures["calibration_pulses"] = pulses
         if (records["kind"] == "drive_cycle").any():
             figures["calibration_drive_cycle"] = drive_cycle_measured_vs_calibrated(records)
     return figures
@@ -161,9 +164,35 @@ def _error_text(errors: Mapping) -> str:
     if "median_relative_abs_z_error_pct" in errors:
         return f"{errors['median_relative_abs_z_error_pct']:.1f} % median rel. abs Z"
     text = f"{errors['voltage_rmse_mv']:.1f} mV"
+    if "r_end_mean_error_mohm" in errors:
+        text += f"; resistance at the pulse's end {errors['r_end_mean_error_mohm']:+.1f} mOhm (mean), first sample {errors['r_instant_rmse_mohm']:.1f} mOhm RMSE"
     if "temperature_rmse_k" in errors:
         text += f", {errors['temperature_rmse_k']:.1f} K"
     return text
+
+
+def pulses_measured_vs_calibrated(records: pd.DataFrame) -> Figure | None:
+    """Per ambient temperature: the pulses' resistance at their end against their rested voltage,
+    measured and simulated (stock, calibrated)."""
+    pulses = records[records["kind"] == "pulse"]
+    if pulses.empty:
+        return None
+    ends = pulses.loc[pulses.groupby(["measurement", "parameters", "pulse_soc_step"])["time_s"].idxmax()]
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for color, (name, rows) in enumerate(ends.groupby("measurement", sort=False)):
+        current = -rows["current_a"]
+        rest = rows["pulse_rest_voltage_v"]
+        measured = rows[rows["parameters"] == "calibrated"]
+        axis.plot(measured["pulse_rest_voltage_v"], 1e3 * (measured["pulse_rest_voltage_v"] - measured["voltage_measured_v"]) / -measured["current_a"], "o", color=f"C{color}", label=name)
+        for label, style in (("stock", ":"), ("calibrated", "-")):
+            simulated = rows[rows["parameters"] == label]
+            resistance = 1e3 * (rest[simulated.index] - simulated["voltage_simulated_v"]) / current[simulated.index]
+            axis.plot(simulated["pulse_rest_voltage_v"], resistance, style, color=f"C{color}", label=label if color == 0 else None)
+    axis.set_xlabel("rested voltage before the pulse [V]")
+    axis.set_ylabel("resistance at the pulse's end [mOhm]")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
 
 
 def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[str, str], link) -> list[str]:
@@ -201,4 +230,5 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
     lines += ["Measured spectra over the dataset's fresh-cell band:", "", *link("calibration_band", "measured vs dataset band", figures)]
     lines += ["Discharges per ambient temperature (thick: measured; dashed: held out):", "", *link("calibration_discharges", "discharges", figures)]
     lines += ["Drive cycle:", "", *link("calibration_drive_cycle", "drive cycle", figures)]
+    lines += ["Current pulses (10 s, median cell): resistance at the pulse's end (dots: measured):", "", *link("calibration_pulses", "pulses", figures)]
     return lines

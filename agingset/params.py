@@ -504,6 +504,7 @@ class CalibrationWeights(Strict):
     spectrum: Annotated[float, Field(ge=0)] = 1.0
     discharge: Annotated[float, Field(ge=0)] = 1.0
     drive_cycle: Annotated[float, Field(ge=0)] = 1.0
+    pulse: Annotated[float, Field(ge=0)] = 1.0  # per ambient temperature's pulse series
 
 
 class CalibrateConfig(Strict):
@@ -516,6 +517,11 @@ class CalibrateConfig(Strict):
     drive_cycle_role: Literal[CALIBRATION_ROLES] = "fit"
     drive_cycle_temperature_c: Annotated[float, Field(ge=-40, le=80)] = 25.0
     pulse_resistance: str
+    # The pulse table's pulses: predicted and reported (held_out) or also fitted (fit; those at a
+    # held_out temperature stay held out); those rested below pulse_min_rest_voltage_v are left out
+    # (the end of discharge: a 10-s pulse there runs into the knee).
+    pulse_role: Literal[CALIBRATION_ROLES] = "held_out"
+    pulse_min_rest_voltage_v: Annotated[float, Field(ge=0, le=5)] = 3.4
     # The rate-test cells' measured pseudo-OCV (soc_pct, ocv_v, hysteresis_v): their discharges
     # are simulated with it (their OCV differs from the set's); null: the set's OCV.
     rate_test_ocv: str | None = None

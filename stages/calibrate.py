@@ -31,7 +31,9 @@ from stages._io import StageError, atomic_path, run_stage, write_json
 
 OUTPUT = "data/calibrate"
 METRICS = "metrics/calibration.json"
-PULSE_COLUMNS = ("ambient_temperature_c", "soc_step", "cell", "r_instant_ohm", "r_10s_ohm")
+PULSE_COLUMNS = (
+    "ambient_temperature_c", "soc_step", "cell", "rest_voltage_v", "pulse_current_a", "pulse_duration_s", "r_instant_ohm", "r_10s_ohm"
+)
 
 
 def read_table(key: str, path: str) -> pd.DataFrame:
@@ -85,7 +87,8 @@ def main(params):
     config = params.calibrate
     started = time.perf_counter()
     spectra, rate_tests, drive, pulses, rate_test_ocv = read_measurements(config)
-    observations = calibration.build_observations(spectra, rate_tests, drive, config)
+    pulse_series = calibration.pulse_series(pulses, config.pulse_min_rest_voltage_v)
+    observations = calibration.build_observations(spectra, rate_tests, drive, config, pulse_series)
     stock = model_building.parameter_values(params.model, [])
     names = list(config.parameters)
     parameters = [

@@ -9,16 +9,19 @@ from agingset.calibration import (
     DISCHARGE,
     FIT,
     HELD_OUT,
+    PULSE,
     SPECTRUM,
     CellModels,
     FitParameter,
     JointObjective,
     Observation,
+    PulseSeries,
     ResidualScales,
     build_observations,
     design_range,
     fit,
     labelled_socs,
+    pulse_series,
 )
 from agingset.measurement import (
     Measurement,
@@ -77,10 +80,18 @@ def synthetic():
         voltage[0], current[0] = rest_voltage, 0.0  # the record starts at rest: its first sample fixes the SOC
         record = Measurement(time, current, voltage, temperature + rng.normal(0, 0.1, time.size))
         observations.append(Observation(f"discharge_{c_rate}", DISCHARGE, FIT, 1.0, record=record, c_rate=c_rate))
+    # 10-s pulses at three SOCs: their resistance at the first sample and at the end, noisy by 0.1 mOhm.
+    rest = models.open_circuit_voltage(np.array([0.3, 0.6, 0.9]))
+    template = PulseSeries(np.arange(3), rest, np.full(3, 7.5), np.full(3, 10.0), np.zeros(3), np.zeros(3))
+    resistance = np.array(
+        [(rest[i] - models.pulse(truth, template, i, 25.0)[0]) / 7.5 for i in range(3)]
+    ) + rng.normal(0, 1e-4, (3, 2))
+    pulses = PulseSeries(np.arange(3), rest, np.full(3, 7.5), np.full(3, 10.0), resistance[:, 0], resistance[:, 1])
+    observations.append(Observation("pulses_25degC", PULSE, FIT, 1.0, pulses=pulses))
     return models, truth, observations
 
 
-def test_recovers_known_parameters_from_noisy_spectra_and_discharges(synthetic):
+def test_recovers_known_parameters_from_noisy_spectra_discharges_and_pulses(synthetic):
     models, truth, observations = synthetic
     parameters = [
         FitParameter(CONTACT, 0.010, 0.002, 0.03),
@@ -112,7 +123,8 @@ def test_project_params_hold_out_every_10_degree_and_every_half_c_test():
     spectra = validate_spectra(pd.read_csv(ROOT / config.spectra))
     tests = validate_rate_tests(pd.read_csv(ROOT / config.rate_tests), config.max_abs_current_a)
     drive = block_average(validate_measurement(pd.read_csv(ROOT / config.drive_cycle), 50.0), 600.0)
-    observations = build_observations(spectra, tests, drive, config)
+    pulses = pulse_series(pd.read_csv(ROOT / config.pulse_resistance), config.pulse_min_rest_voltage_v)
+    observations = build_observations(spectra, tests, drive, config, pulses)
     by_name = {o.name: o for o in observations}
     must_be_held = [o.name for o in observations if o.kind == DISCHARGE and (o.ambient_temperature_c == 10 or o.c_rate == 0.5)]
     assert len(must_be_held) == 7  # 10 degC: four rates; C/2 at 0, 25, 45 degC
@@ -120,6 +132,30 @@ def test_project_params_hold_out_every_10_degree_and_every_half_c_test():
     fitted = [o for o in observations if o.role == FIT]
     assert not set(must_be_held) & {o.name for o in fitted}
     assert {o.kind for o in fitted} == {SPECTRUM, DISCHARGE, "drive_cycle"}
+    # The pulses are predicted by default; fitted on request, except at a held-out temperature.
+    assert [o.name for o in observations if o.kind == PULSE] == [f"pulses_{t}degC" for t in (0, 10, 25, 45)]
+    assert all(o.role == HELD_OUT for o in observations if o.kind == PULSE)
+    refit = build_observations(spectra, tests, drive, config.model_copy(update={"pulse_role": FIT}), pulses)
+    assert {o.name for o in refit if o.kind == PULSE and o.role == FIT} == {"pulses_0degC", "pulses_25degC", "pulses_45degC"}
+
+
+def test_pulse_series_are_the_median_cell_away_from_the_end_of_discharge():
+    table = pd.DataFrame(
+        {
+            "ambient_temperature_c": [25.0] * 6,
+            "soc_step": [1, 1, 1, 5, 5, 5],
+            "cell": ["a", "b", "c"] * 2,
+            "rest_voltage_v": [3.30, 3.32, 3.31, 3.70, 3.71, 3.69],
+            "pulse_current_a": [7.5] * 6,
+            "pulse_duration_s": [10.0] * 6,
+            "r_instant_ohm": [0.030, 0.020, 0.040, 0.028, 0.029, 0.027],
+            "r_10s_ohm": [0.05, 0.04, 0.06, 0.034, 0.033, 0.035],
+        }
+    )
+    series = pulse_series(table, min_rest_voltage_v=3.4)[25.0]
+    assert list(series.soc_step) == [5]  # the step rested at 3.31 V is the end of discharge
+    assert series.rest_voltage_v[0] == pytest.approx(3.70) and series.r_end_ohm[0] == pytest.approx(0.034)
+    assert series.measured_voltages()[0] == pytest.approx([3.70 - 0.028 * 7.5, 3.70 - 0.034 * 7.5])
 
 
 def test_scalar_kinetics_reproduce_the_published_functions():

@@ -33,6 +33,7 @@ FIGURES = [
     "calibration_band",
     "calibration_discharges",
     "calibration_drive_cycle",
+    "calibration_pulses",
 ]
 
 
