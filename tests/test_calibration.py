@@ -169,11 +169,27 @@ def test_scalar_kinetics_reproduce_the_published_functions():
         ("Positive electrode exchange-current density [A.m-2]", (1000.0, 30000.0, 63104.0, 318.15)),
         ("Negative particle diffusivity [m2.s-1]", (0.2, 273.15)),
         ("Positive particle diffusivity [m2.s-1]", (0.9, 318.15)),
+        ("Electrolyte conductivity [S.m-1]", (1000.0, 268.15)),
+        ("Electrolyte diffusivity [m2.s-1]", (1200.0, 318.15)),
     ):
         symbols = [pybamm.Scalar(a) for a in arguments]
         expected = published[name](*symbols).evaluate()
         got = rewritten.process_symbol(rewritten[name](*symbols)).evaluate()
         assert float(got) == pytest.approx(float(expected), rel=1e-12), name
+
+
+def test_electrolyte_transport_scales_and_extra_activation_energy():
+    """The electrolyte's scale multiplies the set's function; the extra energy slows it in the cold only."""
+    from agingset.physics.model import base_parameter_values
+
+    published = pybamm.ParameterValues("OKane2022")
+    values = base_parameter_values("OKane2022")
+    values.update({"Electrolyte diffusivity scale": 0.5, "Electrolyte transport extra activation energy [J.mol-1]": 20000.0})
+    name = "Electrolyte diffusivity [m2.s-1]"
+    for temperature, factor in ((298.15, 0.5), (273.15, 0.5 * np.exp(20000.0 / 8.314462618 * (1 / 298.15 - 1 / 273.15)))):
+        symbols = [pybamm.Scalar(1000.0), pybamm.Scalar(temperature)]
+        expected = factor * float(published[name](*symbols).evaluate())
+        assert float(values.process_symbol(values[name](*symbols)).evaluate()) == pytest.approx(expected, rel=1e-9)
 
 
 def test_diffusivity_stoichiometry_slope_is_decades_per_unit_stoichiometry():
