@@ -954,6 +954,31 @@ def standard_errors(jacobian_unit, residual, parameters: list[FitParameter], uni
     return [float(s) for s in deviation_unit * np.abs(scale)], correlation
 
 
+def error_summary(observations, errors: dict[str, dict]) -> dict:
+    """The headline numbers of one parameter set's errors, per role: discharge voltage RMSE
+    (mean and worst, over all rates and over those up to 1C), spectra median |Z| error (worst),
+    pulse resistance at the end (worst mean error), so ``dvc metrics diff`` shows them directly."""
+    summary = {}
+    for role in (FIT, HELD_OUT):
+        chosen = [o for o in observations if o.role == role]
+        discharges = [errors[o.name]["voltage_rmse_mv"] for o in chosen if o.kind == DISCHARGE]
+        up_to_1c = [errors[o.name]["voltage_rmse_mv"] for o in chosen if o.kind == DISCHARGE and o.c_rate <= 1.0]
+        spectra = [errors[o.name]["median_relative_abs_z_error_pct"] for o in chosen if o.kind == SPECTRUM]
+        pulses = [errors[o.name]["r_end_mean_error_mohm"] for o in chosen if o.kind == PULSE]
+        entry = {}
+        if discharges:
+            entry["discharge_voltage_rmse_mv_mean"] = float(np.mean(discharges))
+            entry["discharge_voltage_rmse_mv_max"] = float(np.max(discharges))
+        if up_to_1c:
+            entry["discharge_up_to_1c_voltage_rmse_mv_max"] = float(np.max(up_to_1c))
+        if spectra:
+            entry["spectrum_median_abs_z_error_pct_max"] = float(np.max(spectra))
+        if pulses:
+            entry["pulse_end_resistance_error_mohm_max_abs"] = float(np.max(np.abs(pulses)))
+        summary[role] = entry
+    return summary
+
+
 def cell_to_cell_spread(pulses: pd.DataFrame, column: str, ambient_temperature_c: float = 25.0) -> float:
     """Median over SOC steps of the relative standard deviation of ``column`` across cells."""
     rows = pulses[np.isclose(pulses["ambient_temperature_c"], ambient_temperature_c)]

@@ -210,6 +210,14 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
     ]
     for name, entry in metrics["measurements"].items():
         lines.append(f"| {name} | {entry['role']} | {_error_text(entry['stock'])} | {_error_text(entry['calibrated'])} |")
+    held_out = metrics.get("summary", {}).get("calibrated", {}).get("held_out", {})
+    if "discharge_voltage_rmse_mv_mean" in held_out:
+        lines += [
+            "",
+            f"Held-out discharges (calibrated): mean {held_out['discharge_voltage_rmse_mv_mean']:.1f} mV, worst "
+            f"{held_out['discharge_voltage_rmse_mv_max']:.1f} mV; worst up to 1C "
+            f"{held_out.get('discharge_up_to_1c_voltage_rmse_mv_max', float('nan')):.1f} mV.",
+        ]
     lines += ["", "Fitted values (standard errors from the Jacobian: a lower bound where the misfit is model error):", ""]
     lines += ["| parameter | fitted | standard error |", "|---|---|---|"]
     for name, entry in metrics["parameters"].items():

@@ -180,6 +180,10 @@ def main(params):
     write_json(
         {
             "measurements": per_measurement,
+            "summary": {
+                label: calibration.error_summary(observations, errors)
+                for label, errors in (("stock", before[2]), ("calibrated", after[2]))
+            },
             "fit": {key: summary[key] for key in ("cost_start", "cost_fitted", "iterations", "function_evaluations", "converged", "residual_points")},
             "soc_labels": soc_labels,
             "parameters": {name: {k: v for k, v in entry.items() if k != "start"} for name, entry in summary["parameters"].items()},

@@ -19,6 +19,7 @@ from agingset.calibration import (
     ResidualScales,
     build_observations,
     design_range,
+    error_summary,
     fit,
     labelled_socs,
     pulse_series,
@@ -107,6 +108,38 @@ def test_recovers_known_parameters_from_noisy_spectra_discharges_and_pulses(synt
         assert abs(result.values[name] - true_value) < 3 * result.standard_errors[name], name
     correlation = result.correlation
     assert np.allclose(np.diag(correlation), 1.0) and np.allclose(correlation, correlation.T)
+
+
+def test_error_summary_gives_each_roles_headline_numbers():
+    observations = [
+        Observation("discharge_1C_25degC", DISCHARGE, FIT, 1.0, c_rate=1.0),
+        Observation("discharge_2C_25degC", DISCHARGE, FIT, 1.0, c_rate=2.0),
+        Observation("discharge_0.5C_10degC", DISCHARGE, HELD_OUT, 1.0, c_rate=0.5),
+        Observation("discharge_2C_10degC", DISCHARGE, HELD_OUT, 1.0, c_rate=2.0),
+        Observation("spectrum_soc50", SPECTRUM, FIT, 1.0),
+        Observation("pulses_10degC", PULSE, HELD_OUT, 1.0),
+    ]
+    errors = {
+        "discharge_1C_25degC": {"voltage_rmse_mv": 20.0},
+        "discharge_2C_25degC": {"voltage_rmse_mv": 40.0},
+        "discharge_0.5C_10degC": {"voltage_rmse_mv": 30.0},
+        "discharge_2C_10degC": {"voltage_rmse_mv": 50.0},
+        "spectrum_soc50": {"median_relative_abs_z_error_pct": 1.5},
+        "pulses_10degC": {"r_end_mean_error_mohm": -7.0},
+    }
+    summary = error_summary(observations, errors)
+    assert summary[FIT] == {
+        "discharge_voltage_rmse_mv_mean": 30.0,
+        "discharge_voltage_rmse_mv_max": 40.0,
+        "discharge_up_to_1c_voltage_rmse_mv_max": 20.0,
+        "spectrum_median_abs_z_error_pct_max": 1.5,
+    }
+    assert summary[HELD_OUT] == {
+        "discharge_voltage_rmse_mv_mean": 40.0,
+        "discharge_voltage_rmse_mv_max": 50.0,
+        "discharge_up_to_1c_voltage_rmse_mv_max": 30.0,
+        "pulse_end_resistance_error_mohm_max_abs": 7.0,
+    }
 
 
 def test_a_held_out_measurement_cannot_enter_the_fit(synthetic):
