@@ -109,10 +109,17 @@ class PulseSeries:
     r_instant_ohm: np.ndarray
     r_end_ohm: np.ndarray
 
+    def measured_resistances(self) -> np.ndarray:
+        """(pulses, 2): the resistance at the first sample under load and at the end."""
+        return np.column_stack([self.r_instant_ohm, self.r_end_ohm])
+
+    def resistances(self, voltages: np.ndarray) -> np.ndarray:
+        """(pulses, 2) resistances of (pulses, 2) voltages under load: the drop from rest over the current."""
+        return (self.rest_voltage_v[:, None] - voltages) / self.current_a[:, None]
+
     def measured_voltages(self) -> np.ndarray:
         """(pulses, 2): the voltage at the first sample under load and at the end."""
-        resistance = np.column_stack([self.r_instant_ohm, self.r_end_ohm])
-        return self.rest_voltage_v[:, None] - resistance * self.current_a[:, None]
+        return self.rest_voltage_v[:, None] - self.measured_resistances() * self.current_a[:, None]
 
 
 def pulse_series(pulses: pd.DataFrame, min_rest_voltage_v: float) -> dict[float, PulseSeries]:
@@ -598,8 +605,7 @@ def predict(
             simulated[index, : voltage.size] = voltage
         difference = simulated - measured
         residuals = difference.ravel() / scales.voltage_v
-        resistance = (series.rest_voltage_v[:, None] - simulated) / series.current_a[:, None]
-        resistance_error_mohm = 1e3 * (resistance - np.column_stack([series.r_instant_ohm, series.r_end_ohm]))
+        resistance_error_mohm = 1e3 * (series.resistances(simulated) - series.measured_resistances())
         errors = {
             "voltage_rmse_mv": float(1e3 * np.sqrt(np.mean(difference**2))),
             "r_instant_rmse_mohm": float(np.sqrt(np.mean(resistance_error_mohm[:, 0] ** 2))),

@@ -178,16 +178,19 @@ def pulses_measured_vs_calibrated(records: pd.DataFrame) -> Figure | None:
     if pulses.empty:
         return None
     ends = pulses.loc[pulses.groupby(["measurement", "parameters", "pulse_soc_step"])["time_s"].idxmax()]
+    ends = ends.assign(
+        **{
+            f"{which}_mohm": 1e3 * (ends["pulse_rest_voltage_v"] - ends[f"voltage_{which}_v"]) / -ends["current_a"]
+            for which in ("measured", "simulated")
+        }
+    )
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for color, (name, rows) in enumerate(ends.groupby("measurement", sort=False)):
-        current = -rows["current_a"]
-        rest = rows["pulse_rest_voltage_v"]
         measured = rows[rows["parameters"] == "calibrated"]
-        axis.plot(measured["pulse_rest_voltage_v"], 1e3 * (measured["pulse_rest_voltage_v"] - measured["voltage_measured_v"]) / -measured["current_a"], "o", color=f"C{color}", label=name)
+        axis.plot(measured["pulse_rest_voltage_v"], measured["measured_mohm"], "o", color=f"C{color}", label=name)
         for label, style in (("stock", ":"), ("calibrated", "-")):
             simulated = rows[rows["parameters"] == label]
-            resistance = 1e3 * (rest[simulated.index] - simulated["voltage_simulated_v"]) / current[simulated.index]
-            axis.plot(simulated["pulse_rest_voltage_v"], resistance, style, color=f"C{color}", label=label if color == 0 else None)
+            axis.plot(simulated["pulse_rest_voltage_v"], simulated["simulated_mohm"], style, color=f"C{color}", label=label if color == 0 else None)
     axis.set_xlabel("rested voltage before the pulse [V]")
     axis.set_ylabel("resistance at the pulse's end [mOhm]")
     axis.legend(fontsize=7)
