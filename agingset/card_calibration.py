@@ -168,6 +168,9 @@ def _error_text(errors: Mapping) -> str:
         text += f"; resistance at the pulse's end {errors['r_end_mean_error_mohm']:+.1f} mOhm (mean), first sample {errors['r_instant_rmse_mohm']:.1f} mOhm RMSE"
     if "temperature_rmse_k" in errors:
         text += f", {errors['temperature_rmse_k']:.1f} K"
+    if "capacity_to_3v_error_pct" in errors:
+        error = errors["capacity_to_3v_error_pct"]
+        text += "; ends above 3.0 V" if error is None else f"; capacity to 3.0 V {error:+.1f} %"
     return text
 
 
@@ -219,7 +222,9 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
             "",
             f"Held-out discharges (calibrated): mean {held_out['discharge_voltage_rmse_mv_mean']:.1f} mV, worst "
             f"{held_out['discharge_voltage_rmse_mv_max']:.1f} mV; worst up to 1C "
-            f"{held_out.get('discharge_up_to_1c_voltage_rmse_mv_max', float('nan')):.1f} mV.",
+            f"{held_out.get('discharge_up_to_1c_voltage_rmse_mv_max', float('nan')):.1f} mV; capacity to 3.0 V within "
+            f"{_number(held_out.get('discharge_capacity_to_3v_error_pct_max_abs'), 2)} % (the RMSE is mostly the last few "
+            "per cent of each discharge, where the voltage falls by up to 1 V: docs/physics.md).",
         ]
     lines += ["", "Fitted values (standard errors from the Jacobian: a lower bound where the misfit is model error):", ""]
     lines += ["| parameter | fitted | standard error |", "|---|---|---|"]

@@ -20,10 +20,11 @@ import time
 
 import numpy as np
 
-from agingset.design import build_design, cell_parameter_columns, effective_config
+from agingset.design import build_design, cell_parameter_columns
 from agingset.params import load_params
 from agingset.physics.aging import AgingSimulator, Protocol
-from stages._io import dataset_model, read_calibration
+from stages._io import dataset_model
+from stages.design import dataset_design
 
 EOL_SOH = 0.8
 RELATIVE_FLOOR_PCT = 0.5
@@ -56,10 +57,10 @@ def compare(jumped, full) -> dict:
     return record
 
 
-def dataset_design(params, samples: int):
+def dataset_samples(params, samples: int):
     """The dataset's model and its first ``samples`` design rows with their cell-parameter columns
     (calibrated values and ranges: run `dvc repro calibrate` first)."""
-    design = build_design(effective_config(params.design, read_calibration(params)[1]), samples, params.seed)
+    design = build_design(dataset_design(params), samples, params.seed)
     return dataset_model(params), design, cell_parameter_columns(design)
 
 
@@ -108,7 +109,7 @@ def main(samples: int, first: int, other: dict | None) -> None:
     )
     warm_aging = aging.model_copy(update={"cycles": aging.rpt_every})
     solver = params.solver.model_copy(update={"timeout_s": 1e5})
-    model, design, names = dataset_design(params, first + samples)
+    model, design, names = dataset_samples(params, first + samples)
     design = design.iloc[first:]
     for label, config in settings.items():
         print(f"{label}: jumping {config.cycle_jumping.model_dump()}")

@@ -25,21 +25,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agingset.design import build_design, effective_config  # noqa: E402
+from agingset.design import build_design  # noqa: E402
 from agingset.impedance_features import spectrum_feature_table  # noqa: E402
 from agingset.noise import noisy_spectra  # noqa: E402
 from agingset.params import load_params  # noqa: E402
 from agingset.physics.model import handoff_state_names  # noqa: E402
 from agingset.tasks import eis as eis_tasks  # noqa: E402
 from agingset.tasks.aging import aging_tasks, solve_sample  # noqa: E402
-from stages._io import dataset_model, read_calibration  # noqa: E402
+from stages._io import dataset_model  # noqa: E402
+from stages.design import dataset_design  # noqa: E402
 
 
 def aged_task(cycles: int, ambient_c: float):
     params = load_params(ROOT / "params.yaml")
     params = params.model_copy(update={"aging": params.aging.model_copy(update={"cycles": cycles})})
-    _, ranges = read_calibration(params)
-    design = build_design(effective_config(params.design, ranges), 24, params.seed)
+    design = build_design(dataset_design(params), 24, params.seed)
     design = design[design["ambient_temperature_c"] == ambient_c].iloc[[0]].reset_index(drop=True)
     model = dataset_model(params)
     handoff = handoff_state_names(model, params.eis.surface_form)

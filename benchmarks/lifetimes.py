@@ -15,12 +15,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from agingset.design import build_design, effective_config
+from agingset.design import build_design
 from agingset.executor import Settings, run_tasks
 from agingset.params import PROTOCOL_FIELDS, load_params
 from agingset.physics.model import handoff_state_names
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._io import dataset_model, read_calibration
+from stages._io import dataset_model
+from stages.design import dataset_design
 
 
 def timed(task):
@@ -35,8 +36,7 @@ if __name__ == "__main__":
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     P = load_params("params.yaml")
     # The dataset's own cells: calibrated base values and design ranges (data/calibrate/, as dvc repro)
-    _, calibrated_ranges = read_calibration(P)
-    design = build_design(effective_config(P.design, calibrated_ranges), n, P.seed)
+    design = build_design(dataset_design(P), n, P.seed)
     model = dataset_model(P)
     tasks = aging_tasks(model, P.solver, P.aging, handoff_state_names(model, P.eis.surface_form), design)
     t = time.perf_counter()

@@ -6,9 +6,9 @@ Writes data/sensitivity (runs, indices, sobol.png) and metrics/sensitivity.json.
 from agingset import sensitivity
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import SENSITIVITY_DIR as OUTPUT
-from agingset.design import effective_config
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._io import atomic_path, dataset_model, read_calibration, run_stage, write_json
+from stages._io import atomic_path, dataset_model, run_stage, write_json
+from stages.design import dataset_design
 from stages._solve import solve_all
 
 METRICS = _METRICS["sensitivity"]
@@ -16,8 +16,7 @@ METRICS = _METRICS["sensitivity"]
 
 def main(params):
     config = params.sensitivity
-    _, calibrated_ranges = read_calibration(params)
-    ranges = effective_config(params.design, calibrated_ranges).cell_parameters
+    ranges = dataset_design(params).cell_parameters
     runs = sensitivity.runs(ranges, config, params.design, params.seed)
     aging = sensitivity.short_aging(params.aging, config)
     tasks = aging_tasks(dataset_model(params), params.solver, aging, [], runs)

@@ -18,6 +18,7 @@ from agingset.calibration import (
     PulseSeries,
     ResidualScales,
     build_observations,
+    capacity_to_voltage_ah,
     design_range,
     error_summary,
     fit,
@@ -120,10 +121,10 @@ def test_error_summary_gives_each_roles_headline_numbers():
         Observation("pulses_10degC", PULSE, HELD_OUT, 1.0),
     ]
     errors = {
-        "discharge_1C_25degC": {"voltage_rmse_mv": 20.0},
-        "discharge_2C_25degC": {"voltage_rmse_mv": 40.0},
-        "discharge_0.5C_10degC": {"voltage_rmse_mv": 30.0},
-        "discharge_2C_10degC": {"voltage_rmse_mv": 50.0},
+        "discharge_1C_25degC": {"voltage_rmse_mv": 20.0, "capacity_to_3v_error_pct": -1.5},
+        "discharge_2C_25degC": {"voltage_rmse_mv": 40.0, "capacity_to_3v_error_pct": 0.5},
+        "discharge_0.5C_10degC": {"voltage_rmse_mv": 30.0, "capacity_to_3v_error_pct": None},
+        "discharge_2C_10degC": {"voltage_rmse_mv": 50.0, "capacity_to_3v_error_pct": 0.8},
         "spectrum_soc50": {"median_relative_abs_z_error_pct": 1.5},
         "pulses_10degC": {"r_end_mean_error_mohm": -7.0},
     }
@@ -132,14 +133,26 @@ def test_error_summary_gives_each_roles_headline_numbers():
         "discharge_voltage_rmse_mv_mean": 30.0,
         "discharge_voltage_rmse_mv_max": 40.0,
         "discharge_up_to_1c_voltage_rmse_mv_max": 20.0,
+        "discharge_capacity_to_3v_error_pct_max_abs": 1.5,
         "spectrum_median_abs_z_error_pct_max": 1.5,
     }
     assert summary[HELD_OUT] == {
         "discharge_voltage_rmse_mv_mean": 40.0,
         "discharge_voltage_rmse_mv_max": 50.0,
         "discharge_up_to_1c_voltage_rmse_mv_max": 30.0,
+        "discharge_capacity_to_3v_error_pct_max_abs": 0.8,  # None: the model was above 3.0 V at the record's end
         "pulse_end_resistance_error_mohm_max_abs": 7.0,
     }
+
+
+def test_capacity_to_voltage_is_the_charge_until_the_voltage_last_falls_through_it():
+    time_s = np.array([0.0, 1800.0, 3600.0, 5400.0, 7200.0])
+    current_a = np.array([0.0, -2.0, -2.0, -2.0, -2.0])  # 2 A from the first sample on: 1 A.h per 1800 s
+    voltage_v = np.array([4.2, 3.6, 2.9, 3.2, 2.6])  # dips through 3.0 V, recovers, falls through it for good
+    # Last above 3.0 V at 5400 s; 3.2 -> 2.6 V falls through 3.0 at a third of the way to 7200 s.
+    delivered = 0.5 + 1.0 + 1.0 + 1.0 / 3.0  # the first interval ramps 0 -> 2 A (trapezoid)
+    assert capacity_to_voltage_ah(time_s, current_a, voltage_v, 3.0) == pytest.approx(delivered)
+    assert np.isnan(capacity_to_voltage_ah(time_s, current_a, voltage_v, 2.5))  # never falls through 2.5 V
 
 
 def test_a_held_out_measurement_cannot_enter_the_fit(synthetic):

@@ -178,22 +178,22 @@ def test_train_change_reruns_only_training(project):
 def test_exp_run_grows_the_dataset_metrics_diff_shows_it_and_the_loader_reads_both(project):
     from agingset.loader import load_dataset
 
-    output = _dvc(project, "exp", "run", "-S", "samples=6")
-    # The design is nested and samples are cached: only the two new trajectories are solved.
-    assert "solve_aging: 2 computed, 4 from cache" in output, output
+    output = _dvc(project, "exp", "run", "-S", "samples=5")
+    # The design is nested and samples are cached: only the new trajectory is solved.
+    assert "solve_aging: 1 computed, 4 from cache" in output, output
     design = pd.read_parquet(project / "data/design/samples.parquet")
-    assert len(design) == 6
+    assert len(design) == 5
     diff = _dvc(project, "metrics", "diff")
-    assert re.search(r"metrics/quality\.json\s+samples\s+4\s+6", diff), diff
+    assert re.search(r"metrics/quality\.json\s+samples\s+4\s+5", diff), diff
     # The loader reads a committed version through DVC, and the workspace.
     committed = load_dataset("HEAD", split=None, repo=str(project))  # dataset v1: 4 samples
-    workspace = load_dataset(project, split=None)  # after `exp run -S samples=6`
+    workspace = load_dataset(project, split=None)  # after `exp run -S samples=5`
     assert committed.meta["sample_id"].nunique() == 4
-    assert workspace.meta["sample_id"].nunique() == 6
+    assert workspace.meta["sample_id"].nunique() == 5
     # The design is nested: the committed samples are the first of the grown dataset.
     assert set(committed.meta["sample_id"]) <= set(workspace.meta["sample_id"])
     headline = _dvc(project, "metrics", "diff", "--targets", "metrics/summary.json")
-    assert re.search(r"metrics/summary\.json\s+samples\s+4\s+6", headline), headline
+    assert re.search(r"metrics/summary\.json\s+samples\s+4\s+5", headline), headline
     assert len(headline.splitlines()) < 60
 
 
