@@ -653,8 +653,8 @@ def predict(
                 for voltage in (record.voltage_v, full_voltage)
             )
             error_pct = 100 * (simulated_ah - measured_ah) / measured_ah
-            errors["capacity_to_3v_ah_measured"] = measured_ah
-            # None (JSON null): the simulated discharge was still above 3.0 V when the record ended.
+            # None (JSON null): that discharge was still above 3.0 V when the record ended.
+            errors["capacity_to_3v_ah_measured"] = measured_ah if np.isfinite(measured_ah) else None
             errors["capacity_to_3v_error_pct"] = float(error_pct) if np.isfinite(error_pct) else None
         if record.temperature_c is not None:
             last = np.where(np.isfinite(full_temperature), full_temperature, full_temperature[max(reached - 1, 0)])

@@ -8,8 +8,8 @@ from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import SENSITIVITY_DIR as OUTPUT
 from agingset.tasks.aging import aging_tasks, solve_sample
 from stages._io import atomic_path, dataset_model, run_stage, write_json
-from stages.design import dataset_design
 from stages._solve import solve_all
+from stages.design import dataset_design
 
 METRICS = _METRICS["sensitivity"]
 
