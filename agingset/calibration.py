@@ -649,8 +649,7 @@ def predict(
         }
         if observation.kind == DISCHARGE:
             measured_ah, simulated_ah = (
-                capacity_to_voltage_ah(record.time_s, record.current_a, voltage, CAPACITY_VOLTAGE_V)
-                for voltage in (record.voltage_v, full_voltage)
+                capacity_to_voltage_ah(record, voltage, CAPACITY_VOLTAGE_V) for voltage in (record.voltage_v, full_voltage)
             )
             error_pct = 100 * (simulated_ah - measured_ah) / measured_ah
             # None (JSON null): that discharge was still above 3.0 V when the record ended.
@@ -975,17 +974,17 @@ def standard_errors(jacobian_unit, residual, parameters: list[FitParameter], uni
 CAPACITY_VOLTAGE_V = 3.0
 
 
-def capacity_to_voltage_ah(time_s: np.ndarray, current_a: np.ndarray, voltage_v: np.ndarray, level_v: float) -> float:
-    """Charge [A.h] delivered (current negative on discharge) until the voltage last falls through
-    ``level_v``, linear between the two samples around it; NaN when the record ends above it."""
+def capacity_to_voltage_ah(record: Measurement, voltage_v: np.ndarray, level_v: float) -> float:
+    """Charge [A.h] the record's current delivers until ``voltage_v`` (at the record's times: its
+    own or a simulated one) last falls through ``level_v``, linear between the two samples around
+    it; NaN when the voltage ends above it."""
     above = np.flatnonzero(voltage_v >= level_v)
     if above.size == 0 or above[-1] == voltage_v.size - 1:
         return float("nan")
     last = above[-1]
     share = (voltage_v[last] - level_v) / (voltage_v[last] - voltage_v[last + 1])
-    crossing_s = time_s[last] + share * (time_s[last + 1] - time_s[last])
-    delivered = np.concatenate([[0.0], np.cumsum(-0.5 * (current_a[1:] + current_a[:-1]) * np.diff(time_s))])
-    return float(np.interp(crossing_s, time_s, delivered) / 3600)
+    delivered = record.discharged_ah
+    return float(delivered[last] + share * (delivered[last + 1] - delivered[last]))
 
 
 def error_summary(observations, errors: dict[str, dict]) -> dict:

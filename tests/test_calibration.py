@@ -149,10 +149,11 @@ def test_capacity_to_voltage_is_the_charge_until_the_voltage_last_falls_through_
     time_s = np.array([0.0, 1800.0, 3600.0, 5400.0, 7200.0])
     current_a = np.array([0.0, -2.0, -2.0, -2.0, -2.0])  # 2 A from the first sample on: 1 A.h per 1800 s
     voltage_v = np.array([4.2, 3.6, 2.9, 3.2, 2.6])  # dips through 3.0 V, recovers, falls through it for good
+    record = Measurement(time_s, current_a, voltage_v)
     # Last above 3.0 V at 5400 s; 3.2 -> 2.6 V falls through 3.0 at a third of the way to 7200 s.
     delivered = 0.5 + 1.0 + 1.0 + 1.0 / 3.0  # the first interval ramps 0 -> 2 A (trapezoid)
-    assert capacity_to_voltage_ah(time_s, current_a, voltage_v, 3.0) == pytest.approx(delivered)
-    assert np.isnan(capacity_to_voltage_ah(time_s, current_a, voltage_v, 2.5))  # never falls through 2.5 V
+    assert capacity_to_voltage_ah(record, voltage_v, 3.0) == pytest.approx(delivered)
+    assert np.isnan(capacity_to_voltage_ah(record, voltage_v, 2.5))  # never falls through 2.5 V
 
 
 def test_a_held_out_measurement_cannot_enter_the_fit(synthetic):
