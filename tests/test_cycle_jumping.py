@@ -280,6 +280,17 @@ def test_per_cycle_capacity_counts_discharging_steps_and_skips_empty_ones():
     assert _discharged_ah(cycle) == pytest.approx(4.8)
 
 
+def test_a_checking_cycle_may_lose_a_vanishing_step_but_not_a_real_one():
+    """After a jump, a CC charge that had shrunk to 1 % of the cycle may end at its start (the
+    cold cell meets the upper voltage at once); a discharge that took a fifth of it may not."""
+    before = (900.0, 300.0, 45.0, 3150.0, 300.0)
+    assert cycle_jumping.lost_steps(before, (880.0, 300.0, 0.0, 3160.0, 300.0)) == []
+    assert cycle_jumping.lost_steps(before, (0.0, 300.0, 40.0, 3160.0, 300.0)) == [0]
+    assert cycle_jumping.lost_steps((900.0, 300.0, 200.0, 3000.0, 300.0), (880.0, 300.0, 0.0, 3160.0, 300.0)) == [2]
+    # A step already empty before the jump is not lost by being empty after it.
+    assert cycle_jumping.lost_steps((900.0, 300.0, 0.0, 3150.0, 300.0), (880.0, 300.0, 0.0, 3160.0, 300.0)) == []
+
+
 def test_a_failed_checking_cycle_is_recorded_but_not_logged_as_an_error(caplog):
     """A cycle that cannot start from a jumped state rejects the jump; PyBaMM's ERROR line for it
     would read as a failed sample in the stage's log."""

@@ -32,6 +32,7 @@ from .cycle_jumping import (
     extrapolate,
     jump_error,
     limits,
+    lost_steps,
     predicted_slope,
     share_of_room,
     size_after_check,
@@ -192,6 +193,7 @@ class _Pending:
     planned: int  # the envelope's size, when sharing the room before the RPT cut the jump short; else 0
     simulated: int
     rows: int
+    durations: tuple[float, ...]  # of the steps of the cycle before the jump
 
     @property
     def order(self) -> int:
@@ -502,7 +504,8 @@ class AgingSimulator:
             solve_kwargs = kwargs if pending is None else {**kwargs, "callbacks": [watch, _JumpCheckLogging()]}
             try:
                 solution = self._solve("cycle", state, solve_kwargs, watch)
-                if pending is not None and any(isinstance(step, pybamm.EmptySolution) for step in solution.cycles[-1].steps):
+                durations = step_durations(solution.cycles[-1])
+                if pending is not None and lost_steps(pending.durations, durations):
                     # A step that ends at its start (a discharge from a jumped state already at its
                     # cut-off) is a state off the cycle's path: the jump fails, not the sample.
                     raise TrajectoryFailed("a step of a checking cycle ended at its start")
@@ -586,7 +589,7 @@ class AgingSimulator:
             pending = _Pending(
                 n, state, boundary, slope, bend, cycles,
                 envelope.size if cycles == fitted < envelope.size else 0,
-                len(log.simulated), len(tables["cycles"]),
+                len(log.simulated), len(tables["cycles"]), durations,
             )
             log.jumped.append((first + n + 1, first + n + cycles))
             state = _with_state(state, np.concatenate([moved, last[differential:]]))
@@ -688,6 +691,13 @@ def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
     if worst > bounds.lithium_balance_tolerance:
         return f"lithium balance error {worst:.3g} exceeds {bounds.lithium_balance_tolerance}"
     return ""
+
+
+def step_durations(cycle: pybamm.Solution) -> tuple[float, ...]:
+    """Seconds each step of a cycle lasted (0 for a step that ended at its start)."""
+    return tuple(
+        0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in cycle.steps
+    )
 
 
 def _discharged_ah(cycle: pybamm.Solution) -> float:

@@ -26,6 +26,12 @@ projection onto the invariant, as integrators that conserve a first integral do;
 charge the negative electrode holds the cyclable lithium, its loss comes out of it). A jump whose
 lithium defect exceeds ``tolerance`` (of the cell's lithium) is halved instead: its concentrations
 moved along a cycle's path, not along the envelope.
+A checking cycle whose step ends at its start (its cut-off already holds: PyBaMM returns an empty
+step) fails the jump when that step was a real part of the cycle before it — a discharge that
+cannot start is a state off the cycle's path — but not when the step was already vanishing
+(under ``VANISHING_STEP_SHARE`` of the cycle): an aging cell's CC charge at a cold, fast rate
+shrinks cycle after cycle until its polarisation meets the upper voltage at once, and a jump
+lands past that point.
 
 Everything here is pure: states are numpy vectors and the caller simulates the cycles.
 """
@@ -51,6 +57,15 @@ MIN_JUMP = 2
 # A life's first jump: the early √t SEI phase rejected a larger start (25 cycles) twice in most lives.
 FIRST_JUMP = 4
 _GROWTH_MAX, _SHRINK_MIN, _SAFETY = 2.0, 0.25, 0.9
+# A step shorter than this share of its cycle may end at its start in the cycle after a jump.
+VANISHING_STEP_SHARE = 0.02
+
+
+def lost_steps(before: tuple[float, ...], after: tuple[float, ...], share: float = VANISHING_STEP_SHARE) -> list[int]:
+    """Steps (indices) that took at least ``share`` of the cycle before a jump (``before``:
+    its step durations) and lasted nothing in the checking cycle after it (``after``)."""
+    total = sum(before)
+    return [index for index, (then, now) in enumerate(zip(before, after)) if now <= 0.0 < then and then >= share * total]
 
 
 def limits(
