@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .measurement import Measurement  # noqa: E402
+
 BAND = (5, 95)  # percentiles of the dataset's fresh spectra
 FIT_WINDOW_HZ = (0.01, 1000.0)
 
@@ -54,7 +56,7 @@ def discharges_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
         at = discharges[discharges["ambient_temperature_c"] == temperature]
         for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
             held = (rows["role"] == "held_out").all()
-            charge = -np.concatenate([[0.0], np.cumsum(0.5 * (rows["current_a"].to_numpy()[1:] + rows["current_a"].to_numpy()[:-1]) * np.diff(rows["time_s"].to_numpy()))]) / 3600
+            charge = Measurement(rows["time_s"].to_numpy(), rows["current_a"].to_numpy(), rows["voltage_measured_v"].to_numpy()).discharged_ah
             colour = f"C{index}"
             axis.plot(charge, rows["voltage_measured_v"], color=colour, lw=2.5, alpha=0.35)
             axis.plot(charge, rows["voltage_simulated_v"], color=colour, ls="--" if held else "-", lw=1,
