@@ -11,7 +11,7 @@ from agingset.design import build_design, cell_parameter_columns
 from agingset.params import CycleJumping, ParamsError, parse_params
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor
+from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor, state_bounds
 from agingset.physics.protocol import Protocol, build_experiment
 from agingset.tasks.aging import aging_tasks
 
@@ -278,6 +278,25 @@ def test_per_cycle_capacity_counts_discharging_steps_and_skips_empty_ones():
 
     cycle = SimpleNamespace(steps=[step(0.0, 4.8), step(4.8, 4.8), pybamm.EmptySolution(), step(4.8, 0.1)])
     assert _discharged_ah(cycle) == pytest.approx(4.8)
+
+
+def test_state_limits_are_in_the_state_vectors_units():
+    """PyBaMM's bounds are physical (0 <= c <= c_max) and its states scaled (c / c_max): the jump
+    limits must compare like with like, or a jump can put a particle above its maximum
+    concentration (on the DFN at 0 oC that state failed IDA's initialisation, IDA_BAD_K)."""
+    simulation = pybamm.Simulation(pybamm.lithium_ion.SPM(), parameter_values=pybamm.ParameterValues("OKane2022"))
+    simulation.build()
+    model = simulation.built_model
+    lower, upper = state_bounds(model)
+    y0 = model.concatenated_initial_conditions.evaluate().ravel()[: model.len_rhs]
+    for variable in model.rhs:
+        where = model.y_slices[variable][0]
+        if variable.name.endswith("particle concentration [mol.m-3]"):
+            assert np.all(lower[where] == 0.0) and np.allclose(upper[where], 1.0)
+            assert np.all((y0[where] > lower[where]) & (y0[where] < upper[where]))
+            assert model.bounds[1][where].max() > 1e4  # physical c_max, what the limits compared with before
+        else:
+            assert np.all(np.isinf(upper[where]))
 
 
 def test_a_checking_cycle_may_lose_a_vanishing_step_but_not_a_real_one():

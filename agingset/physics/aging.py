@@ -216,6 +216,30 @@ class _Envelope:
         return tuple(slope + (cycle - self.at) * bend for slope, bend in zip(self.slope, self.bend))
 
 
+def _number(value) -> float | None:
+    """A variable's scale or reference as a number; None when it depends on an input."""
+    try:
+        return float(value.evaluate()) if isinstance(value, pybamm.Symbol) else float(value)
+    except Exception:
+        return None
+
+
+def state_bounds(model: pybamm.BaseModel) -> tuple[np.ndarray, np.ndarray]:
+    """The differential states' bounds in the state vector's units. PyBaMM keeps a variable's
+    bounds physical (``model.bounds``: a concentration in [0, c_max]) and its state scaled,
+    (value - reference) / scale (c / c_max in [0, 1]); a bound whose scale is an input is dropped."""
+    lower, upper = (np.array(bound, dtype=float)[: model.len_rhs] for bound in model.bounds)
+    for variable in model.rhs:
+        where = model.y_slices[variable][0]
+        scale, reference = _number(getattr(variable, "scale", 1)), _number(getattr(variable, "reference", 0))
+        if scale is None or reference is None or scale <= 0:
+            lower[where], upper[where] = -np.inf, np.inf
+            continue
+        lower[where] = (lower[where] - reference) / scale
+        upper[where] = (upper[where] - reference) / scale
+    return lower, upper
+
+
 def _boundary(state: pybamm.Solution) -> np.ndarray:
     return np.asarray(state.all_ys[-1])[:, -1].copy()
 
@@ -464,7 +488,7 @@ class AgingSimulator:
         if id(model) not in self._limits:
             names = [variable.name for variable in model.rhs]
             slices = [model.y_slices[variable][0] for variable in model.rhs]
-            lower, upper = (np.asarray(bound)[: model.len_rhs] for bound in model.bounds)
+            lower, upper = state_bounds(model)
             negative = np.concatenate(
                 [np.empty(0, dtype=int)]
                 + [
