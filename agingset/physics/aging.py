@@ -7,6 +7,7 @@ created once per worker and protocol and solves any number of samples by changin
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import time
@@ -255,6 +256,8 @@ def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
     )
 
 
+LOGGER = logging.getLogger("agingset.physics.aging")
+
 # The ambient temperature, where the cell also starts, as an input of the aging model. PyBaMM
 # refuses its own "Ambient temperature [K]" as an experiment's input (a step may set it); the
 # steps here set none, and the parameter refers to this input instead.
@@ -365,6 +368,7 @@ class AgingSimulator:
             )
         }
         self._limits: dict[int, tuple] = {}
+        self._warm = False
         self._read_monitored = _ScalarReader(list(MONITORED))
         self._read_lithium = _ScalarReader([LITHIUM_IN_PARTICLES, *self.lithium_sinks])
         self._read_labels = _ScalarReader(
@@ -392,6 +396,8 @@ class AgingSimulator:
         cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
         solver_inputs = {**cell, **protocol_inputs(protocol)}
         set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
+        if not self._warm:
+            self._warm_up(solver_inputs)
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
@@ -427,6 +433,21 @@ class AgingSimulator:
                 {"status": status, "message": message, "cycles": log.summary()},
             ),
         )
+
+    def _warm_up(self, inputs: dict[str, float]) -> None:
+        """Solve each simulation once, untimed and discarded. PyBaMM builds (and with
+        ``solver.compile`` compiles) a step's model at its first solve: seconds for the SPM, a
+        quarter of an hour for the DFN, which would count against the first sample's
+        ``solver.timeout_s`` on a fresh compile cache and time it out (its status would then
+        depend on the cache). A failure here is the sample's to report, in its own solve."""
+        self._warm = True
+        quiet = {"inputs": inputs, "calc_esoh": False, "callbacks": [_JumpCheckLogging()]}
+        try:
+            start = self.simulations["start"].solve(**quiet)
+            self.simulations["cycle"].solve(starting_solution=start.last_state, **quiet)
+            self.simulations["rpt"].solve(starting_solution=start.last_state, **quiet)
+        except Exception:  # noqa: BLE001 - the timed solve of the sample reports it
+            LOGGER.debug("warm-up solve failed", exc_info=True)
 
     def _solve(self, part: str, state, kwargs: dict, watch: _Watch) -> pybamm.Solution:
         errors = len(watch.errors)
