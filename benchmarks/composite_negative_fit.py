@@ -68,6 +68,21 @@ def arr(E, T):
     return pybamm.exp(E / R * (1 / TREF - 1 / T))
 
 
+def fitted_phase(stock, prefix, electrode, fraction, diffusivity, energy, rate, initial):
+    """One electrode (or phase, ``prefix`` "Primary: " / "Secondary: "): its fraction, Arrhenius
+    diffusivity, scaled exchange current (shared reaction activation energy Ek) and initial
+    concentration as inputs named by the arguments."""
+    inp = pybamm.InputParameter
+    j0 = stock[f"{prefix}{electrode} electrode exchange-current density [A.m-2]"]
+    return {
+        f"{prefix}{electrode} electrode active material volume fraction": inp(fraction),
+        f"{prefix}{electrode} particle diffusivity [m2.s-1]": lambda sto, T: inp(diffusivity) * arr(inp(energy), T),
+        f"{prefix}{electrode} electrode exchange-current density [A.m-2]":
+            lambda ce, cs, cm, T: inp(rate) * j0(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
+        f"{prefix}Initial concentration in {electrode.lower()} electrode [mol.m-3]": inp(initial),
+    }
+
+
 def vol_cap_ah(pv, thick_key, cmax):
     return pv[thick_key] * pv["Electrode width [m]"] * pv["Electrode height [m]"] * cmax * F / 3600
 
@@ -93,49 +108,25 @@ class Harness:
         if relax:  # current switched off (smoothly, 2 s) at t = tend: discharge then rest
             pv.update({"Current function [A]": inp("I") * 0.5 * (1 - pybamm.tanh((pybamm.t - inp("tend")) / 2.0))})
         # positive
-        jp = self.stock["Positive electrode exchange-current density [A.m-2]"]
-        pv.update({
-            "Positive electrode active material volume fraction": inp("eps_p"),
-            "Positive particle diffusivity [m2.s-1]": lambda sto, T: inp("Dp") * arr(inp("EDp"), T),
-            "Positive electrode exchange-current density [A.m-2]":
-                lambda ce, cs, cm, T: inp("kp") * jp(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
-            "Initial concentration in positive electrode [mol.m-3]": inp("cp0"),
-        })
+        pv.update(fitted_phase(self.stock, "", "Positive", "eps_p", "Dp", "EDp", "kp", "cp0"))
         self.cmax_p = self.stock["Maximum concentration in positive electrode [mol.m-3]"]
         self.Up = self.stock["Positive electrode OCP [V]"]
         self.cap_p = vol_cap_ah(self.stock, "Positive electrode thickness [m]", self.cmax_p)
         if not comp:
-            jn = self.stock["Negative electrode exchange-current density [A.m-2]"]
-            pv.update({
-                "Negative electrode active material volume fraction": inp("eps_n"),
-                "Negative particle diffusivity [m2.s-1]": lambda sto, T: inp("Dn") * arr(inp("EDn"), T),
-                "Negative electrode exchange-current density [A.m-2]":
-                    lambda ce, cs, cm, T: inp("kn") * jn(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
-                "Initial concentration in negative electrode [mol.m-3]": inp("cn0"),
-            })
+            pv.update(fitted_phase(self.stock, "", "Negative", "eps_n", "Dn", "EDn", "kn", "cn0"))
             self.cmax_n = [self.stock["Maximum concentration in negative electrode [mol.m-3]"]]
             self.Un = [self.stock["Negative electrode OCP [V]"]]
             var_pts = {"r_n": 15, "r_p": 15}
             self.names = ["eps_n", "eps_p", "nLi", "Rc", "kn", "kp", "Ek", "Dn", "EDn", "Dp", "EDp", "h"]
         else:
-            jg = self.stock["Primary: Negative electrode exchange-current density [A.m-2]"]
-            js = self.stock["Secondary: Negative electrode exchange-current density [A.m-2]"]
             if kind == "composite_hyst":  # discharge => Si delithiates: use its delithiation branch
                 pv.update({"Secondary: Negative electrode OCP [V]": self.stock["Secondary: Negative electrode delithiation OCP [V]"]})
             self.si_ocp_for_start = (self.stock["Secondary: Negative electrode delithiation OCP [V]"]
                                      if kind in ("composite_hyst", "composite_sigmoid") else pv["Secondary: Negative electrode OCP [V]"])
+            # one kinetic scale kn for both negative phases (keeps the parameter count comparable)
             pv.update({
-                "Primary: Negative electrode active material volume fraction": inp("eps_g"),
-                "Secondary: Negative electrode active material volume fraction": inp("eps_si"),
-                "Primary: Negative particle diffusivity [m2.s-1]": lambda sto, T: inp("Dn") * arr(inp("EDn"), T),
-                "Secondary: Negative particle diffusivity [m2.s-1]": lambda sto, T: inp("Dsi") * arr(inp(SI_ENERGY), T),
-                # one kinetic scale for both negative phases (keeps the parameter count comparable)
-                "Primary: Negative electrode exchange-current density [A.m-2]":
-                    lambda ce, cs, cm, T: inp("kn") * jg(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
-                "Secondary: Negative electrode exchange-current density [A.m-2]":
-                    lambda ce, cs, cm, T: inp("kn") * js(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
-                "Primary: Initial concentration in negative electrode [mol.m-3]": inp("cn0"),
-                "Secondary: Initial concentration in negative electrode [mol.m-3]": inp("csi0"),
+                **fitted_phase(self.stock, "Primary: ", "Negative", "eps_g", "Dn", "EDn", "kn", "cn0"),
+                **fitted_phase(self.stock, "Secondary: ", "Negative", "eps_si", "Dsi", SI_ENERGY, "kn", "csi0"),
                 # lumped thermal needs one negative density (same as Chen2020 graphite)
                 "Negative electrode density [kg.m-3]": self.stock["Primary: Negative electrode density [kg.m-3]"],
             }, check_already_exists=False)

@@ -42,6 +42,8 @@ from .cycle_jumping import (
 from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
 from .provenance import sample_metadata
 
+LOGGER = logging.getLogger("agingset.physics.aging")
+
 LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
 # Degradation rate parameters that ``aging.acceleration`` multiplies (when they are sampled inputs).
 ACCELERATED_PARAMETERS = (
@@ -255,8 +257,6 @@ def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
         termination="final time",
     )
 
-
-LOGGER = logging.getLogger("agingset.physics.aging")
 
 # The ambient temperature, where the cell also starts, as an input of the aging model. PyBaMM
 # refuses its own "Ambient temperature [K]" as an experiment's input (a step may set it); the
