@@ -6,6 +6,9 @@ electrode balance (no OCV correction), the project's held-out split and RMSE met
   KIND: single | composite (Si on its average OCP) | composite_hyst (Si on its delithiation branch)
         | composite_sigmoid (PyBaMM's current-sigmoid hysteresis)
   env SI_ACTIVATION=own gives the silicon its own diffusivity activation energy; FIX="name=value,..." holds parameters fixed; without start.json: stage 1 (balance + contact) then the full fit;
+  env NEG_REGION=1 adds the stage's low-lithiation diffusivity region, KIN_REGION=1 the same for the negative's
+  exchange current (WK_MAX: its width's upper bound, 0.1), POSITIVE_WALL=1 a positive diffusivity drop near full
+  lithiation (docs/physics.md "negative-reaction-region");
   a results JSON's "params" is a start for the next run (the documented numbers: restarts from earlier optima).
 Writes $OUT_DIR/results_KIND[SUFFIX].json.
 
@@ -37,6 +40,11 @@ CUTOFF = 2.0
 # SI_ACTIVATION=own: the silicon's diffusivity takes its own activation energy (EDsi), else the graphite's (EDn)
 SI_ENERGY = "EDsi" if os.environ.get("SI_ACTIVATION") == "own" else "EDn"
 POINTS = 120
+POSITIVE_WALL = os.environ.get("POSITIVE_WALL") == "1"
+NEG_REGION = os.environ.get("NEG_REGION") == "1"
+KIN_REGION = os.environ.get("KIN_REGION") == "1"
+EXTRA_NAMES = (["y_wall", "w_wall", "depth_p", "E_wall"] if POSITIVE_WALL else []) + (
+    ["x_low", "w_low", "E_low"] if NEG_REGION else []) + (["x_k", "w_k", "depth_k", "E_k_low"] if KIN_REGION else [])
 
 
 # ---------------------------------------------------------------- data
@@ -68,17 +76,44 @@ def arr(E, T):
     return pybamm.exp(E / R * (1 / TREF - 1 / T))
 
 
-def fitted_phase(stock, prefix, electrode, fraction, diffusivity, energy, rate, initial):
+def positive_wall(sto, T):
+    """POSITIVE_WALL=1: the positive's diffusivity falls by 10^-depth_p above stoichiometry y_wall (width
+    w_wall), with its own extra activation energy E_wall there: a layered oxide near full lithiation."""
+    inp = pybamm.InputParameter
+    s = 0.5 * (1 + pybamm.tanh((sto - inp("y_wall")) / inp("w_wall")))
+    return 1 - s * (1 - 10 ** (-inp("depth_p")) * arr(inp("E_wall"), T))
+
+
+def negative_region(sto, T):
+    """NEG_REGION=1: the calibrate stage's low-lithiation region (docs/physics.md "negative-diffusivity")."""
+    inp = pybamm.InputParameter
+    s = 0.5 * (1 + pybamm.tanh((inp("x_low") - sto) / inp("w_low")))
+    return 1 - s * (1 - arr(inp("E_low"), T))
+
+
+def negative_kinetic_region(sto, T):
+    """KIN_REGION=1: the negative's exchange current falls by 10^-depth_k below surface stoichiometry x_k
+    (width w_k), with E_k_low more activation energy there."""
+    inp = pybamm.InputParameter
+    s = 0.5 * (1 + pybamm.tanh((inp("x_k") - sto) / inp("w_k")))
+    return 1 - s * (1 - 10 ** (-inp("depth_k")) * arr(inp("E_k_low"), T))
+
+
+def fitted_phase(stock, prefix, electrode, fraction, diffusivity, energy, rate, initial, region=None,
+                 kinetic_region=None):
     """One electrode (or phase, ``prefix`` "Primary: " / "Secondary: "): its fraction, Arrhenius
-    diffusivity, scaled exchange current (shared reaction activation energy Ek) and initial
-    concentration as inputs named by the arguments."""
+    diffusivity (times ``region(sto, T)`` if given), scaled exchange current (shared reaction activation
+    energy Ek) and initial concentration as inputs named by the arguments."""
     inp = pybamm.InputParameter
     j0 = stock[f"{prefix}{electrode} electrode exchange-current density [A.m-2]"]
+    factor = region or (lambda sto, T: 1)
+    kfactor = kinetic_region or (lambda sto, T: 1)
     return {
         f"{prefix}{electrode} electrode active material volume fraction": inp(fraction),
-        f"{prefix}{electrode} particle diffusivity [m2.s-1]": lambda sto, T: inp(diffusivity) * arr(inp(energy), T),
+        f"{prefix}{electrode} particle diffusivity [m2.s-1]":
+            lambda sto, T: inp(diffusivity) * arr(inp(energy), T) * factor(sto, T),
         f"{prefix}{electrode} electrode exchange-current density [A.m-2]":
-            lambda ce, cs, cm, T: inp(rate) * j0(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T),
+            lambda ce, cs, cm, T: inp(rate) * j0(ce, cs, cm, pybamm.Scalar(TREF)) * arr(inp("Ek"), T) * kfactor(cs / cm, T),
         f"{prefix}Initial concentration in {electrode.lower()} electrode [mol.m-3]": inp(initial),
     }
 
@@ -108,12 +143,15 @@ class Harness:
         if relax:  # current switched off (smoothly, 2 s) at t = tend: discharge then rest
             pv.update({"Current function [A]": inp("I") * 0.5 * (1 - pybamm.tanh((pybamm.t - inp("tend")) / 2.0))})
         # positive
-        pv.update(fitted_phase(self.stock, "", "Positive", "eps_p", "Dp", "EDp", "kp", "cp0"))
+        pv.update(fitted_phase(self.stock, "", "Positive", "eps_p", "Dp", "EDp", "kp", "cp0",
+                               positive_wall if POSITIVE_WALL else None))
         self.cmax_p = self.stock["Maximum concentration in positive electrode [mol.m-3]"]
         self.Up = self.stock["Positive electrode OCP [V]"]
         self.cap_p = vol_cap_ah(self.stock, "Positive electrode thickness [m]", self.cmax_p)
         if not comp:
-            pv.update(fitted_phase(self.stock, "", "Negative", "eps_n", "Dn", "EDn", "kn", "cn0"))
+            pv.update(fitted_phase(self.stock, "", "Negative", "eps_n", "Dn", "EDn", "kn", "cn0",
+                                   negative_region if NEG_REGION else None,
+                                   negative_kinetic_region if KIN_REGION else None))
             self.cmax_n = [self.stock["Maximum concentration in negative electrode [mol.m-3]"]]
             self.Un = [self.stock["Negative electrode OCP [V]"]]
             var_pts = {"r_n": 15, "r_p": 15}
@@ -137,6 +175,7 @@ class Harness:
             self.names = ["eps_g", "eps_si", "eps_p", "nLi", "Rc", "kn", "kp", "Ek", "Dn", "Dsi", "EDn", "Dp", "EDp", "h"]
             if SI_ENERGY == "EDsi":
                 self.names.append("EDsi")
+        self.names += EXTRA_NAMES
         self.cap_n = [vol_cap_ah(self.stock, "Negative electrode thickness [m]", c) for c in self.cmax_n]
         solver = pybamm.IDAKLUSolver(rtol=1e-6, atol=1e-8)
         self.sim = pybamm.Simulation(model, parameter_values=pv, solver=solver, var_pts={**model.default_var_pts, **var_pts})
@@ -244,6 +283,12 @@ def param_specs(kind):
         "EDn": (20000.0, 0.0, float(__import__("os").environ.get("EDN_MAX", "80000")), False),
         "h": (10.0, 2.0, 60.0, True),
     }
+    common.update({"y_wall": (0.92, 0.80, 0.999, False), "w_wall": (0.015, 0.002, 0.08, True),
+                   "depth_p": (1.5, 0.0, 5.0, False), "E_wall": (0.0, -60000.0, 150000.0, False),
+                   "x_low": (0.196, 0.02, 0.4, False), "w_low": (0.032, 0.005, 0.1, True),
+                   "E_low": (100000.0, 0.0, 200000.0, False),
+                   "x_k": (0.15, 0.02, 0.4, False), "w_k": (0.03, 0.005, float(os.environ.get("WK_MAX", "0.1")), True),
+                   "depth_k": (1.0, 0.0, 5.0, False), "E_k_low": (50000.0, 0.0, 200000.0, False)})
     if kind == "single":
         common.update({"eps_n": (0.75, 0.55, 0.9, False), "Dn": (3.3e-14, 1e-16, 1e-12, True)})
     else:

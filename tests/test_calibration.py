@@ -279,6 +279,36 @@ def test_low_lithiation_region_slows_the_negative_only_in_the_cold_and_only_belo
         assert diffusivity(sto, REFERENCE_TEMPERATURE_K) == pytest.approx(without[(sto, REFERENCE_TEMPERATURE_K)], rel=1e-12)
 
 
+def test_low_lithiation_reaction_region_slows_the_negative_charge_transfer_only_below_its_stoichiometry():
+    from agingset.physics.model import REFERENCE_TEMPERATURE_K, base_parameter_values
+
+    values = base_parameter_values("OKane2022")
+    name = "Negative electrode exchange-current density [A.m-2]"
+    c_max = 33133.0
+
+    def exchange_current(sto, temperature_k):
+        arguments = (1000.0, sto * c_max, c_max, temperature_k)
+        return float(values.process_symbol(values[name](*[pybamm.Scalar(a) for a in arguments])).evaluate())
+
+    conditions = [(sto, t) for sto in (0.02, 0.7) for t in (273.15, REFERENCE_TEMPERATURE_K)]
+    without = {condition: exchange_current(*condition) for condition in conditions}
+    depth, energy = 1.5, 60e3
+    values.update(
+        {
+            "Negative reaction low-lithiation stoichiometry": 0.2,
+            "Negative reaction low-lithiation width": 0.02,
+            "Negative reaction low-lithiation depth": depth,
+            "Negative reaction low-lithiation activation energy [J.mol-1]": energy,
+        }
+    )
+    cold = np.exp(energy / pybamm.constants.R.value * (1 / REFERENCE_TEMPERATURE_K - 1 / 273.15))
+    deep = exchange_current(0.02, REFERENCE_TEMPERATURE_K) / without[(0.02, REFERENCE_TEMPERATURE_K)]
+    assert deep == pytest.approx(10**-depth, rel=1e-6)  # the depth, at 25 oC
+    assert exchange_current(0.02, 273.15) / without[(0.02, 273.15)] == pytest.approx(10**-depth * cold, rel=1e-5)
+    for t in (273.15, REFERENCE_TEMPERATURE_K):  # far above: the published law
+        assert exchange_current(0.7, t) == pytest.approx(without[(0.7, t)], rel=1e-6)
+
+
 def test_design_range_combines_fit_uncertainty_and_cell_spread():
     log_range = design_range(1e-6, 1e-7, 0.0, "log", 2.0)  # 10 % standard error alone
     assert log_range["low"] * log_range["high"] == pytest.approx(1e-12)

@@ -178,6 +178,13 @@ KINETIC_DEFAULTS = {
     "Negative particle low-lithiation stoichiometry": 0.0,
     "Negative particle low-lithiation width": 0.02,
     "Negative particle low-lithiation activation energy [J.mol-1]": 0.0,
+    # ... and its charge transfer there: below the stoichiometry (surface; tanh step of the width) the
+    # exchange current is 10^-depth of the law above at 25 oC, with the extra activation energy. Depth and
+    # energy 0: no region. The cell's cold capacity is nearly rate-independent: a kinetic limitation.
+    "Negative reaction low-lithiation stoichiometry": 0.0,
+    "Negative reaction low-lithiation width": 0.02,
+    "Negative reaction low-lithiation depth": 0.0,
+    "Negative reaction low-lithiation activation energy [J.mol-1]": 0.0,
     # The electrolyte's transport (SPMe, DFN: the polarization that builds over minutes) as the set's
     # functions times a scale and an extra Arrhenius factor; 1 and 0: the published functions.
     "Electrolyte conductivity scale": 1.0,
@@ -197,11 +204,24 @@ def _arrhenius(activation_energy, T):
     return pybamm.exp(activation_energy / pybamm.constants.R * (1 / REFERENCE_TEMPERATURE_K - 1 / T))
 
 
+def _below(stoichiometry, width, sto):
+    """1 well below ``stoichiometry``, 0 well above: a tanh step of ``width``."""
+    return (1 + pybamm.tanh((stoichiometry - sto) / width)) / 2
+
+
 def _exchange_current_density(electrode: str):
     def exchange_current_density(c_e, c_s_surf, c_s_max, T):
         rate = pybamm.Parameter(f"{electrode} electrode reaction rate constant [A.m-2.(m3.mol)1.5]")
         energy = pybamm.Parameter(f"{electrode} electrode reaction activation energy [J.mol-1]")
-        return rate * _arrhenius(energy, T) * c_e**0.5 * c_s_surf**0.5 * (c_s_max - c_s_surf) ** 0.5
+        j0 = rate * _arrhenius(energy, T) * c_e**0.5 * c_s_surf**0.5 * (c_s_max - c_s_surf) ** 0.5
+        if electrode != "Negative":
+            return j0
+        region = "Negative reaction low-lithiation"
+        inside = _below(pybamm.Parameter(f"{region} stoichiometry"), pybamm.Parameter(f"{region} width"), c_s_surf / c_s_max)
+        slowed = 10 ** (-pybamm.Parameter(f"{region} depth")) * _arrhenius(
+            pybamm.Parameter(f"{region} activation energy [J.mol-1]"), T
+        )
+        return j0 * (1 - inside * (1 - slowed))
 
     exchange_current_density.__qualname__ = f"{electrode.lower()}_exchange_current_density_arrhenius"
     return exchange_current_density
@@ -218,8 +238,7 @@ def _diffusivity(electrode: str):
         low = pybamm.Parameter("Negative particle low-lithiation stoichiometry")
         width = pybamm.Parameter("Negative particle low-lithiation width")
         low_energy = pybamm.Parameter("Negative particle low-lithiation activation energy [J.mol-1]")
-        inside = (1 + pybamm.tanh((low - sto) / width)) / 2
-        return diffusivity * (1 - inside * (1 - _arrhenius(low_energy, T)))
+        return diffusivity * (1 - _below(low, width, sto) * (1 - _arrhenius(low_energy, T)))
 
     diffusivity.__qualname__ = f"{electrode.lower()}_particle_diffusivity_arrhenius"
     return diffusivity
