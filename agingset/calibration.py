@@ -47,7 +47,7 @@ import pandas as pd
 import pybamm
 from scipy.optimize import least_squares
 
-from .measurement import Measurement, MeasuredSpectrum, RateTest
+from .measurement import MeasuredSpectrum, Measurement, RateTest
 from .params import ModelConfig, SolverConfig, from_unit, to_unit, unit_derivative
 from .physics import model as model_building
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from importlib.resources import files
-from string import Template
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
+from string import Template
 
 import matplotlib
 
@@ -25,8 +25,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .catalog import KEYS  # noqa: E402
 from . import card_calibration  # noqa: E402
+from .catalog import KEYS  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
 from .train import fraction_label  # noqa: E402

@@ -12,9 +12,9 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from .catalog import GROUP, KEYS
 from .params import OodRegion, SplitConfig
 
-from .catalog import GROUP, KEYS
 SIDES = ("train", "validation", "test")
 EXCLUDED = "excluded"  # rows of a cell design that also has held-out (OOD) rows: used nowhere
 

@@ -22,8 +22,8 @@ from agingset.measurement import (
     MeasurementError,
     block_average,
     validate_measurement,
-    validate_rate_tests,
     validate_ocv,
+    validate_rate_tests,
     validate_spectra,
 )
 from agingset.physics import model as model_building

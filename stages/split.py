@@ -2,7 +2,9 @@
 
 import pandas as pd
 
-from agingset.catalog import DESIGN, FLAGS, GROUP, KEYS, LABELS, METRICS as _METRICS, SPLIT as OUTPUT
+from agingset.catalog import DESIGN, FLAGS, GROUP, KEYS, LABELS
+from agingset.catalog import METRICS as _METRICS
+from agingset.catalog import SPLIT as OUTPUT
 from agingset.split import split_metrics, split_rows
 from stages._io import StageError, run_stage, write_json, write_parquet
 

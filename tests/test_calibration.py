@@ -26,8 +26,8 @@ from agingset.calibration import (
     pulse_series,
 )
 from agingset.measurement import (
-    Measurement,
     MeasuredSpectrum,
+    Measurement,
     MeasurementError,
     block_average,
     validate_measurement,
@@ -449,7 +449,8 @@ def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
 
 
 def test_rate_test_cells_take_their_own_values_only_in_discharges():
-    from agingset.calibration import DRIVE_CYCLE as DRIVE, rate_test_name, record_values
+    from agingset.calibration import DRIVE_CYCLE as DRIVE
+    from agingset.calibration import rate_test_name, record_values
 
     values = {CONTACT: 0.014, rate_test_name(CONTACT): 0.03, RATE_N: 1e-6}
     discharge = Observation("d", DISCHARGE, FIT, 1.0)

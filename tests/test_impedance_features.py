@@ -125,7 +125,11 @@ def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypat
 
     from agingset.cache import ResultCache
     from agingset.executor import Settings, run_tasks
-    from agingset.impedance_features import sample_spectrum_features, spectrum_feature_table, spectrum_feature_tasks
+    from agingset.impedance_features import (
+        sample_spectrum_features,
+        spectrum_feature_table,
+        spectrum_feature_tasks,
+    )
 
     spectra = pd.DataFrame(
         [

@@ -3,9 +3,9 @@
 import copy
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import pytest
 
 from agingset.params import ParamsError, Range, parse_params
 from tests.conftest import tiny_params_dict

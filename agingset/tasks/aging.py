@@ -15,8 +15,8 @@ from ..physics.aging import (
     Protocol,
     aging_parameter_values,
     cell_inputs,
-    recorded_values,
     no_measurements,
+    recorded_values,
     sample_result,
 )
 from ..physics.provenance import sample_metadata
