@@ -76,27 +76,26 @@ def arr(E, T):
     return pybamm.exp(E / R * (1 / TREF - 1 / T))
 
 
-def positive_wall(sto, T):
-    """POSITIVE_WALL=1: the positive's diffusivity falls by 10^-depth_p above stoichiometry y_wall (width
-    w_wall), with its own extra activation energy E_wall there: a layered oxide near full lithiation."""
+def slowed_region(center, width, depth, energy, above=False):
+    """A factor (sto, T) -> 1 outside a stoichiometry region, 10^-depth times an extra Arrhenius factor
+    (activation energy ``energy``) deep inside it: below ``center`` (or above, ``above``) over a tanh step of
+    ``width``. Arguments name inputs; ``depth`` None: no depth (the same value at 25 degC)."""
     inp = pybamm.InputParameter
-    s = 0.5 * (1 + pybamm.tanh((sto - inp("y_wall")) / inp("w_wall")))
-    return 1 - s * (1 - 10 ** (-inp("depth_p")) * arr(inp("E_wall"), T))
+
+    def factor(sto, T):
+        distance = (sto - inp(center)) if above else (inp(center) - sto)
+        inside = 0.5 * (1 + pybamm.tanh(distance / inp(width)))
+        slowed = arr(inp(energy), T) if depth is None else 10 ** (-inp(depth)) * arr(inp(energy), T)
+        return 1 - inside * (1 - slowed)
+    return factor
 
 
-def negative_region(sto, T):
-    """NEG_REGION=1: the calibrate stage's low-lithiation region (docs/physics.md "negative-diffusivity")."""
-    inp = pybamm.InputParameter
-    s = 0.5 * (1 + pybamm.tanh((inp("x_low") - sto) / inp("w_low")))
-    return 1 - s * (1 - arr(inp("E_low"), T))
-
-
-def negative_kinetic_region(sto, T):
-    """KIN_REGION=1: the negative's exchange current falls by 10^-depth_k below surface stoichiometry x_k
-    (width w_k), with E_k_low more activation energy there."""
-    inp = pybamm.InputParameter
-    s = 0.5 * (1 + pybamm.tanh((inp("x_k") - sto) / inp("w_k")))
-    return 1 - s * (1 - 10 ** (-inp("depth_k")) * arr(inp("E_k_low"), T))
+# POSITIVE_WALL=1: the positive's diffusivity drops near full lithiation (a layered oxide's slowdown)
+positive_wall = slowed_region("y_wall", "w_wall", "depth_p", "E_wall", above=True)
+# NEG_REGION=1: the calibrate stage's low-lithiation diffusivity region (docs/physics.md "negative-diffusivity")
+negative_region = slowed_region("x_low", "w_low", None, "E_low")
+# KIN_REGION=1: the same region of the negative's exchange current (docs/physics.md "negative-reaction-region")
+negative_kinetic_region = slowed_region("x_k", "w_k", "depth_k", "E_k_low")
 
 
 def fitted_phase(stock, prefix, electrode, fraction, diffusivity, energy, rate, initial, region=None,
