@@ -279,7 +279,7 @@ def param_specs(kind):
         "Ek": (35000.0, 5000.0, 90000.0, False),
         "Dp": (4e-15, 1e-16, 1e-13, True),
         "EDp": (20000.0, 0.0, 80000.0, False),
-        "EDn": (20000.0, 0.0, float(__import__("os").environ.get("EDN_MAX", "80000")), False),
+        "EDn": (20000.0, 0.0, float(os.environ.get("EDN_MAX", "80000")), False),
         "h": (10.0, 2.0, 60.0, True),
     }
     common.update({"y_wall": (0.92, 0.80, 0.999, False), "w_wall": (0.015, 0.002, 0.08, True),
@@ -303,7 +303,7 @@ class Fit:
         self.h, self.curves = h, curves
         self.specs = param_specs(h.kind)
         # FIX="name=value,..." holds parameters at fixed values (not fitted)
-        fx = __import__("os").environ.get("FIX", "")
+        fx = os.environ.get("FIX", "")
         self.fixed = {kv.split("=")[0]: float(kv.split("=")[1]) for kv in fx.split(",") if kv}
         self.names = [n for n in h.names if n not in self.fixed]
         self.temp_weight = temp_weight
