@@ -239,6 +239,26 @@ def test_electrolyte_transport_scales_and_extra_activation_energy():
         assert float(values.process_symbol(values[name](*symbols)).evaluate()) == pytest.approx(expected, rel=1e-9)
 
 
+def test_heat_capacity_scale_multiplies_the_lumped_cells_thermal_mass():
+    """Twice the heat capacity: the same heat warms the lumped cell about half as much early in a discharge."""
+    from agingset.physics.model import base_parameter_values
+
+    def warming_k(scale):
+        values = base_parameter_values("OKane2022")
+        values.update({"Cell heat capacity scale": scale, "Total heat transfer coefficient [W.m-2.K-1]": 0.0})
+        model = pybamm.lithium_ion.SPM({"thermal": "lumped"})
+        sim = pybamm.Simulation(model, parameter_values=values, solver=pybamm.IDAKLUSolver())
+        solution = sim.solve([0, 300], inputs={})
+        temperature = solution["Volume-averaged cell temperature [K]"].entries
+        capacity = solution["Volume-averaged effective heat capacity [J.K-1.m-3]"].entries
+        return temperature[-1] - temperature[0], capacity[0]
+
+    (warming, capacity), (warming_doubled, capacity_doubled) = warming_k(1.0), warming_k(2.0)
+    assert capacity_doubled == pytest.approx(2 * capacity, rel=1e-12)
+    assert warming > 0.1
+    assert warming_doubled / warming == pytest.approx(0.5, rel=0.02)  # adiabatic: heat over capacity
+
+
 def test_diffusivity_stoichiometry_slope_is_decades_per_unit_stoichiometry():
     from agingset.physics.model import base_parameter_values
 

@@ -190,6 +190,10 @@ KINETIC_DEFAULTS = {
     "Electrolyte conductivity scale": 1.0,
     "Electrolyte diffusivity scale": 1.0,
     "Electrolyte transport extra activation energy [J.mol-1]": 0.0,
+    # The lumped thermal model's heat capacity is the electrode stack's (no electrolyte, can or mandrel):
+    # ~43 J/K for the set's 21700 against ~70 J/K for a 68-g cell at ~1 J/(g K). It multiplies every
+    # component's specific heat capacity; 1: the set's.
+    "Cell heat capacity scale": 1.0,
 }
 REFERENCE_STOICHIOMETRY = 0.5
 _LGM50_FUNCTIONS = {
@@ -269,6 +273,11 @@ def with_scalar_kinetics(values: pybamm.ParameterValues) -> pybamm.ParameterValu
             "Negative particle diffusivity [m2.s-1]": _diffusivity("Negative"),
             "Positive particle diffusivity [m2.s-1]": _diffusivity("Positive"),
             **{
+                name: values[name] * pybamm.Parameter("Cell heat capacity scale")
+                for name in values.keys()
+                if name.endswith("specific heat capacity [J.kg-1.K-1]") and isinstance(values[name], numbers.Number)
+            },
+            **{
                 f"Electrolyte {quantity} [{unit}]": _scaled_electrolyte(values[f"Electrolyte {quantity} [{unit}]"], quantity)
                 for quantity, unit in (("conductivity", "S.m-1"), ("diffusivity", "m2.s-1"))
             },
@@ -301,6 +310,8 @@ def serialisable_parameters(values: pybamm.ParameterValues, inputs: dict[str, fl
             record[name] = float(value)
         elif isinstance(value, pybamm.InputParameter):
             raise ValueError(f"{name!r} is an [input] without a value")
+        elif isinstance(value, pybamm.Symbol):  # a number times a scale (``with_scalar_kinetics``)
+            record[name] = f"expression {value}"
         elif callable(value):
             record[name] = f"function {value.__module__}.{value.__qualname__}"
         elif isinstance(value, tuple) and value and isinstance(value[0], str):
