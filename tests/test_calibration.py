@@ -259,6 +259,16 @@ def test_heat_capacity_scale_multiplies_the_lumped_cells_thermal_mass():
     assert warming_doubled / warming == pytest.approx(0.5, rel=0.02)  # adiabatic: heat over capacity
 
 
+def test_sample_record_names_the_scaled_heat_capacities_and_the_fitted_scale():
+    from agingset.physics.model import base_parameter_values, serialisable_parameters
+
+    values = base_parameter_values("OKane2022")
+    record = serialisable_parameters(values, {"Cell heat capacity scale": 1.93})
+    assert record["Cell heat capacity scale"] == 1.93
+    assert record["Negative electrode specific heat capacity [J.kg-1.K-1]"] == "expression 700.0 * Cell heat capacity scale"
+    assert record["Negative electrode exchange-current density [A.m-2]"].startswith("function agingset.physics.model.")
+
+
 def test_diffusivity_stoichiometry_slope_is_decades_per_unit_stoichiometry():
     from agingset.physics.model import base_parameter_values
 
