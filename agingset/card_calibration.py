@@ -69,6 +69,33 @@ def discharges_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
     return figure
 
 
+def cell_temperatures_measured_vs_calibrated(records: pd.DataFrame) -> Figure | None:
+    """Per ambient temperature: the cell's measured (can surface) and calibrated (lumped) temperature
+    over each discharge, every C-rate; None without measured temperatures."""
+    discharges = _calibrated(records[records["kind"] == "discharge"])
+    discharges = discharges[np.isfinite(discharges["temperature_measured_c"].to_numpy(dtype=float))]
+    if discharges.empty:
+        return None
+    temperatures = sorted(discharges["ambient_temperature_c"].unique())
+    figure, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.4), squeeze=False)
+    for axis, temperature in zip(axes[0], temperatures):
+        at = discharges[discharges["ambient_temperature_c"] == temperature]
+        for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
+            held = (rows["role"] == "held_out").all()
+            minutes = rows["time_s"] / 60
+            colour = f"C{index}"
+            axis.plot(minutes, rows["temperature_measured_c"], color=colour, lw=2.5, alpha=0.35)
+            axis.plot(minutes, rows["temperature_simulated_c"], color=colour, ls="--" if held else "-", lw=1,
+                      label=f"{c_rate:g}C" + (" (held out)" if held else ""))
+        axis.set_title(f"{temperature:g} degC ambient")
+        axis.set_xscale("log")
+        axis.set_xlabel("time [min]")
+        axis.legend(fontsize=7)
+    axes[0][0].set_ylabel("cell temperature [degC] (thick: measured)")
+    figure.tight_layout()
+    return figure
+
+
 def drive_cycle_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
     rows = _calibrated(records[records["kind"] == "drive_cycle"])
     figure, axis = plt.subplots(figsize=(8, 3))
@@ -148,6 +175,9 @@ def build_calibration_figures(spectra, records, dataset_spectra) -> dict[str, Fi
                 figures["calibration_band"] = band
     if records is not None and not records.empty:
         figures["calibration_discharges"] = discharges_measured_vs_calibrated(records)
+        temperatures = cell_temperatures_measured_vs_calibrated(records)
+        if temperatures is not None:
+            figures["calibration_cell_temperatures"] = temperatures
         pulses = pulses_measured_vs_calibrated(records)
         if pulses is not None:
             figures["calibration_pulses"] = pulses
@@ -247,6 +277,11 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
     lines += ["Measured (dots) against stock and calibrated spectra:", "", *link("calibration_nyquist", "calibration Nyquist", figures)]
     lines += ["Measured spectra over the dataset's fresh-cell band:", "", *link("calibration_band", "measured vs dataset band", figures)]
     lines += ["Discharges per ambient temperature (thick: measured; dashed: held out):", "", *link("calibration_discharges", "discharges", figures)]
+    lines += [
+        "Cell temperature over those discharges (thick: measured at the can; thin: the lumped model):",
+        "",
+        *link("calibration_cell_temperatures", "cell temperatures", figures),
+    ]
     lines += ["Drive cycle:", "", *link("calibration_drive_cycle", "drive cycle", figures)]
     lines += ["Current pulses (10 s, median cell): resistance at the pulse's end (dots: measured):", "", *link("calibration_pulses", "pulses", figures)]
     return lines

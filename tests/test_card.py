@@ -32,6 +32,7 @@ FIGURES = [
     "calibration_nyquist",
     "calibration_band",
     "calibration_discharges",
+    "calibration_cell_temperatures",
     "calibration_drive_cycle",
     "calibration_pulses",
 ]
