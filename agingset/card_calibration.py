@@ -47,26 +47,43 @@ def nyquist_measured_vs_calibrated(spectra: pd.DataFrame) -> Figure:
     return figure
 
 
-def discharges_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
-    """Per ambient temperature: measured and calibrated discharge voltage, every C-rate."""
-    discharges = _calibrated(records[records["kind"] == "discharge"])
+def _rate_tests_per_ambient(discharges: pd.DataFrame, x, columns: tuple[str, str], x_label: str, y_label: str, x_log: bool = False, **subplots) -> Figure:
+    """One panel per ambient temperature, one colour per C-rate: the measured column of ``columns``
+    (thick) and the calibrated one (dashed where held out) against ``x(rows)``."""
+    measured, simulated = columns
     temperatures = sorted(discharges["ambient_temperature_c"].unique())
-    figure, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.4), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.4), squeeze=False, **subplots)
     for axis, temperature in zip(axes[0], temperatures):
         at = discharges[discharges["ambient_temperature_c"] == temperature]
         for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
             held = (rows["role"] == "held_out").all()
-            charge = Measurement(rows["time_s"].to_numpy(), rows["current_a"].to_numpy(), rows["voltage_measured_v"].to_numpy()).discharged_ah
             colour = f"C{index}"
-            axis.plot(charge, rows["voltage_measured_v"], color=colour, lw=2.5, alpha=0.35)
-            axis.plot(charge, rows["voltage_simulated_v"], color=colour, ls="--" if held else "-", lw=1,
+            axis.plot(x(rows), rows[measured], color=colour, lw=2.5, alpha=0.35)
+            axis.plot(x(rows), rows[simulated], color=colour, ls="--" if held else "-", lw=1,
                       label=f"{c_rate:g}C" + (" (held out)" if held else ""))
         axis.set_title(f"{temperature:g} degC ambient")
-        axis.set_xlabel("discharged [A.h]")
+        if x_log:
+            axis.set_xscale("log")
+        axis.set_xlabel(x_label)
         axis.legend(fontsize=7)
-    axes[0][0].set_ylabel("voltage [V] (thick: measured)")
+    axes[0][0].set_ylabel(f"{y_label} (thick: measured)")
     figure.tight_layout()
     return figure
+
+
+def _discharged_ah(rows: pd.DataFrame) -> np.ndarray:
+    return Measurement(rows["time_s"].to_numpy(), rows["current_a"].to_numpy(), rows["voltage_measured_v"].to_numpy()).discharged_ah
+
+
+def _minutes(rows: pd.DataFrame) -> pd.Series:
+    return rows["time_s"] / 60
+
+
+def discharges_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
+    """Per ambient temperature: measured and calibrated discharge voltage, every C-rate."""
+    discharges = _calibrated(records[records["kind"] == "discharge"])
+    columns = ("voltage_measured_v", "voltage_simulated_v")
+    return _rate_tests_per_ambient(discharges, _discharged_ah, columns, "discharged [A.h]", "voltage [V]", sharey=True)
 
 
 def cell_temperatures_measured_vs_calibrated(records: pd.DataFrame) -> Figure | None:
@@ -76,24 +93,8 @@ def cell_temperatures_measured_vs_calibrated(records: pd.DataFrame) -> Figure | 
     discharges = discharges[np.isfinite(discharges["temperature_measured_c"].to_numpy(dtype=float))]
     if discharges.empty:
         return None
-    temperatures = sorted(discharges["ambient_temperature_c"].unique())
-    figure, axes = plt.subplots(1, len(temperatures), figsize=(3.6 * len(temperatures), 3.4), squeeze=False)
-    for axis, temperature in zip(axes[0], temperatures):
-        at = discharges[discharges["ambient_temperature_c"] == temperature]
-        for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
-            held = (rows["role"] == "held_out").all()
-            minutes = rows["time_s"] / 60
-            colour = f"C{index}"
-            axis.plot(minutes, rows["temperature_measured_c"], color=colour, lw=2.5, alpha=0.35)
-            axis.plot(minutes, rows["temperature_simulated_c"], color=colour, ls="--" if held else "-", lw=1,
-                      label=f"{c_rate:g}C" + (" (held out)" if held else ""))
-        axis.set_title(f"{temperature:g} degC ambient")
-        axis.set_xscale("log")
-        axis.set_xlabel("time [min]")
-        axis.legend(fontsize=7)
-    axes[0][0].set_ylabel("cell temperature [degC] (thick: measured)")
-    figure.tight_layout()
-    return figure
+    columns = ("temperature_measured_c", "temperature_simulated_c")
+    return _rate_tests_per_ambient(discharges, _minutes, columns, "time [min]", "cell temperature [degC]", x_log=True)
 
 
 def drive_cycle_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
