@@ -47,7 +47,9 @@ def nyquist_measured_vs_calibrated(spectra: pd.DataFrame) -> Figure:
     return figure
 
 
-def _rate_tests_per_ambient(discharges: pd.DataFrame, x, columns: tuple[str, str], x_label: str, y_label: str, x_log: bool = False, **subplots) -> Figure:
+def _rate_tests_per_ambient(
+    discharges: pd.DataFrame, x, columns: tuple[str, str], x_label: str, y_label: str, x_log: bool = False, **subplots
+) -> Figure:
     """One panel per ambient temperature, one colour per C-rate: the measured column of ``columns``
     (thick) and the calibrated one (dashed where held out) against ``x(rows)``."""
     measured, simulated = columns

@@ -191,7 +191,7 @@ KINETIC_DEFAULTS = {
     "Electrolyte diffusivity scale": 1.0,
     "Electrolyte transport extra activation energy [J.mol-1]": 0.0,
     # The lumped thermal model's heat capacity is the electrode stack's (no electrolyte, can or mandrel):
-    # ~43 J/K for the set's 21700 against ~70 J/K for a 68-g cell at ~1 J/(g K). It multiplies every
+    # ~43 J/K for the set's 21700 against ~70 J/K for a 69-g cell at ~1 J/(g K). It multiplies every
     # component's specific heat capacity; 1: the set's.
     "Cell heat capacity scale": 1.0,
 }
@@ -259,7 +259,8 @@ def _scaled_electrolyte(published, quantity: str):
 
 
 def with_scalar_kinetics(values: pybamm.ParameterValues) -> pybamm.ParameterValues:
-    """``values`` with the LG M50 kinetic/diffusivity functions rewritten over named scalars.
+    """``values`` with the LG M50 kinetic/diffusivity functions rewritten over named scalars, and the
+    electrolyte's transport and every specific heat capacity times a named scale (``KINETIC_DEFAULTS``).
 
     Sets whose functions are not the Chen2020 LG M50 ones are returned unchanged.
     """
