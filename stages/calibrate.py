@@ -83,6 +83,20 @@ def cell_models(params, observations, rate_test_ocv) -> CellModels:
     return CellModels(params.model, config.solver_config(), list(config.parameters), rate_test_ocv, capacity)
 
 
+def fit_parameters(config, stock) -> list[FitParameter]:
+    """The fitted parameters from their warm starts and bounds, then the rate-test cells' own copies."""
+    parameters = [
+        FitParameter(name, config.start_value(name, stock), r.low, r.high, r.scale) for name, r in config.parameters.items()
+    ]
+    shared = {parameter.name: parameter for parameter in parameters}
+    for name, start in config.rate_test_own.items():
+        own = shared[name]
+        parameters.append(
+            FitParameter(calibration.rate_test_name(name), own.start if start is None else start, own.low, own.high, own.scale)
+        )
+    return parameters
+
+
 def main(params):
     config = params.calibrate
     started = time.perf_counter()
@@ -91,15 +105,7 @@ def main(params):
     observations = calibration.build_observations(spectra, rate_tests, drive, config, pulse_series)
     stock = model_building.parameter_values(params.model, [])
     names = list(config.parameters)
-    parameters = [
-        FitParameter(name, config.start_value(name, stock), r.low, r.high, r.scale)
-        for name, r in config.parameters.items()
-    ]
-    for name, start in config.rate_test_own.items():
-        shared = parameters[names.index(name)]
-        parameters.append(
-            FitParameter(calibration.rate_test_name(name), shared.start if start is None else start, shared.low, shared.high, shared.scale)
-        )
+    parameters = fit_parameters(config, stock)
     models = cell_models(params, observations, rate_test_ocv)
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
