@@ -13,6 +13,8 @@ self-heating cannot lift it above in a cell that has stopped gaining capacity wi
 above, no model of one cell in one starting state can fit both curves.
 
     python -m benchmarks.model_form_bound [--goal-mv 25]   (from the project root; ~2-3 min on one core)
+
+The model is params.yaml's: on a copy of the project with `model.family: DFN` it gives the DFN's (~75 min).
 """
 
 import argparse
@@ -38,7 +40,8 @@ def fitted_errors(params, config, observations, models) -> tuple[float, dict]:
     scales = ResidualScales(**config.scales.model_dump())
     window = tuple(config.frequency_window_hz)
     stock = model_building.parameter_values(params.model, [])
-    objective = JointObjective(models, [o for o in observations if o.role == FIT], scales, window, tuple(config.rate_test_own))
+    fitted = [o for o in observations if o.role == FIT]
+    objective = JointObjective(models, fitted, scales, window, tuple(config.rate_test_own))
     result = calibration.fit(objective, fit_parameters(config, stock), config.max_iterations)
     errors = calibration.prediction_tables(models, observations, result.values, scales, window, "calibrated")[2]
     return result.cost_fitted, errors
@@ -46,7 +49,9 @@ def fitted_errors(params, config, observations, models) -> tuple[float, dict]:
 
 def slowest_capacity_slope_ah_per_k(rate_tests, ambient_c: float) -> float:
     """The largest gain in C/10 capacity (to the cut-off) per kelvin between this ambient and a neighbouring one."""
-    slow = sorted((t.ambient_temperature_c, t.record.discharged_ah[-1]) for t in rate_tests if math.isclose(t.c_rate, SLOWEST_C_RATE))
+    slow = sorted(
+        (t.ambient_temperature_c, t.record.discharged_ah[-1]) for t in rate_tests if math.isclose(t.c_rate, SLOWEST_C_RATE)
+    )
     slopes = [(q2 - q1) / (t2 - t1) for (t1, q1), (t2, q2) in zip(slow, slow[1:]) if ambient_c in (t1, t2)]
     return max(slopes)
 
@@ -57,7 +62,9 @@ def faster_against_slowest(rate_tests) -> list[dict]:
     rows = []
     for test in rate_tests:
         ambient = test.ambient_temperature_c
-        slowest = [t for t in rate_tests if t.ambient_temperature_c == ambient and math.isclose(t.c_rate, SLOWEST_C_RATE)]
+        slowest = [
+            t for t in rate_tests if t.ambient_temperature_c == ambient and math.isclose(t.c_rate, SLOWEST_C_RATE)
+        ]
         if math.isclose(test.c_rate, SLOWEST_C_RATE) or not slowest:
             continue
         fast, slow = test.record, slowest[0].record
@@ -87,13 +94,19 @@ def main() -> None:
     every_test = protocol.model_copy(update={"held_out": HeldOut(ambient_temperatures_c=[], c_rates=[])})
     spectra, rate_tests, drive, pulses, rate_test_ocv = read_measurements(protocol)
     series = calibration.pulse_series(pulses, protocol.pulse_min_rest_voltage_v)
-    observed = {label: calibration.build_observations(spectra, rate_tests, drive, config, series) for label, config in (("protocol", protocol), ("every", every_test))}
+    observed = {
+        label: calibration.build_observations(spectra, rate_tests, drive, config, series)
+        for label, config in (("protocol", protocol), ("every", every_test))
+    }
     models = cell_models(params, observed["protocol"], rate_test_ocv)
     cost_protocol, protocol_errors = fitted_errors(params, protocol, observed["protocol"], models)
     cost_every, every_errors = fitted_errors(params, every_test, observed["every"], models)
 
     print(f"cost: protocol {cost_protocol:.2f} (its fitted residuals), every rate test fitted {cost_every:.2f} (more residuals)")
-    print(f"{'rate test':24s} {'protocol role':>13s} {'RMSE mV protocol':>17s} {'every test fitted':>18s} {'capacity to 3 V %: protocol':>28s} {'every':>7s}")
+    print(
+        f"{'rate test':24s} {'protocol role':>13s} {'RMSE mV protocol':>17s} {'every test fitted':>18s}"
+        f" {'capacity to 3 V %: protocol':>28s} {'every':>7s}"
+    )
     for observation in observed["protocol"]:
         if observation.kind != DISCHARGE:
             continue
@@ -104,19 +117,21 @@ def main() -> None:
             f" {before['capacity_to_3v_error_pct']:+28.2f} {after['capacity_to_3v_error_pct']:+7.2f}{flag}"
         )
     held = [o.name for o in observed["protocol"] if o.kind == DISCHARGE and o.role == HELD_OUT and o.c_rate <= 1]
+    predicted, fitted = ([errors[name]["voltage_rmse_mv"] for name in held] for errors in (protocol_errors, every_errors))
     print(
-        f"held out up to 1C, mean / worst RMSE: protocol {np.mean([protocol_errors[n]['voltage_rmse_mv'] for n in held]):.1f} / "
-        f"{max(protocol_errors[n]['voltage_rmse_mv'] for n in held):.1f} mV, the same curves fitted "
-        f"{np.mean([every_errors[n]['voltage_rmse_mv'] for n in held]):.1f} / {max(every_errors[n]['voltage_rmse_mv'] for n in held):.1f} mV"
+        f"held out up to 1C, mean / worst RMSE: protocol {np.mean(predicted):.1f} / {max(predicted):.1f} mV,"
+        f" the same curves fitted {np.mean(fitted):.1f} / {max(fitted):.1f} mV"
     )
     print("measured, no model: each faster discharge against the C/10 at its ambient (to the cut-off)")
     for row in faster_against_slowest(rate_tests):
-        verdict = "more than its heating can give: not one cell in one state" if row["extra_ah"] > row["heating_ah"] else "consistent"
+        consistent = row["extra_ah"] <= row["heating_ah"]
+        verdict = "consistent" if consistent else "more than its heating can give: not one cell in one state"
         print(
             f"  {row['name']:24s} highest {row['above_mv']:+7.1f} mV above the C/10 (at {row['at_ah']:.2f} A.h);"
             f" delivers {row['extra_ah']:+.3f} A.h more, {row['warmer_k']:+.1f} K warmer at the end, worth at most"
             f" {row['heating_ah']:.3f} A.h: {verdict}"
         )
+
 
 if __name__ == "__main__":
     main()
