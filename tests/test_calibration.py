@@ -626,6 +626,22 @@ def test_every_rate_test_goes_on_to_a_relaxation_and_a_cc_cv_charge():
         assert 2.5 < measured["relaxed_v"] < 3.5 and 4.1 < measured["charged_rest_v"] < 4.2
 
 
+def test_only_the_c2_test_at_45_degc_delivers_more_than_its_c10_and_its_self_heating_allow():
+    """benchmarks/model_form_bound, measured data alone: a faster discharge ending past the C/10 at its ambient is
+    explained by its self-heating (2C at 0 and 10 oC warm by ~40 K) except the C/2 at 45 oC, whose 0.4 % extra
+    charge no model of one cell in one starting state can give (docs/physics.md, "model-form-bound")."""
+    from benchmarks.model_form_bound import faster_against_slowest
+
+    rate_tests = validate_rate_tests(pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz"), 50.0, source="rate tests")
+    rows = {row["name"]: row for row in faster_against_slowest(rate_tests)}
+    assert len(rows) == 12  # three faster tests at each of four ambients
+    inconsistent = [name for name, row in rows.items() if row["extra_ah"] > row["heating_ah"]]
+    assert inconsistent == ["discharge_0.5C_45degC"]
+    odd = rows["discharge_0.5C_45degC"]
+    assert 0.015 < odd["extra_ah"] < 0.03 and odd["heating_ah"] < 0.002 and odd["above_mv"] > 50
+    assert rows["discharge_2C_0degC"]["extra_ah"] > 0.1 and rows["discharge_2C_0degC"]["warmer_k"] > 30
+
+
 def test_the_dataset_cell_puts_the_measured_cells_labelled_socs_near_their_labels():
     """The LG M50LT's spectra come with their SOC as measured (20 / 50 / 80 %) and rested voltage: the
     dataset's fresh cell (params' base values: the last fit's values, except calibrate.keep_set_values)
