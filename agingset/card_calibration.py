@@ -59,9 +59,9 @@ def _rate_tests_per_ambient(
         at = discharges[discharges["ambient_temperature_c"] == temperature]
         for index, (c_rate, rows) in enumerate(at.groupby("c_rate")):
             held = (rows["role"] == "held_out").all()
-            colour = f"C{index}"
-            axis.plot(x(rows), rows[measured], color=colour, lw=2.5, alpha=0.35)
-            axis.plot(x(rows), rows[simulated], color=colour, ls="--" if held else "-", lw=1,
+            colour, along = f"C{index}", x(rows)
+            axis.plot(along, rows[measured], color=colour, lw=2.5, alpha=0.35)
+            axis.plot(along, rows[simulated], color=colour, ls="--" if held else "-", lw=1,
                       label=f"{c_rate:g}C" + (" (held out)" if held else ""))
         axis.set_title(f"{temperature:g} degC ambient")
         if x_log:
