@@ -1,7 +1,8 @@
 """The dataset card: markdown text and matplotlib figures built from a finished dataset.
 
-Pure: tables and dicts in, a markdown string and ``Figure`` objects out (the card stage
-saves them). Every input is optional: a section whose input is missing says so in the
+Tables and dicts in, a markdown string and ``Figure`` objects out; :func:`save_card` writes
+them, with the ``dvc plots`` data, into a directory the card stage provides (and renames into
+place). Every input is optional: a section whose input is missing says so in the
 card instead of being left out silently, and columns or keys this module does not know
 (added by later versions of the pipeline) are reported generically rather than dropped.
 """
@@ -13,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
+from pathlib import Path
 from string import Template
 
 import matplotlib
@@ -25,7 +27,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from . import card_calibration  # noqa: E402
+from .calibration import figures as calibration_figures  # noqa: E402
 from .catalog import KEYS  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
 from .ica import incremental_capacity  # noqa: E402
@@ -351,7 +353,7 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
     if inputs.predictions is not None and not inputs.predictions.empty:
         figures["predicted_vs_true"] = predicted_vs_true(inputs.predictions)
     figures.update(
-        card_calibration.build_calibration_figures(inputs.calibration_spectra, inputs.calibration_records, inputs.spectra)
+        calibration_figures.build_calibration_figures(inputs.calibration_spectra, inputs.calibration_records, inputs.spectra)
     )
     return figures
 
@@ -663,9 +665,9 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
             else _missing("metrics/train.json")
         ),
         "learning_curve": _learning_curve_table(inputs.train_metrics),
-        "calibration": card_calibration.calibration_section(
+        "calibration": calibration_figures.calibration_section(
             inputs.calibration,
-            card_calibration.band_coverage(inputs.calibration_spectra, inputs.spectra)
+            calibration_figures.band_coverage(inputs.calibration_spectra, inputs.spectra)
             if inputs.calibration_spectra is not None and inputs.spectra is not None
             else {},
             figures,
@@ -706,3 +708,32 @@ def soh_by_cycle(labels: pd.DataFrame) -> pd.DataFrame:
             "soh_p95": grouped.quantile(0.95).to_numpy(),
         }
     )
+
+
+# ---------------------------------------------------------------- the card's files
+
+
+def card_params(params) -> dict:
+    """The part of :class:`agingset.params.Params` the card reports, as plain dicts."""
+    return {
+        "samples": params.samples,
+        "seed": params.seed,
+        "design": params.design.model_dump(),
+        "eis": params.eis.model_dump(),
+    }
+
+
+def save_card(inputs: CardInputs, directory: Path) -> None:
+    """The card in ``directory`` (existing, empty): README.md, figures/<name>.png and the ``dvc plots``
+    data plots/quality.csv and plots/soh_by_cycle.csv (each only when its input exists)."""
+    figures = build_figures(inputs)
+    (directory / "figures").mkdir()
+    (directory / "plots").mkdir()
+    for name, figure in figures.items():
+        figure.savefig(directory / "figures" / f"{name}.png", dpi=FIGURE_DPI, metadata=PNG_METADATA)
+        plt.close(figure)
+    (directory / "README.md").write_text(render_card(inputs, {name: f"figures/{name}.png" for name in figures}))
+    if inputs.quality:
+        quality_plot_rows(inputs.quality).to_csv(directory / "plots" / "quality.csv", index=False)
+    if inputs.labels is not None:
+        soh_by_cycle(inputs.labels).to_csv(directory / "plots" / "soh_by_cycle.csv", index=False)

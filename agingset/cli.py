@@ -4,9 +4,9 @@
     agingset card [DIR]
     agingset check DIR
 
-`run` executes the same stage code as `dvc repro`, in the same order, inside DIR (which
-receives the params.yaml it used), so DIR holds byte-identical artifacts to a DVC build of
-those params. It ends by writing DIR/manifest.json, the md5 of every artifact; `check`
+`run` executes the same stage commands as `dvc repro` (dvc.yaml's ``cmd``s, each in its own
+process), in the same order, inside DIR (which receives the params.yaml it used), so DIR holds
+byte-identical artifacts to a DVC build of those params. It ends by writing DIR/manifest.json, the md5 of every artifact; `check`
 recomputes them, or, in a DVC project, compares the outputs against dvc.lock.
 """
 
@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,12 +29,14 @@ import yaml
 
 from .catalog import ARTIFACT_ROOTS, BPX_PREFIX
 from .code_deps import DVC_YAML, stage_modules
-from .params import ParamsError, parse_params
+from .config import parse_params
+from .params import ParamsError
 
 log = logging.getLogger("agingset")
 
 # The pipeline's stages, read from dvc.yaml in its order: `agingset run` runs what `dvc repro` runs.
-STAGES = tuple(stage_modules()) if DVC_YAML.is_file() else ()
+STAGE_MODULES = stage_modules() if DVC_YAML.is_file() else {}
+STAGES = tuple(STAGE_MODULES)
 MANIFEST = "manifest.json"
 PARAMS_FILE = "params.yaml"
 BACKENDS = ("pybamm",)
@@ -43,6 +45,14 @@ PROJECT_PARAMS = Path(__file__).resolve().parents[1] / PARAMS_FILE
 
 class CliError(RuntimeError):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class StageFailed(RuntimeError):
+    """A stage exited non-zero after printing its own one-line error; the CLI exits with its code."""
+
+    def __init__(self, stage: str, returncode: int):
+        super().__init__(f"stage {stage} exited with {returncode}")
+        self.stage, self.returncode = stage, returncode
 
 
 @contextlib.contextmanager
@@ -157,19 +167,19 @@ def _bundle_measurement(raw: dict, params_file: Path, output: Path) -> None:
 
 
 def run_pipeline(directory: Path, stages=STAGES) -> None:
-    """Run the stage mains in order inside ``directory`` (which holds params.yaml)."""
-    from stages._io import StageError
-
-    with _working_directory(directory):
-        params = parse_params(yaml.safe_load(Path(PARAMS_FILE).read_text()))
-        for number, name in enumerate(stages, 1):
-            started = time.perf_counter()
-            log.info("[%d/%d] %s", number, len(stages), name)
-            try:
-                importlib.import_module(f"stages.{name}").main(params)
-            except StageError as err:
-                raise CliError(f"stage {name}: {err}") from None
-            log.info("[%d/%d] %s done in %.1f s", number, len(stages), name, time.perf_counter() - started)
+    """Run the stages' commands of dvc.yaml in order inside ``directory`` (which holds params.yaml),
+    each in its own process as `dvc repro` runs it; a failing stage has printed its one-line error."""
+    parse_params(yaml.safe_load((directory / PARAMS_FILE).read_text()))  # fail before any stage starts
+    level = logging.getLevelName(log.getEffectiveLevel())
+    for number, name in enumerate(stages, 1):
+        started = time.perf_counter()
+        log.info("[%d/%d] %s", number, len(stages), name)
+        command = [sys.executable, "-m", STAGE_MODULES[name]]
+        with _environment(AGINGSET_LOG_LEVEL=os.environ.get("AGINGSET_LOG_LEVEL", level)):
+            returncode = subprocess.run(command, cwd=directory, check=False).returncode
+        if returncode:
+            raise StageFailed(name, returncode)
+        log.info("[%d/%d] %s done in %.1f s", number, len(stages), name, time.perf_counter() - started)
 
 
 def command_run(args) -> int:
@@ -298,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ParamsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except StageFailed as failed:
+        log.debug("%s", failed)
+        return failed.returncode
 
 
 if __name__ == "__main__":

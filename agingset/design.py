@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from .params import PROTOCOL_FIELDS, DesignConfig, Range
+from .params import PROTOCOL_FIELDS, DesignConfig
 
 ID_LENGTH = 12
 
@@ -90,20 +90,3 @@ def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
 def cell_parameter_columns(design: pd.DataFrame) -> list[str]:
     fixed = {"sample_id", "cell_design_id", "sample_index", *PROTOCOL_FIELDS}
     return [column for column in design.columns if column not in fixed]
-
-
-def effective_config(config: DesignConfig, calibrated_ranges: dict[str, dict]) -> DesignConfig:
-    """The design configuration whose ranges the samples are drawn from.
-
-    With ``ranges: calibrated``, every cell-parameter range that names a calibrated
-    parameter is replaced by the calibration's design range (the fitted value +- its
-    combined fit and cell-to-cell uncertainty, see :func:`agingset.calibration.design_range`);
-    the others keep their prior range.
-    """
-    if config.ranges == "prior":
-        return config
-    ranges = {
-        name: Range(**calibrated_ranges[name]) if name in calibrated_ranges else prior
-        for name, prior in config.cell_parameters.items()
-    }
-    return config.model_copy(update={"cell_parameters": ranges})

@@ -17,7 +17,7 @@ import pandas as pd
 from .catalog import DEGRADATION_COLUMNS, LABEL_COLUMNS, RUL_CENSORED, RUL_EXTRAPOLATED, RUL_SIMULATED
 from .design import cell_parameter_columns
 from .noise import sample_offsets
-from .params import LabelsConfig, NoiseConfig
+from .params import LabelsConfig, NoiseConfig, Params
 
 
 @dataclass(frozen=True)
@@ -189,3 +189,34 @@ def noise_provenance(sample_ids, noise: NoiseConfig, seed: int) -> pd.DataFrame:
     for name, value in noise.model_dump().items():
         m[f"m_noise_{name}"] = value
     return m
+
+
+# ---- the labels stage's tables ---------------------------------------------------------------
+
+
+def dataset_labels(
+    design: pd.DataFrame, aging: dict[str, pd.DataFrame], run_metadata: dict, params: Params
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The labels table and :func:`sample_summary`, from the design, the aging stage's tables
+    (``snapshots``, ``cycles``, ``status``, ``metadata``) and its metadata.json: y per snapshot, then
+    the sample's cell design, its ``m_*`` provenance, the hash of its m_i record and the noise its
+    noisy observables carry."""
+    labels = build_labels(aging["snapshots"], aging["cycles"], params.labels)
+    labels = labels.merge(design[["sample_id", "cell_design_id"]], on="sample_id", how="left")
+    labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
+    labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+    labels = labels.merge(noise_provenance(labels["sample_id"], params.noise, params.seed), on="sample_id", how="left")
+    return labels, sample_summary(aging["status"], labels, aging["metadata"])
+
+
+def metadata_jsonl(metadata: pd.DataFrame) -> str:
+    """m_i as JSON lines (metadata.jsonl): one object per sample, sorted by sample_id, with the sha256 that
+    labels and samples carry."""
+    return "".join(
+        json.dumps(
+            {"sample_id": row.sample_id, "sha256": row.metadata_sha256, "m": json.loads(row.metadata_json)},
+            sort_keys=True,
+        )
+        + "\n"
+        for row in metadata.sort_values("sample_id").itertuples()
+    )

@@ -1,10 +1,11 @@
 """The one schema for params.yaml, validated once at the boundary into typed objects.
 
-Every stage calls :func:`load_params`; a bad key or value raises :class:`ParamsError`
-whose message names the key and what is allowed. The schema itself is pure (no PyBaMM):
-what only PyBaMM can answer (does the parameter set exist and hold these names, do the
-model options and experiment steps parse) is :func:`agingset.physics.model.params_problems`,
-which :func:`parse_params` runs on the validated schema.
+Every stage calls :func:`agingset.config.load_params`; a bad key or value raises
+:class:`ParamsError` whose message names the key and what is allowed. The schema itself is pure
+(no PyBaMM, no import of the physics): what only PyBaMM can answer (does the parameter set exist
+and hold these names, do the model options and experiment steps parse) is
+:func:`agingset.physics.model.params_problems`, which :mod:`agingset.config` runs on the
+validated schema.
 """
 
 from __future__ import annotations
@@ -694,7 +695,8 @@ def _allowed_keys(location: tuple) -> list[str] | None:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _one_line(location: str, message: str, more: int) -> str:
+def one_line(location: str, message: str, more: int) -> str:
+    """A problem as the one line a user sees (``more``: how many further problems there are)."""
     where = f"{location}: " if location else ""  # model-level checks name their key themselves
     return f"params.yaml: {where}{message}" + (f" (+{more} more)" if more else "")
 
@@ -710,7 +712,7 @@ def _format_error(err: ValidationError) -> str:
         message = "missing key"
     if first["type"] in ("literal_error", "enum"):
         message = f"{message} (got {first.get('input')!r})"
-    return _one_line(location, message, len(err.errors()) - 1)
+    return one_line(location, message, len(err.errors()) - 1)
 
 
 # dvc.lock stores params.yaml's keys from column 8, two more per level, and DVC's YAML writer
@@ -723,7 +725,7 @@ def _key_too_long_for_dvc(raw: dict, path: tuple = ()) -> str | None:
     limit = _LOCK_WIDTH - _LOCK_KEY_COLUMN - _LOCK_INDENT * len(path)
     for key, value in raw.items():
         if isinstance(key, str) and len(key) > limit:
-            return _one_line(
+            return one_line(
                 ".".join((*path, key)),
                 f"a key of {len(key)} characters; DVC folds a params key past column {_LOCK_WIDTH} of dvc.lock "
                 f"into YAML it cannot read back: at most {limit} characters at this depth",
@@ -736,31 +738,26 @@ def _key_too_long_for_dvc(raw: dict, path: tuple = ()) -> str | None:
     return None
 
 
-def parse_params(raw: object) -> Params:
-    """The validated params: the schema, then what PyBaMM says of the model configuration."""
+def validate_schema(raw: object) -> Params:
+    """``raw`` (params.yaml as loaded) checked against the schema; what PyBaMM says of the model
+    configuration is :func:`agingset.config.parse_params`'s."""
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: top level must be a mapping of sections")
     too_long = _key_too_long_for_dvc(raw)
     if too_long:
         raise ParamsError(too_long)
     try:
-        params = Params.model_validate(raw)
+        return Params.model_validate(raw)
     except ValidationError as err:
         raise ParamsError(_format_error(err)) from None
-    from .physics.model import params_problems
-
-    problems = params_problems(params)
-    if problems:
-        raise ParamsError(_one_line(*problems[0], len(problems) - 1))
-    return params
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def read_yaml(path: str | Path = "params.yaml") -> object:
+    """The params file as loaded, before any check; a missing or malformed file is one line."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
-    return parse_params(raw)

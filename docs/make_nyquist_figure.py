@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from agingset.design import build_design  # noqa: E402
-from agingset.params import load_params  # noqa: E402
+from agingset.config import load_params  # noqa: E402
 from agingset.physics import eis  # noqa: E402
 from agingset.physics.model import handoff_state_names  # noqa: E402
 from agingset.tasks import eis as eis_tasks  # noqa: E402

@@ -8,7 +8,6 @@ previous outputs untouched.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -20,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from agingset.catalog import CALIBRATION
-from agingset.params import ModelConfig, Params, ParamsError, load_params
+from agingset.config import load_params
+from agingset.errors import InputError
+from agingset.params import Params, ParamsError
 
 PARAMS_FILE = "params.yaml"
 
@@ -72,48 +72,13 @@ def write_text(text: str, target: str | Path) -> None:
         temporary.write_text(text)
 
 
-
-
-def _calibration_file() -> dict:
-    try:
-        return json.loads(Path(CALIBRATION).read_text())
-    except FileNotFoundError:
-        raise StageError(f"{CALIBRATION} not found: run the calibrate stage first (dvc repro calibrate)") from None
-
-
-def read_calibration(params: Params) -> tuple[dict | None, dict[str, dict]]:
-    """The calibrate stage's result and its design ranges, when the design uses calibrated ranges."""
-    if params.design.ranges != "calibrated":
-        return None, {}
-    calibration = _calibration_file()
-    return calibration, calibration["design_ranges"]
-
-
-def dataset_model(params: Params) -> ModelConfig:
-    """The dataset's model: with ``model.base_values: calibrated``, the fitted values are its
-    base values (``model.parameter_overrides`` still win) and ``calibration`` names them."""
-    model = params.model
-    if model.base_values != "calibrated":
-        return model
-    calibration = _calibration_file()
-    fitted = {name: calibration["parameters"][name]["fitted"] for name in calibration["dataset_parameters"]}
-    return model.with_base_values(
-        fitted,
-        calibration={
-            "calibrated_json_sha256": hashlib.sha256(Path(CALIBRATION).read_bytes()).hexdigest(),
-            "measurements": calibration["measurements"],
-            "fitted": fitted,
-        },
-    )
-
-
 def run_stage(main: Callable[[Params], None]) -> None:
     """Validate params, run the stage, turn expected errors into one line and exit 2."""
     logging.basicConfig(level=os.environ.get("AGINGSET_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
     try:
         params = load_params(PARAMS_FILE)
         main(params)
-    except (ParamsError, StageError) as err:
+    except (ParamsError, StageError, InputError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except OSError as err:  # disk full, unwritable or missing path: outputs stay as they were

@@ -9,16 +9,15 @@ import json
 import pandas as pd
 
 from agingset.catalog import AGING_DIR as AGING
-from agingset.catalog import DESIGN, KEYS, SPECTRA
+from agingset.catalog import DESIGN, SPECTRA
 from agingset.catalog import LABELS_DIR as OUTPUT
-from agingset.features import build_features, noisy_curve_features
+from agingset.features import dataset_features
 from agingset.impedance_features import (
-    impedance_features,
     sample_spectrum_features,
     spectrum_feature_table,
     spectrum_feature_tasks,
 )
-from agingset.labels import build_labels, noise_provenance, provenance_columns, sample_summary
+from agingset.labels import dataset_labels, metadata_jsonl
 from agingset.noise import noisy_spectra
 from stages._io import atomic_path, run_stage
 from stages._solve import solve_all
@@ -50,43 +49,21 @@ def main(params):
     run_metadata = json.loads(open(f"{AGING}/metadata.json").read())
     spectra = pd.read_parquet(SPECTRA)
 
-    labels = build_labels(aging["snapshots"], aging["cycles"], params.labels)
-    labels = labels.merge(design[["sample_id", "cell_design_id"]], on="sample_id", how="left")
-    labels = labels.merge(provenance_columns(design, run_metadata), on="sample_id", how="left")
-    labels = labels.merge(aging["metadata"][["sample_id", "metadata_sha256"]], on="sample_id", how="left")
-    labels = labels.merge(noise_provenance(labels["sample_id"], params.noise, params.seed), on="sample_id", how="left")
-    samples = sample_summary(aging["status"], labels, aging["metadata"])
+    labels, samples = dataset_labels(design, aging, run_metadata, params)
     # Instrument-realistic observables beside the clean ones (noisy_ prefix): curves and spectra.
     noisy_spectra_table = noisy_spectra(spectra, params.noise, params.seed)
     per_spectrum, noisy_per_spectrum = per_spectrum_features(spectra, noisy_spectra_table)
-    features = build_features(design, aging["curves"], spectra, per_spectrum, params.labels.voltage_grid)
-    noisy_curves = noisy_curve_features(aging["curves"], params.labels.voltage_grid, params.noise, params.seed)
-    noisy_impedance = impedance_features(noisy_spectra_table, noisy_per_spectrum)
-    noisy_impedance = noisy_impedance.rename(columns={c: f"noisy_{c}" for c in noisy_impedance if c not in KEYS})
-    features = features.merge(noisy_curves, on=KEYS, how="left").merge(noisy_impedance, on=KEYS, how="left")
+    features = dataset_features(
+        design, aging["curves"], spectra, per_spectrum, noisy_spectra_table, noisy_per_spectrum, params
+    )
 
-    records = aging["metadata"].sort_values("sample_id")
     with atomic_path(OUTPUT, directory=True) as directory:
         labels.to_parquet(directory / "labels.parquet", index=False)
         labels.to_csv(directory / "labels.csv", index=False)
         samples.to_parquet(directory / "samples.parquet", index=False)
         features.to_parquet(directory / "features.parquet", index=False)
         per_spectrum.to_parquet(directory / "spectrum_features.parquet", index=False)
-        # m_i, one JSON object per line, sorted by sample_id; its sha256 is in labels and samples.
-        (directory / "metadata.jsonl").write_text(
-            "".join(
-                json.dumps(
-                    {
-                        "sample_id": row.sample_id,
-                        "sha256": row.metadata_sha256,
-                        "m": json.loads(row.metadata_json),
-                    },
-                    sort_keys=True,
-                )
-                + "\n"
-                for row in records.itertuples()
-            )
-        )
+        (directory / "metadata.jsonl").write_text(metadata_jsonl(aging["metadata"]))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 import pandas as pd
 
+from agingset.calibration.dataset import dataset_model
 from agingset.catalog import AGING_DIR as OUTPUT
 from agingset.catalog import AGING_TABLES as TABLES
 from agingset.catalog import DESIGN
+from agingset.inputs import read_calibrated
 from agingset.physics.aging import empty_table
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._io import atomic_path, dataset_model, run_stage, write_json
+from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
 
 
@@ -26,7 +28,7 @@ def provenance(params, model_config) -> dict:
 
 def main(params):
     design = pd.read_parquet(DESIGN)
-    model_config = dataset_model(params)  # calibrated base values, named in every m_i
+    model_config = dataset_model(params.model, read_calibrated(params))  # calibrated base values, named in every m_i
     handoff_names = handoff_state_names(model_config, params.eis.surface_form)
     tasks = aging_tasks(model_config, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.

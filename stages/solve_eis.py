@@ -2,18 +2,20 @@
 
 import pandas as pd
 
+from agingset.calibration.dataset import dataset_model
 from agingset.catalog import AGING_DIR as AGING
 from agingset.catalog import DESIGN
 from agingset.catalog import SPECTRA as OUTPUT
+from agingset.inputs import read_calibrated
 from agingset.tasks import eis as eis_tasks
 from agingset.tasks.eis import solve_spectra, spectrum_tasks
-from stages._io import dataset_model, run_stage, write_parquet
+from stages._io import run_stage, write_parquet
 from stages._solve import solve_all
 
 
 def main(params):
     tasks = spectrum_tasks(
-        dataset_model(params),  # the same calibrated base values as solve_aging
+        dataset_model(params.model, read_calibrated(params)),  # the same calibrated base values as solve_aging
         params.eis,
         pd.read_parquet(DESIGN),
         pd.read_parquet(f"{AGING}/snapshots.parquet"),

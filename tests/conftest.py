@@ -2,6 +2,7 @@ import copy
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,22 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("AGINGSET_QUIET", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_under_basetemp(tmp_path_factory):
+    """Every temporary file of the run lands under pytest's basetemp, which pyproject's
+    ``tmp_path_retention_policy = "failed"`` removes after a passing run: this process's (``tempfile``)
+    and its subprocesses' (``TMPDIR``: stages, DVC, executor workers). Without it a run leaves in the
+    system temp folder bpx's ``tmp*reconstructed_function.py`` (one per function of a BPX parameter
+    set loaded), PyBaMM's ``pybamm_casadi_aot`` builds and DVC's ``/var/tmp/dvc`` site cache. Each
+    pytest-xdist worker has its own basetemp, so its own directory."""
+    directory = tmp_path_factory.mktemp("tmp", numbered=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(directory))
+        patch.setenv("DVC_SITE_CACHE_DIR", str(directory / "dvc"))
+        patch.setattr(tempfile, "tempdir", str(directory))
+        yield directory
 
 
 def tiny_params_dict() -> dict:
@@ -61,7 +78,7 @@ def tiny_params_raw():
 
 @pytest.fixture(scope="session")
 def tiny_params():
-    from agingset.params import parse_params
+    from agingset.config import parse_params
 
     return parse_params(tiny_params_dict())
 

@@ -6,7 +6,8 @@ import json
 import pybamm
 import pytest
 
-from agingset.params import ParamsError, parse_params
+from agingset.config import parse_params
+from agingset.params import ParamsError
 from agingset.physics.model import build_model, parameter_values, solver
 from tests.conftest import ROOT
 

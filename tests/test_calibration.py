@@ -5,27 +5,8 @@ import pandas as pd
 import pybamm
 import pytest
 
-from agingset.calibration import (
-    DISCHARGE,
-    FIT,
-    HELD_OUT,
-    PULSE,
-    SPECTRUM,
-    CellModels,
-    FitParameter,
-    JointObjective,
-    Observation,
-    PulseSeries,
-    ResidualScales,
-    build_observations,
-    capacity_to_voltage_ah,
-    design_range,
-    error_summary,
-    fit,
-    labelled_socs,
-    pulse_series,
-)
-from agingset.measurement import (
+from agingset.calibration.cell_models import CellModels
+from agingset.calibration.measurements import (
     MeasuredSpectrum,
     Measurement,
     MeasurementError,
@@ -34,7 +15,22 @@ from agingset.measurement import (
     validate_rate_tests,
     validate_spectra,
 )
-from agingset.params import ModelConfig, ParamsError, SolverConfig, load_params, parse_params
+from agingset.calibration.observations import (
+    DISCHARGE,
+    FIT,
+    HELD_OUT,
+    PULSE,
+    SPECTRUM,
+    Observation,
+    PulseSeries,
+    build_observations,
+    pulse_series,
+)
+from agingset.calibration.optimiser import FitParameter, JointObjective, fit
+from agingset.calibration.prediction import ResidualScales, capacity_to_voltage_ah
+from agingset.calibration.report import design_range, error_summary, labelled_socs
+from agingset.config import load_params, parse_params
+from agingset.params import ModelConfig, ParamsError, SolverConfig
 from tests.conftest import ROOT
 
 # Tiny mesh, the dataset's options (lumped thermal, contact resistance): seconds per fit.
@@ -350,12 +346,13 @@ def test_design_range_combines_fit_uncertainty_and_cell_spread():
 
 
 def test_calibrated_design_ranges_replace_only_fitted_parameters(tiny_params):
-    from agingset.design import effective_config
+    from agingset.calibration.dataset import Calibrated, dataset_design
 
     prior = tiny_params.design.model_copy(update={"ranges": "prior"})
     ranges = {CONTACT: {"low": 0.012, "high": 0.016, "scale": "linear"}, "Not sampled": {"low": 1, "high": 2}}
-    assert effective_config(prior, ranges) is prior
-    calibrated = effective_config(prior.model_copy(update={"ranges": "calibrated"}), ranges).cell_parameters
+    calibration = Calibrated({"design_ranges": ranges}, "0" * 64)
+    assert dataset_design(prior, calibration) is prior
+    calibrated = dataset_design(prior.model_copy(update={"ranges": "calibrated"}), calibration).cell_parameters
     assert (calibrated[CONTACT].low, calibrated[CONTACT].high) == (0.012, 0.016)
     for name, prior_range in prior.cell_parameters.items():
         if name != CONTACT:
@@ -428,17 +425,17 @@ def test_bad_rate_tests_are_named(change, message):
 
 
 def test_the_stage_gives_one_line_for_a_bad_file(tmp_path, tiny_params, good_spectra):
-    from stages._io import StageError
-    from stages.calibrate import read_measurements
+    from agingset.errors import InputError
+    from agingset.measurement_files import read_measurements
 
     broken = tmp_path / "eis.csv"
     good_spectra.assign(frequency_hz=good_spectra.frequency_hz.where(good_spectra.index != 3, np.nan)).to_csv(broken)
     root = {key: str(ROOT / getattr(tiny_params.calibrate, key)) for key in ("spectra", "rate_tests", "drive_cycle", "pulse_resistance")}
     config = tiny_params.calibrate.model_copy(update={**root, "spectra": str(broken)})
-    with pytest.raises(StageError) as caught:
+    with pytest.raises(InputError) as caught:
         read_measurements(config)
     assert "\n" not in str(caught.value) and "eis.csv: column 'frequency_hz' has 1 missing" in str(caught.value)
-    with pytest.raises(StageError, match=r"calibrate.rate_tests: .*absent.csv not found"):
+    with pytest.raises(InputError, match=r"calibrate.rate_tests: .*absent.csv not found"):
         read_measurements(config.model_copy(update={"spectra": root["spectra"], "rate_tests": str(tmp_path / "absent.csv")}))
 
 
@@ -479,8 +476,8 @@ def test_calibration_params_name_the_key(tiny_params_raw, mutate, expected):
 
 
 def test_rate_test_cells_take_their_own_values_only_in_discharges():
-    from agingset.calibration import DRIVE_CYCLE as DRIVE
-    from agingset.calibration import rate_test_name, record_values
+    from agingset.calibration.observations import DRIVE_CYCLE as DRIVE
+    from agingset.calibration.prediction import rate_test_name, record_values
 
     values = {CONTACT: 0.014, rate_test_name(CONTACT): 0.03, RATE_N: 1e-6}
     discharge = Observation("d", DISCHARGE, FIT, 1.0)
@@ -490,7 +487,7 @@ def test_rate_test_cells_take_their_own_values_only_in_discharges():
 
 
 def test_own_values_sit_in_their_own_jacobian_columns(synthetic):
-    from agingset.calibration import rate_test_name
+    from agingset.calibration.prediction import rate_test_name
 
     models, truth, observations = synthetic
     objective = JointObjective(models, observations, ResidualScales(), WINDOW, rate_test_own=(CONTACT,))
@@ -511,7 +508,7 @@ def _rate_tests():
 def test_a_discharge_logged_from_under_load_starts_from_its_temperatures_rest_voltage():
     """Four M50 records have no rested first sample (0 degC 1C/2C, 25 degC C/2 and 45 degC 1.5C
     start at 3.63-4.10 V under load); taken as rest voltages they started the model half-empty."""
-    from agingset.calibration import rest_voltages, rested_start
+    from agingset.calibration.observations import rest_voltages, rested_start
 
     tests = _rate_tests()
     loaded = sorted(t.name for t in tests if rested_start(t.record) is None)
@@ -525,7 +522,7 @@ def test_a_discharge_logged_from_under_load_starts_from_its_temperatures_rest_vo
 
 
 def test_electrode_balance_recovers_a_known_balance():
-    from agingset.calibration import ElectrodeBalance, electrode_balance
+    from agingset.calibration.balance import ElectrodeBalance, electrode_balance
 
     values = pybamm.ParameterValues("OKane2022")
     truth = ElectrodeBalance(0.90, 0.29, 5.6, 7.4, 4.9)
@@ -537,7 +534,7 @@ def test_electrode_balance_recovers_a_known_balance():
 
 
 def test_ocv_capacity_from_a_slow_discharge():
-    from agingset.calibration import ocv_capacity
+    from agingset.calibration.balance import ocv_capacity
 
     soc = np.linspace(0, 1, 101)
     ocv = 3.0 + 1.2 * soc - 0.2 * np.sin(3 * soc)
@@ -552,7 +549,7 @@ def test_ocv_capacity_from_a_slow_discharge():
 def test_the_rate_test_cell_has_the_measured_ocv_on_its_balance():
     """Sign and SOC axis of the OCV correction: a near-rest discharge of the rate-test cell
     follows the measured pseudo-OCV on the balance's SOC axis, and is as long as it."""
-    from agingset.measurement import validate_ocv
+    from agingset.calibration.measurements import validate_ocv
 
     soc, ocv = validate_ocv(pd.read_csv(REFERENCE / "lgm50_pseudo_ocv.csv"))
     models = CellModels(TINY_SPM, SOLVER, [CONTACT, FRACTION_P], (soc, ocv), 4.86)
@@ -585,7 +582,7 @@ def test_kept_set_values_must_be_fitted(tiny_params_raw):
 def test_a_sensitivity_the_solver_cannot_give_becomes_a_forward_difference():
     """A NaN column of the Jacobian (IDAKLU near a diffusion-limited end) is differenced instead
     of stopping the fit; at the upper bound the step goes inward."""
-    from agingset.calibration import with_finite_columns
+    from agingset.calibration.optimiser import with_finite_columns
 
     def residuals(point):
         return np.array([2.0 * point[0] + point[1] ** 2, 3.0 * point[1]])
@@ -601,11 +598,11 @@ def test_a_sensitivity_the_solver_cannot_give_becomes_a_forward_difference():
 
 
 def test_every_rate_test_goes_on_to_a_relaxation_and_a_cc_cv_charge():
-    """reference-data/lgm50_rate_test_cycles.csv.gz (benchmarks/end_of_discharge): after each discharge the
+    """reference-data/lgm50_rate_test_cycles.csv.gz (studies/end_of_discharge.py): after each discharge the
     record rests, charges at constant current to 4.2 V, holds it to about C/20 and rests again."""
-    from benchmarks.end_of_discharge import CYCLES, measured_sequence
+    from agingset.calibration.consistency import measured_sequence
 
-    cycles = pd.read_csv(ROOT / CYCLES)
+    cycles = pd.read_csv(REFERENCE / "lgm50_rate_test_cycles.csv.gz")
     tests = pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz")
     keys = ["ambient_temperature_c", "c_rate"]
     assert set(map(tuple, cycles[keys].drop_duplicates().to_numpy())) == set(map(tuple, tests[keys].drop_duplicates().to_numpy()))
@@ -627,10 +624,10 @@ def test_every_rate_test_goes_on_to_a_relaxation_and_a_cc_cv_charge():
 
 
 def test_only_the_c2_test_at_45_degc_delivers_more_than_its_c10_and_its_self_heating_allow():
-    """benchmarks/model_form_bound, measured data alone: a faster discharge ending past the C/10 at its ambient is
+    """agingset.calibration.consistency (the model_form_bound benchmark's check), measured data alone: a faster discharge ending past the C/10 at its ambient is
     explained by its self-heating (2C at 0 and 10 oC warm by ~40 K) except the C/2 at 45 oC, whose 0.4 % extra
     charge no model of one cell in one starting state can give (docs/physics.md, "model-form-bound")."""
-    from benchmarks.model_form_bound import faster_against_slowest
+    from agingset.calibration.consistency import faster_against_slowest
 
     rate_tests = validate_rate_tests(pd.read_csv(REFERENCE / "lgm50_rate_tests.csv.gz"), 50.0, source="rate tests")
     rows = {row["name"]: row for row in faster_against_slowest(rate_tests)}

@@ -8,8 +8,9 @@ import numpy as np
 import pybamm
 import pytest
 
+from agingset.config import parse_params
 from agingset.design import build_design, cell_parameter_columns
-from agingset.params import CycleJumping, ParamsError, parse_params
+from agingset.params import CycleJumping, ParamsError
 from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
 from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor, state_bounds

@@ -155,7 +155,8 @@ def test_split_stage_refuses_a_leaking_split(tiny_params, tmp_path, monkeypatch)
     ],
 )
 def test_split_params_are_checked(tiny_params_raw, split, message):
-    from agingset.params import ParamsError, parse_params
+    from agingset.config import parse_params
+    from agingset.params import ParamsError
 
     tiny_params_raw["split"].update(split)
     with pytest.raises(ParamsError, match=message):

@@ -4,9 +4,9 @@ import numpy as np
 import pybamm
 import pytest
 
+from agingset.config import parse_params
 from agingset.design import build_design
 from agingset.impedance_features import kk_residual_pct, spectrum_feature_table
-from agingset.params import parse_params
 from agingset.physics import eis
 from agingset.physics.model import handoff_state_names
 from agingset.tasks import eis as eis_tasks

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from agingset.config import parse_params
 from agingset.features import curve_observables, noisy_curve_features
 from agingset.noise import (
     estimate_impedance_relative_noise,
@@ -20,7 +21,7 @@ from agingset.noise import (
     sample_offsets,
     spectrum_rng,
 )
-from agingset.params import NoiseConfig, ParamsError, VoltageGrid, parse_params
+from agingset.params import NoiseConfig, ParamsError, VoltageGrid
 from tests.conftest import ROOT, tiny_params_dict
 
 ZERO = NoiseConfig(impedance_relative=0, voltage_noise_v=0, voltage_resolution_v=0, current_offset_a=0)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agingset.params import ParamsError, parse_params
+from agingset.config import parse_params
+from agingset.params import ParamsError
 from tests.conftest import ROOT
 
 
@@ -118,7 +119,7 @@ def test_huge_sample_count_warns_with_a_size_estimate(tiny_params_raw):
 
 @pytest.mark.parametrize("text, expected", [("[1, 2", "not valid YAML"), ("- just\n- a list\n", "top level must be a mapping")])
 def test_unreadable_params_files(tmp_path, text, expected):
-    from agingset.params import load_params
+    from agingset.config import load_params
 
     path = tmp_path / "params.yaml"
     path.write_text(text)

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agingset.params import ParamsError, Range, parse_params
+from agingset.config import parse_params
+from agingset.params import ParamsError, Range
 from tests.conftest import tiny_params_dict
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)

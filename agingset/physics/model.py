@@ -3,7 +3,7 @@
 Sampled cell parameters become ``[input]`` parameters, so a model is discretised once
 and each sample only changes the inputs passed to the solver. Every parameter set is
 loaded by :func:`base_parameter_values`; :func:`params_problems` is what PyBaMM says of a
-params file (run by :func:`agingset.params.parse_params`).
+params file (run by :func:`agingset.config.parse_params`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
-"""A measured current/voltage record: the documented table format, its checks, resampling.
+"""The calibration's measurements: their documented table formats, the checks, resampling.
 
-Format (CSV or parquet, one row per sample, any extra columns ignored):
+Current/voltage records (CSV or parquet, one row per sample, any extra columns ignored):
 
 - ``time_s``: seconds, strictly increasing;
 - ``current_a``: amperes, **negative = discharge** (PyBaMM's sign is the opposite);
 - ``voltage_v``: terminal voltage in volts;
 - ``temperature_c`` (optional): cell or ambient temperature in degrees Celsius.
 
-Every check names the column and the first offending row, so a wrong file fails with a
-message that says what to fix, not deep inside a solver.
+Impedance spectra, rate tests, pulse tests and the pseudo-OCV have formats of their own (below).
+Every check names the column and the first offending row, so a wrong file fails with a message
+that says what to fix, not deep inside a solver. Reading the files is the caller's (``agingset.inputs``).
 """
 
 from __future__ import annotations
@@ -252,3 +253,53 @@ def validate_ocv(table: pd.DataFrame, source: str = "ocv") -> tuple[np.ndarray, 
     if np.any(np.diff(discharge) <= 0):
         raise MeasurementError(f"{source}: the discharge OCV (ocv_v - hysteresis_v/2) must rise with soc_pct")
     return soc / 100.0, discharge
+
+
+# -- every measurement of a calibration -----------------------------------------------------
+PULSE_COLUMNS = (
+    "ambient_temperature_c", "soc_step", "cell", "rest_voltage_v", "pulse_current_a", "pulse_duration_s", "r_instant_ohm", "r_10s_ohm"
+)
+
+
+@dataclass(frozen=True)
+class MeasurementTables:
+    """The files named in ``params.calibrate`` as read: one table per key (``rate_test_ocv``
+    optional) and each file's SHA-256 by its path as written in params."""
+
+    spectra: pd.DataFrame
+    rate_tests: pd.DataFrame
+    drive_cycle: pd.DataFrame
+    pulse_resistance: pd.DataFrame
+    rate_test_ocv: pd.DataFrame | None
+    sha256: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Every measurement of a calibration, checked: the spectra, the rate tests, the drive cycle
+    (block-averaged over ``calibrate.drive_cycle_resample_s``), the pulse table, the rate-test
+    cells' (SOC, discharge OCV) or None, and the files' hashes."""
+
+    spectra: list[MeasuredSpectrum]
+    rate_tests: list[RateTest]
+    drive_cycle: Measurement
+    pulses: pd.DataFrame
+    rate_test_ocv: tuple[np.ndarray, np.ndarray] | None
+    sha256: dict[str, str]
+
+
+def validate_tables(tables: MeasurementTables, config) -> Measurements:
+    """Check every table against its format (``config``: ``params.calibrate``, whose keys name the sources)."""
+    spectra = validate_spectra(tables.spectra, source=config.spectra)
+    rate_tests = validate_rate_tests(tables.rate_tests, config.max_abs_current_a, source=config.rate_tests)
+    drive = validate_measurement(tables.drive_cycle, config.max_abs_current_a, source=config.drive_cycle)
+    pulses = tables.pulse_resistance
+    missing = [column for column in PULSE_COLUMNS if column not in pulses.columns]
+    if missing:
+        raise MeasurementError(f"{config.pulse_resistance}: missing column(s) {missing}; required {list(PULSE_COLUMNS)}")
+    ocv = None
+    if tables.rate_test_ocv is not None:
+        ocv = validate_ocv(tables.rate_test_ocv, source=config.rate_test_ocv)
+    return Measurements(
+        spectra, rate_tests, block_average(drive, config.drive_cycle_resample_s), pulses, ocv, dict(tables.sha256)
+    )

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .measurement import Measurement  # noqa: E402
+from .measurements import Measurement  # noqa: E402
 
 BAND = (5, 95)  # percentiles of the dataset's fresh spectra
 FIT_WINDOW_HZ = (0.01, 1000.0)
