@@ -30,10 +30,10 @@ _STAGE_MODULE = re.compile(r"python\S*\s+-m\s+([\w.]+)")
 DATA_FILES = {"agingset.card": ("agingset/templates/dataset_card.md",)}
 
 
-def module_file(name: str, root: Path = ROOT) -> Path | None:
-    """The source file of project module ``name`` (a package's ``__init__.py``), or None."""
+def module_file(name: str, root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> Path | None:
+    """The source file of module ``name`` of one of ``packages`` (a package's ``__init__.py``), or None."""
     parts = name.split(".")
-    if parts[0] not in PACKAGES:
+    if parts[0] not in packages:
         return None
     base = root.joinpath(*parts)
     if (base / "__init__.py").is_file():
@@ -58,26 +58,30 @@ def _type_checking_only(node: ast.AST) -> bool:
     )
 
 
-def _run_nodes(tree: ast.AST):
-    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (their ``else`` runs)."""
+def _run_nodes(tree: ast.AST, type_checking: bool = False):
+    """Every node of ``tree`` except the bodies of ``if TYPE_CHECKING:`` blocks (their ``else`` runs),
+    unless ``type_checking``: then every node."""
     pending = [tree]
     while pending:
         node = pending.pop()
         yield node
-        if _type_checking_only(node):
+        if _type_checking_only(node) and not type_checking:
             pending.extend([node.test, *node.orelse])
         else:
             pending.extend(ast.iter_child_nodes(node))
 
 
-def imported_modules(name: str, root: Path = ROOT) -> set[str]:
-    """Project modules that module ``name`` imports anywhere in its source (not transitively)."""
-    path = module_file(name, root)
+def imported_modules(
+    name: str, root: Path = ROOT, packages: tuple[str, ...] = PACKAGES, type_checking: bool = False
+) -> set[str]:
+    """Modules of ``packages`` that module ``name`` imports anywhere in its source (not transitively;
+    with ``type_checking``, the imports only type checkers read as well)."""
+    path = module_file(name, root, packages)
     if path is None:
         return set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in _run_nodes(ast.parse(path.read_text(), filename=str(path))):
+    for node in _run_nodes(ast.parse(path.read_text(), filename=str(path)), type_checking):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -89,7 +93,7 @@ def imported_modules(name: str, root: Path = ROOT) -> set[str]:
             found.add(base)
             # `from package import name` imports the submodule `name` when there is one.
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    modules = {module for module in found if module_file(module, root) is not None}
+    modules = {module for module in found if module_file(module, root, packages) is not None}
     return modules | {parent for module in modules for parent in _parents(module)}
 
 
@@ -123,15 +127,23 @@ def closure_files(name: str, root: Path = ROOT) -> list[str]:
     return [own, *(path for path in others if path != own)]
 
 
-def import_cycles(root: Path = ROOT) -> list[list[str]]:
-    """Cycles among the project's modules (package ``__init__`` edges left out), each as a module list."""
-    modules = sorted(
+def package_modules(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    """Every module of ``packages`` under ``root`` (sorted names)."""
+    return sorted(
         ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-        for package in PACKAGES
+        for package in packages
         for path in (root / package).rglob("*.py")
     )
+
+
+def import_cycles(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES, type_checking: bool = False) -> list[list[str]]:
+    """Cycles among the modules of ``packages`` (package ``__init__`` edges left out), each as a module
+    list; lazy imports count, and with ``type_checking`` so do the imports only type checkers read."""
+    modules = package_modules(root, packages)
     graph = {
-        module: sorted(target for target in imported_modules(module, root) if target not in _parents(module))
+        module: sorted(
+            target for target in imported_modules(module, root, packages, type_checking) if target not in _parents(module)
+        )
         for module in modules
     }
     cycles, state, stack = [], {}, []

@@ -19,7 +19,7 @@ values unchanged (bit for bit).
 
 The default levels come from the real LG M50LT measurements in ``reference-data/``
 (:func:`estimate_voltage_levels`, :func:`estimate_impedance_relative_noise`; numbers and
-method in docs/noise.md, reproduced by ``python benchmarks/noise_levels.py``).
+method in docs/noise.md, reproduced by ``python -m benchmarks run noise_levels``).
 """
 
 from __future__ import annotations

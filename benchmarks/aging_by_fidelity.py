@@ -1,4 +1,4 @@
-"""Seconds per aging sample by model fidelity (SPM, SPMe, DFN), measured side by side.
+"""How many seconds does an aging sample take with each model fidelity (SPM, SPMe, DFN), side by side?
 
 Each family solves the same first samples of the default design under the first
 sample's protocol with the default params (mechanisms, mesh, experiment); the simulator
@@ -6,20 +6,26 @@ is built once per family, so the first sample includes the build and the rest re
 The aging model is driven directly (no impedance hand-off), so SPMe and DFN run even
 while params.py accepts only SPM for the full pipeline.
 
-    python -m benchmarks.aging_by_fidelity [samples] [cycles]
+    python -m benchmarks run aging_by_fidelity [samples] [cycles]
 """
 
-import sys
+import argparse
 import time
 
+from agingset.config import load_params
 from agingset.design import build_design, cell_parameter_columns
-from agingset.params import load_params
 from agingset.physics.aging import AgingSimulator, Protocol
+from benchmarks._common import write_result
 
 FAMILIES = ("SPM", "SPMe", "DFN")
 
 
-def main(samples: int, cycles: int | None) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("samples", type=int, nargs="?", default=2)
+    parser.add_argument("cycles", type=int, nargs="?", help="default: params.yaml's aging.cycles")
+    arguments = parser.parse_args(argv)
+    samples, cycles = arguments.samples, arguments.cycles
     params = load_params("params.yaml")
     aging = params.aging
     if cycles:
@@ -29,7 +35,7 @@ def main(samples: int, cycles: int | None) -> None:
     names = cell_parameter_columns(design)
     rows = [{name: float(row[name]) for name in names} for _, row in design.iterrows()]
     print(f"{samples} samples x {aging.cycles} cycles, protocol {protocol}")
-    results = {}
+    results, figures = {}, {}
     for family in FAMILIES:
         model = params.model.model_copy(update={"family": family})
         start = time.perf_counter()
@@ -43,13 +49,16 @@ def main(samples: int, cycles: int | None) -> None:
         total = time.perf_counter() - start
         results[family] = total / samples
         reuse = sum(seconds[1:]) / max(1, len(seconds) - 1)
+        figures[family] = {"s_per_sample": results[family], "first_incl_build_s": seconds[0], "reused_s": reuse, "statuses": statuses}
         print(
             f"{family:5s} {total / samples:8.1f} s/sample (first incl. build {seconds[0]:.1f} s, "
             f"reused {reuse:.1f} s)  statuses {statuses}"
         )
     for family in FAMILIES[1:]:
         print(f"{family} / SPM: {results[family] / results['SPM']:.1f}x")
+    ratios = {f"{family}_over_SPM": results[family] / results["SPM"] for family in FAMILIES[1:]}
+    write_result("aging_by_fidelity", {"samples": samples, "cycles": aging.cycles, "families": figures, **ratios})
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2, int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    main()

@@ -1,4 +1,4 @@
-"""The solve_aging stage's own tasks with IDAKLU's extrapolation check on and off, side by side.
+"""Does a change to the aging solve pay off on the solve_aging stage's own tasks (IDAKLU's extrapolation check on vs off)?
 
 Changes to the aging solve are judged here rather than in one process: with two busy workers each life runs
 ~1.45x slower than alone, and what a change saves in one process may not show (a compiled state hand-over:
@@ -8,19 +8,18 @@ default design (run `dvc repro calibrate` first), as `solve_aging` makes its tas
 the models if their cache is empty), the two variants alternating, ``rounds`` times; printed: the wall
 seconds of every run and the ratio of the minima.
 
-    python -m benchmarks.aging_stage [--rows 40] [--every 5] [--workers 2] [--rounds 3]
+    python -m benchmarks run aging_stage [--rows 40] [--every 5] [--workers 2] [--rounds 3]
 """
 
 import argparse
 import time
 
+from agingset.config import load_params
 from agingset.executor import Settings, cached, run_tasks
-from agingset.params import load_params
 from agingset.physics import model as model_building
 from agingset.physics.aging import AgingSimulator
 from agingset.tasks.aging import aging_tasks, solve_sample
-from benchmarks.cycle_jumping import dataset_design
-from stages._io import dataset_model
+from benchmarks._common import dataset_samples, write_result
 
 
 def checked(task):
@@ -42,10 +41,16 @@ def checked(task):
 unchecked = solve_sample  # the stage's own function
 
 
-def main(rows: int, every: int, workers: int, rounds: int) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=40)
+    parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args(argv)
+    rows, every, workers, rounds = arguments.rows, arguments.every, arguments.workers, arguments.rounds
     params = load_params("params.yaml")
-    _, design, _ = dataset_design(params, 200)
-    model = dataset_model(params)
+    model, design, _ = dataset_samples(params, 200)
     handoff = model_building.handoff_state_names(model, params.eis.surface_form)
     tasks = aging_tasks(model, params.solver, params.aging, handoff, design.iloc[::every].iloc[:rows])
     settings = Settings(workers=workers, quiet=True)
@@ -59,13 +64,11 @@ def main(rows: int, every: int, workers: int, rounds: int) -> None:
             print(f"{label:9s} {walls[label][-1]:6.1f} s  ({report})", flush=True)
     ratio = min(walls["checked"]) / min(walls["unchecked"])
     print(f"extrapolation check on / off: {ratio:.2f}x (min of {rounds}, {len(tasks)} lives, {workers} workers)")
+    write_result(
+        "aging_stage",
+        {"lives": len(tasks), "workers": workers, "rounds": rounds, "wall_s": walls, "checked_over_unchecked": ratio},
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=40)
-    parser.add_argument("--every", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    arguments = parser.parse_args()
-    main(arguments.rows, arguments.every, arguments.workers, arguments.rounds)
+    main()

@@ -1,4 +1,4 @@
-"""Cycle jumping against full simulation, to end of life, side by side on the same designs.
+"""How far and how fast is cycle jumping from full simulation, to end of life, on the same designs?
 
 The first samples of the default design (the dataset's calibrated model and ranges; they span the cell-parameter ranges and the
 protocol levels) are each solved by one simulator with ``aging.cycle_jumping`` as in
@@ -10,73 +10,17 @@ difference over the RPTs, the largest relative LLI / LAM differences (RPTs where
 value is at least 0.5 %), CPU seconds and the speed-up over the full simulation. Garbage is
 collected, and what survives frozen out of the collector, before every timed run.
 
-    python -m benchmarks.cycle_jumping [samples] [first] [--other order=1,max_jump=50,tolerance=2e-4]
+    python -m benchmarks run cycle_jumping [samples] [first] [--other order=1,max_jump=50,tolerance=2e-4]
 """
 
 import argparse
-import gc
 import json
-import time
 
 import numpy as np
 
-from agingset.design import build_design, cell_parameter_columns
-from agingset.params import load_params
+from agingset.config import load_params
 from agingset.physics.aging import AgingSimulator, Protocol
-from stages._io import dataset_model
-from stages.design import dataset_design
-
-EOL_SOH = 0.8
-RELATIVE_FLOOR_PCT = 0.5
-
-
-def eol_cycle(snapshots) -> float:
-    soh = (snapshots["rpt_capacity_ah"] / snapshots["rpt_capacity_ah"].iloc[0]).to_numpy()
-    cycles = snapshots["cycle"].to_numpy(dtype=float)
-    below = np.flatnonzero(soh <= EOL_SOH)
-    if not len(below) or below[0] == 0:
-        return float("nan")
-    k = below[0]
-    return float(cycles[k - 1] + (soh[k - 1] - EOL_SOH) / (soh[k - 1] - soh[k]) * (cycles[k] - cycles[k - 1]))
-
-
-def compare(jumped, full) -> dict:
-    a, b = jumped["snapshots"], full["snapshots"]
-    rows = min(len(a), len(b))
-    a, b = a.iloc[:rows], b.iloc[:rows]
-    soh_a = a["rpt_capacity_ah"] / a["rpt_capacity_ah"].iloc[0]
-    soh_b = b["rpt_capacity_ah"] / b["rpt_capacity_ah"].iloc[0]
-    record = {"soh_err_abs": float(np.abs(soh_a - soh_b).max()), "rpts": rows}
-    for column in ("lli_pct", "lam_ne_pct", "lam_pe_pct"):
-        mask = b[column].abs() >= RELATIVE_FLOOR_PCT
-        record[f"{column}_rel"] = (
-            float((np.abs(a[column] - b[column])[mask] / b[column].abs()[mask]).max()) if mask.any() else 0.0
-        )
-    record["eol_jumped"], record["eol_full"] = eol_cycle(a), eol_cycle(b)
-    record["eol_rel"] = abs(record["eol_jumped"] - record["eol_full"]) / record["eol_full"]
-    return record
-
-
-def dataset_samples(params, samples: int):
-    """The dataset's model and its first ``samples`` design rows with their cell-parameter columns
-    (calibrated values and ranges: run `dvc repro calibrate` first)."""
-    design = build_design(dataset_design(params), samples, params.seed)
-    return dataset_model(params), design, cell_parameter_columns(design)
-
-
-def timed_run(simulator, sample_id: str, protocol, inputs: dict) -> tuple[dict, float]:
-    """``simulator.run`` and the CPU seconds it took. Garbage of earlier runs is collected outside the
-    timing, and what lives on (earlier samples' simulators, their models) is frozen out of the
-    collector: otherwise a full collection inside a 1-s jumped life scans every object of the
-    session (it had put 8.7x and 9.9x on lives that give 12-14x run alone)."""
-    gc.collect()
-    gc.freeze()
-    try:
-        tick = time.process_time()
-        result = simulator.run(sample_id, protocol, inputs)
-        return result, time.process_time() - tick
-    finally:
-        gc.unfreeze()
+from benchmarks._common import compare, dataset_samples, timed_run, write_result
 
 
 def jumping_settings(text: str) -> dict:
@@ -98,7 +42,13 @@ def _line(label, index, protocol, record, cycles) -> str:
     )
 
 
-def main(samples: int, first: int, other: dict | None) -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("samples", type=int, nargs="?", default=6)
+    parser.add_argument("first", type=int, nargs="?", default=0)
+    parser.add_argument("--other", type=jumping_settings, help="other jumping settings, e.g. order=1,max_jump=50,tolerance=2e-4")
+    arguments = parser.parse_args(argv)
+    samples, first, other = arguments.samples, arguments.first, arguments.other
     params = load_params("params.yaml")
     aging = params.aging
     settings = {"default": aging}
@@ -131,15 +81,34 @@ def main(samples: int, first: int, other: dict | None) -> None:
         for label in settings:
             status = {name: runs[name]["status"]["status"].iloc[0] for name in (label, "full")}
             cycles = json.loads(runs[label]["metadata"]["metadata_json"].iloc[0])["outcome"]["cycles"]
-            record = {"status": status, "cpu_full": runs["full_cpu"], "cpu_jumped": runs[label + "_cpu"]}
+            record = {"sample": int(index), "status": status, "cpu_full": runs["full_cpu"], "cpu_jumped": runs[label + "_cpu"]}
             if set(status.values()) == {"ok"}:
                 record.update(compare(runs[label], runs["full"]))
             record["speedup"] = record["cpu_full"] / record["cpu_jumped"]
             records[label].append(record)
             print(_line(label, int(index), protocol, record, cycles), flush=True)
+    summary = {}
     for label, entries in records.items():
         ok = [r for r in entries if "soh_err_abs" in r]
+        summary[label] = {
+            "settings": settings[label].cycle_jumping.model_dump(),
+            "samples": len(entries),
+            "samples_ok": len(ok),
+            "speedup_min": min(r["speedup"] for r in entries) if entries else None,
+            "speedup_total": sum(r["cpu_full"] for r in entries) / sum(r["cpu_jumped"] for r in entries) if entries else None,
+            "cpu_jumped_s": sum(r["cpu_jumped"] for r in entries),
+            "cpu_full_s": sum(r["cpu_full"] for r in entries),
+        }
         if ok:
+            summary[label].update(
+                {
+                    "max_dsoh_abs_pct": 100 * max(r["soh_err_abs"] for r in ok),
+                    "max_dlli_rel_pct": 100 * max(r["lli_pct_rel"] for r in ok),
+                    "max_dlam_ne_rel_pct": 100 * max(r["lam_ne_pct_rel"] for r in ok),
+                    "max_dlam_pe_rel_pct": 100 * max(r["lam_pe_pct_rel"] for r in ok),
+                    "max_deol_rel_pct": 100 * float(np.nanmax([r["eol_rel"] for r in ok])),
+                }
+            )
             print(
                 f"{label}: worst over {len(ok)} samples: dSOH {100 * max(r['soh_err_abs'] for r in ok):.3f} % abs, "
                 f"dLLI {100 * max(r['lli_pct_rel'] for r in ok):.2f} %, dLAMne {100 * max(r['lam_ne_pct_rel'] for r in ok):.2f} %, "
@@ -148,12 +117,8 @@ def main(samples: int, first: int, other: dict | None) -> None:
                 f"total {sum(r['cpu_full'] for r in entries) / sum(r['cpu_jumped'] for r in entries):.1f}x, "
                 f"CPU jumped {sum(r['cpu_jumped'] for r in entries):.1f} s"
             )
+    write_result("cycle_jumping", {"first": first, "samples": samples, "settings": summary, "per_sample": records})
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("samples", type=int, nargs="?", default=6)
-    parser.add_argument("first", type=int, nargs="?", default=0)
-    parser.add_argument("--other", type=jumping_settings, help="other jumping settings, e.g. order=1,max_jump=50,tolerance=2e-4")
-    arguments = parser.parse_args()
-    main(arguments.samples, arguments.first, arguments.other)
+    main()

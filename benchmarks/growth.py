@@ -1,6 +1,6 @@
-"""Growing a dataset against making its new samples from scratch: the whole pipeline, one after the other.
+"""Does growing a dataset cost no more than making its new samples from scratch (whole pipeline, goal <= 1.1x)?
 
-    python -m benchmarks.growth [--first 200] [--total 500]
+    python -m benchmarks run growth [--first 200] [--total 500]
 
 1. a clone of this project's HEAD runs `dvc repro` with ``samples: first`` and commits it (the dataset a
    user has; timed, but not part of the ratio);
@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks._common import ROOT, write_result
+
 GIT_IDENTITY = ["-c", "user.name=agingset-benchmark", "-c", "user.email=benchmark@agingset.invalid"]
 
 
@@ -53,11 +54,11 @@ def _set_samples(repo: Path, samples: int) -> None:
     params.write_text("".join(lines))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first", type=int, default=200)
     parser.add_argument("--total", type=int, default=500)
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="agingset-growth-") as scratch:
         base = Path(scratch)
         grown = _clone(base, "grown")
@@ -72,6 +73,17 @@ def main() -> None:
         fresh_s = _run(fresh, "dvc", "repro")
         print(f"fresh   | dvc repro, {arguments.total - arguments.first} samples from empty caches: {fresh_s / 60:6.1f} min")
         print(f"ratio   | growth / fresh {grow_s / fresh_s:5.2f} (goal <= 1.1)")
+    write_result(
+        "growth",
+        {
+            "first": arguments.first,
+            "total": arguments.total,
+            "first_min": first_s / 60,
+            "growth_min": grow_s / 60,
+            "fresh_min": fresh_s / 60,
+            "growth_over_fresh": grow_s / fresh_s,
+        },
+    )
 
 
 if __name__ == "__main__":

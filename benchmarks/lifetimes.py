@@ -1,27 +1,31 @@
-"""Lifetimes of the default dataset: the aging stage alone on the first samples of the default design.
+"""How long do the default dataset's cells live, per protocol level (the aging stage alone on the first design rows)?
 
 Prints per sample its protocol, status, cycles to SOH 0.8 (linear between the RPTs that bracket
 it), last-RPT degradation modes, simulated and jumped cycles and CPU seconds; then the share
 reaching 0.8, the median and the median per protocol level (docs/physics.md, lifetime table).
 
-    python -m benchmarks.lifetimes [samples] [workers] [csv]
+    python -m benchmarks run lifetimes [samples] [workers] [csv]
 """
 
+import argparse
 import json
 import resource
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 
+from agingset.calibration.dataset import dataset_design, dataset_model
+from agingset.config import load_params
 from agingset.design import build_design
 from agingset.executor import Settings, run_tasks
-from agingset.params import PROTOCOL_FIELDS, load_params
+from agingset.inputs import read_calibrated
+from agingset.params import PROTOCOL_FIELDS
 from agingset.physics.model import handoff_state_names
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._io import dataset_model
-from stages.design import dataset_design
+from benchmarks._common import write_result
+
+LEVELS = ("ambient_temperature_c", "charge_c_rate", "discharge_c_rate", "upper_voltage_v", "lower_voltage_v")
 
 
 def timed(task):
@@ -31,13 +35,18 @@ def timed(task):
     return r
 
 
-if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
-    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("samples", type=int, nargs="?", default=24)
+    parser.add_argument("workers", type=int, nargs="?", default=2)
+    parser.add_argument("csv", nargs="?", help="write the per-sample table here too")
+    arguments = parser.parse_args(argv)
+    n, workers = arguments.samples, arguments.workers
     P = load_params("params.yaml")
     # The dataset's own cells: calibrated base values and design ranges (data/calibrate/, as dvc repro)
-    design = build_design(dataset_design(P), n, P.seed)
-    model = dataset_model(P)
+    calibrated = read_calibrated(P)
+    design = build_design(dataset_design(P.design, calibrated), n, P.seed)
+    model = dataset_model(P.model, calibrated)
     tasks = aging_tasks(model, P.solver, P.aging, handoff_state_names(model, P.eis.surface_form), design)
     t = time.perf_counter()
     results, report = run_tasks(
@@ -92,17 +101,34 @@ if __name__ == "__main__":
     print(
         f"reached 0.8: {eol.notna().sum()}/{len(df)}; median EOL {eol.median():.0f}; quartiles {eol.quantile(0.25):.0f}-{eol.quantile(0.75):.0f}; statuses {df.status.value_counts().to_dict()}"
     )
-    for column in (
-        "ambient_temperature_c",
-        "charge_c_rate",
-        "discharge_c_rate",
-        "upper_voltage_v",
-        "lower_voltage_v",
-    ):
+    per_level = {}
+    for column in LEVELS:
         levels = {
             level: f"{group.notna().sum()}/{len(group)} reach, median {group.median():.0f}"
             for level, group in df.groupby(column)["eol"]
         }
         print(column, levels)
-    if len(sys.argv) > 3:
-        df.to_csv(sys.argv[3], index=False)
+        per_level[column] = {
+            str(level): {"reach": int(group.notna().sum()), "samples": len(group), "median_eol": float(group.median())}
+            for level, group in df.groupby(column)["eol"]
+        }
+    if arguments.csv:
+        df.to_csv(arguments.csv, index=False)
+    write_result(
+        "lifetimes",
+        {
+            "samples": n,
+            "workers": workers,
+            "wall_s": wall,
+            "cpu_sum_s": float(df.cpu_s.sum()),
+            "reached_0.8": int(eol.notna().sum()),
+            "median_eol": float(eol.median()),
+            "eol_quartiles": [float(eol.quantile(0.25)), float(eol.quantile(0.75))],
+            "statuses": {str(k): int(v) for k, v in df.status.value_counts().items()},
+            "per_level": per_level,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

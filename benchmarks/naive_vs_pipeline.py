@@ -1,4 +1,4 @@
-"""Seed-style naive loop vs the pipeline's path, per sample, one worker each, side by side.
+"""How much faster per sample is the pipeline's path than the seed's naive loop (one worker each, side by side)?
 
 naive     a new pybamm.Simulation per sample with pybamm.CasadiSolver, the aging experiment,
           then a new pybamm.EISSimulation per snapshot (the seed's approach)
@@ -6,7 +6,7 @@ pipeline  the stages' domain functions: one built model per protocol solved with
           every sample (inputs vary), impedance of every saved snapshot state from one built
           EISSimulation
 
-    python benchmarks/naive_vs_pipeline.py --family SPMe --samples 10 --cycles 10
+    python -m benchmarks run naive_vs_pipeline --family SPMe --samples 10 --cycles 10
 
 Both paths run the same design rows under one protocol with params.yaml's model options,
 RPT and tolerances; only the family and cycle budget are overridden. Ratios matter, not seconds.
@@ -15,23 +15,20 @@ RPT and tolerances; only the family and cycle budget are overridden. Ratios matt
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import pybamm
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from agingset.design import build_design, cell_parameter_columns  # noqa: E402
-from agingset.params import PROTOCOL_FIELDS, parse_params  # noqa: E402
-from agingset.physics import model as model_building  # noqa: E402
-from agingset.physics.protocol import Protocol, build_experiment  # noqa: E402
-from agingset.tasks.aging import aging_tasks, solve_sample  # noqa: E402
-from agingset.tasks.eis import solve_spectra, spectrum_tasks  # noqa: E402
+from agingset.config import parse_params
+from agingset.design import build_design, cell_parameter_columns
+from agingset.params import PROTOCOL_FIELDS
+from agingset.physics import model as model_building
+from agingset.physics.protocol import Protocol, build_experiment
+from agingset.tasks.aging import aging_tasks, solve_sample
+from agingset.tasks.eis import solve_spectra, spectrum_tasks
+from benchmarks._common import ROOT, write_result
 
 
 def _params(family: str, cycles: int, samples: int):
@@ -90,12 +87,12 @@ def pipeline(params, design) -> tuple[float, int]:
     return (time.perf_counter() - start) / len(design), failures
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", default="SPMe", choices=["SPM", "SPMe", "DFN"])
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--cycles", type=int, default=10)
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     params = _params(arguments.family, arguments.cycles, arguments.samples)
     design = build_design(params.design, params.samples, params.seed)
     warnings.simplefilter("ignore")
@@ -105,6 +102,20 @@ def main() -> None:
     print(f"naive (new Simulation + CasadiSolver + new EISSimulation): {naive_s:7.2f} s/sample ({naive_failed} failed)")
     print(f"pipeline (build once, IDAKLU, inputs vary)               : {pipeline_s:7.2f} s/sample ({pipeline_failed} failed)")
     print(f"speed-up per sample: {naive_s / pipeline_s:6.1f}x")
+    write_result(
+        "naive_vs_pipeline",
+        {
+            "family": arguments.family,
+            "samples": arguments.samples,
+            "cycles": arguments.cycles,
+            "frequencies": len(params.eis.frequencies_hz),
+            "naive_s_per_sample": naive_s,
+            "pipeline_s_per_sample": pipeline_s,
+            "naive_failed": naive_failed,
+            "pipeline_failed": pipeline_failed,
+            "speedup": naive_s / pipeline_s,
+        },
+    )
 
 
 if __name__ == "__main__":

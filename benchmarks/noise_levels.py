@@ -1,6 +1,6 @@
-"""Estimate the instrument-noise levels of params.yaml `noise:` from the real LG M50LT records.
+"""What instrument-noise levels (params.yaml `noise:`) do the real LG M50LT records show?
 
-    python benchmarks/noise_levels.py
+    python -m benchmarks run noise_levels
 
 Reads reference-data/ (the measured drive cycle and impedance spectra, BSD-3-Clause) and prints
 each level, how it was obtained and the params.yaml block. Method and numbers: docs/noise.md.
@@ -8,16 +8,14 @@ each level, how it was obtained and the params.yaml block. Method and numbers: d
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import argparse
+import dataclasses
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from agingset.noise import estimate_impedance_relative_noise, estimate_voltage_levels  # noqa: E402
+from agingset.noise import estimate_impedance_relative_noise, estimate_voltage_levels
+from benchmarks._common import ROOT, write_result
 
 DRIVE_CYCLE = ROOT / "reference-data" / "lgm50lt_drive_cycle_80to20.csv.gz"
 SPECTRA = ROOT / "reference-data" / "lgm50lt_eis_soc20_50_80.csv"
@@ -59,7 +57,8 @@ def estimate() -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     result = estimate()
     voltage = result["voltage"]
     print(f"drive cycle: {voltage.rest_periods} rests (|I| < {REST_CURRENT_A} A, >= 10 points), "
@@ -75,6 +74,14 @@ def main() -> None:
     print("\nnoise:   # params.yaml")
     for name, value in result["defaults"].items():
         print(f"  {name}: {value:g}")
+    write_result(
+        "noise_levels",
+        {
+            "defaults": result["defaults"],
+            "voltage": dataclasses.asdict(voltage),
+            "impedance": {f"soc_{soc}": dataclasses.asdict(entry) for soc, entry in result["impedance"].items()},
+        },
+    )
 
 
 if __name__ == "__main__":

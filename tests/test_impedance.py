@@ -56,7 +56,7 @@ def test_frequency_and_time_domain_backends_agree_on_an_aged_state(aged):
 
     The time-domain answer carries the sine's residual transient and the solver's error
     on a millivolt response (rtol 1e-9); both stay far below 2 % / 2 deg (measured:
-    <= 0.05 % and <= 0.05 deg here, ~1 % / 1.5 deg at 1 mHz, see benchmarks/eis_backends.py).
+    <= 0.05 % and <= 0.05 deg here, ~1 % / 1.5 deg at 1 mHz, see `python -m benchmarks run eis_backends`).
     """
     simulator, _ = aged
     rested = _rested(aged, 0.5)

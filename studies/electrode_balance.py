@@ -1,15 +1,23 @@
-"""Where the dataset's fresh cell puts the LG M50LT's labelled SOCs, with the fitted and with the set's electrode balance.
+"""Question: where does the dataset's fresh cell put the LG M50LT's labelled SOCs, with the fitted and with the set's electrode balance?
+Answer: the fitted fractions (0.850 / 0.575) put the labelled 20 / 50 / 80 % at 29.6 / 58.4 / 84.6 % of a 5.53 Ah cell whose
+discharge ends on a saturated positive (surface y 1.000; the LG M50LT is a 4.85 Ah cell); the set's (0.75 / 0.665) at
+22.8 / 47.9 / 80.4 %, 5.10 Ah, the negative emptying first (x 0.030, y 0.851). So the dataset keeps the set's electrode
+balance, sampled +- the fit's relative 2 standard errors (45c5de9; docs/physics.md, "electrode-balance"). Re-run
+2026-12-07 on the workspace's data/calibrate/calibrated.json: fitted 29.4 / 58.3 / 84.4 %, 5.536 Ah; the set's 22.8 / 47.9 / 80.4 %, 5.105 Ah.
+Date: 2026-11-28
+Commit: 24ffebc
 
 The impedance file gives each spectrum's SOC as measured (20 / 50 / 80 %) with its rested voltage. The dataset's
 fresh cell (the calibrated base values of ``data/calibrate/calibrated.json``, ``model.parameter_overrides``), full,
-is discharged at C/50 to 2.5 V (``agingset.calibration.labelled_socs``, what calibrate reports in
+is discharged at C/50 to 2.5 V (``agingset.calibration.report.labelled_socs``, what calibrate reports in
 metrics/calibration.json); printed per balance: its capacity and where each labelled rested voltage lands, as the
 share of it still to discharge, and the particle surface stoichiometries at the end (which electrode ended it;
 docs/physics.md, "Electrode balance").
 
-    python -m benchmarks.electrode_balance
+    python -m studies.electrode_balance   (from the project root, after `dvc repro calibrate`)
 """
 
+import argparse
 import json
 import os
 
@@ -17,15 +25,16 @@ os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
 
 import pandas as pd  # noqa: E402
 
-from agingset.calibration import labelled_socs  # noqa: E402
-from agingset.measurement import validate_spectra  # noqa: E402
-from agingset.params import load_params  # noqa: E402
+from agingset.calibration.measurements import validate_spectra  # noqa: E402
+from agingset.calibration.report import labelled_socs  # noqa: E402
+from agingset.config import load_params  # noqa: E402
 from agingset.physics import model as model_building  # noqa: E402
 
 FRACTIONS = ("Negative electrode active material volume fraction", "Positive electrode active material volume fraction")
 
 
-def main():
+def main(argv: list[str] | None = None):
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     params = load_params("params.yaml")
     config = params.calibrate
     with open("data/calibrate/calibrated.json") as handle:

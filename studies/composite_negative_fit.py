@@ -1,8 +1,15 @@
-"""Probe: single-phase vs two-phase (graphite+Si) negative SPM on LG M50 rate tests.
+"""Question: fitted to the LG M50 rate tests, does a graphite + Si negative SPM predict the held-out ones better than a single-phase one?
+Answer: not enough to adopt. The hysteretic composite improved the held-out mean by 1.5 mV only (41.8 -> 40.3 mV; C/10 at
+10 oC 50 -> 36 mV) and no variant fitted the cold C/2 (0 oC: 82 mV); the silicon's own diffusivity activation energy lowered
+the fitted cost (23.6 -> 17.5) but left the held-out mean at 40.2 mV (commits bcd3495, 40e9e8a; docs/physics.md,
+"composite-probe"). The model keeps the single-phase negative (the calibrate stage's low-lithiation region variants
+were probed here too, 06a6a3a).
+Date: 2026-11-28
+Commit: 3ddea11
 
 A probe outside the calibrate stage (docs/physics.md, "composite-probe"): the rate tests only, its own
 electrode balance (no OCV correction), the project's held-out split and RMSE metric. From the project root:
-  EDN_MAX=80000 python -m benchmarks.composite_negative_fit KIND MAXNFEV [start.json SUFFIX]
+  EDN_MAX=80000 python -m studies.composite_negative_fit KIND MAXNFEV [start.json SUFFIX]
   KIND: single | composite (Si on its average OCP) | composite_hyst (Si on its delithiation branch)
         | composite_sigmoid (PyBaMM's current-sigmoid hysteresis)
   env SI_ACTIVATION=own gives the silicon its own diffusivity activation energy; FIX="name=value,..." holds parameters fixed; without start.json: stage 1 (balance + contact) then the full fit;
@@ -30,8 +37,9 @@ import pandas as pd
 import pybamm
 from scipy.optimize import brentq, least_squares
 
-from agingset.calibration import capacity_to_voltage_ah, resample_uniform, rest_voltages  # noqa: E402
-from agingset.measurement import Measurement  # noqa: E402
+from agingset.calibration.measurements import Measurement
+from agingset.calibration.observations import resample_uniform, rest_voltages
+from agingset.calibration.prediction import capacity_to_voltage_ah
 
 F = 96485.33212
 R = 8.314462618
@@ -364,6 +372,9 @@ class Fit:
 
 
 def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return
     kind = sys.argv[1]
     max_nfev = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     curves = load_tests()

@@ -1,13 +1,18 @@
-"""Does a graphite/silicon composite negative end a slow discharge the way the LG M50 does? (diagnosis)
+"""Question: does a graphite/silicon composite negative end a slow discharge the way the LG M50 does?
+Answer: it relaxes the right way, not far enough. C/10 to 2.5 V at 25 oC, then 2 h rest, stock sets (SPM): single-phase
+graphite 2.582 V, graphite + Si 2.65 V, graphite + Si with the silicon's hysteresis 2.726 V; the measured LG M50 2.923 V
+(docs/physics.md, "composite-probe"). Fitted to the rate tests (composite_negative_fit) it did not pay: not in the model.
+Date: 2026-11-28
+Commit: 43ad189
 
-After C/10 to 2.5 V at 25 oC the measured LG M50 relaxes to 2.92 V in two hours
+A diagnosis. After C/10 to 2.5 V at 25 oC the measured LG M50 relaxes to 2.92 V in two hours
 (reference-data/lgm50_rate_test_cycles.csv.gz); the calibrated single-phase SPM to 2.58 V
 (docs/physics.md, "end-of-discharge"). This runs the same discharge and rest on PyBaMM's published
 LG M50 sets, stock (not calibrated), single-phase graphite (Chen2020) against the two-phase
 graphite + silicon negative (Chen2020_composite, with and without the silicon's hysteresis), and
 prints the discharged charge and the relaxed voltage next to the measured ones.
 
-    python -m benchmarks.composite_negative [--model SPM|SPMe|DFN]
+    python -m studies.composite_negative [--model SPM|SPMe|DFN]
 """
 
 import argparse
