@@ -121,8 +121,12 @@ def test_error_summary_gives_each_roles_headline_numbers():
         "discharge_2C_25degC": {"voltage_rmse_mv": 40.0, "capacity_to_3v_error_pct": 0.5},
         "discharge_0.5C_10degC": {"voltage_rmse_mv": 30.0, "capacity_to_3v_error_pct": None},
         "discharge_2C_10degC": {"voltage_rmse_mv": 50.0, "capacity_to_3v_error_pct": 0.8},
-        "spectrum_soc50": {"median_relative_abs_z_error_pct": 1.5},
-        "pulses_10degC": {"r_end_mean_error_mohm": -7.0},
+        "spectrum_soc50": {
+            "median_relative_abs_z_error_pct": 1.5,
+            "median_complex_error_pct": 2.5,
+            "median_complex_error_below_0_1hz_pct": 7.5,
+        },
+        "pulses_10degC": {"r_end_mean_error_mohm": -7.0, "r_end_relative_error_pct": -20.0},
     }
     summary = error_summary(observations, errors)
     assert summary[FIT] == {
@@ -131,6 +135,8 @@ def test_error_summary_gives_each_roles_headline_numbers():
         "discharge_up_to_1c_voltage_rmse_mv_max": 20.0,
         "discharge_capacity_to_3v_error_pct_max_abs": 1.5,
         "spectrum_median_abs_z_error_pct_max": 1.5,
+        "spectrum_median_complex_error_pct_max": 2.5,
+        "spectrum_below_0_1hz_complex_error_pct_max": 7.5,
     }
     assert summary[HELD_OUT] == {
         "discharge_voltage_rmse_mv_mean": 40.0,
@@ -138,7 +144,72 @@ def test_error_summary_gives_each_roles_headline_numbers():
         "discharge_up_to_1c_voltage_rmse_mv_max": 30.0,
         "discharge_capacity_to_3v_error_pct_max_abs": 0.8,  # None: the model was above 3.0 V at the record's end
         "pulse_end_resistance_error_mohm_max_abs": 7.0,
+        "pulse_end_resistance_relative_error_pct_max_abs": 20.0,
     }
+
+
+def _spectrum_observation(frequency, impedance):
+    spectrum = MeasuredSpectrum(0.5, 3.7, frequency, impedance)
+    return Observation("spectrum_soc50", SPECTRUM, FIT, 1.0, spectrum=spectrum)
+
+
+class _FixedSpectrum:
+    """Stands in for CellModels where a prediction only needs a spectrum: returns the one it is given."""
+
+    def __init__(self, impedance):
+        self.impedance = impedance
+
+    def soc_at_voltage(self, voltage_v):
+        return 0.5
+
+    def spectrum(self, values, soc, frequency, temperature_c):
+        return self.impedance
+
+
+def test_the_complex_error_sees_a_wrong_shape_that_the_magnitude_hides():
+    """A simulated spectrum with the measured |Z| at every frequency but the wrong phase below 0.1 Hz (a
+    missing diffusion tail turned into real part) scores 0 % by |Z| and its phase error as complex error."""
+    from agingset.calibration.prediction import predict
+
+    frequency = np.logspace(-2, 3, 26)
+    measured = 0.02 + 0.002 / np.sqrt(2j * np.pi * frequency) - 1e-7j * 2 * np.pi * frequency
+    tail = frequency < 0.1
+    shifted = np.where(tail, np.abs(measured) * np.exp(1j * (np.angle(measured) + 0.2)), measured)
+    prediction = predict(_FixedSpectrum(shifted), _spectrum_observation(frequency, measured), {}, ResidualScales(), (0.01, 1e3))
+    errors = prediction.errors
+    assert errors["median_relative_abs_z_error_pct"] == pytest.approx(0.0, abs=1e-9)
+    assert errors["median_complex_error_below_0_1hz_pct"] == pytest.approx(100 * 2 * np.sin(0.1), rel=1e-6)
+    assert errors["median_complex_error_pct"] == pytest.approx(0.0, abs=1e-9)  # 5 of 26 frequencies are off
+
+
+def test_band_coverage_asks_real_and_imaginary_parts_inside_the_dataset_band():
+    from agingset.calibration.figures import band_coverage
+
+    frequency = np.logspace(-2, 3, 11)
+    measured = 0.02 - 0.004j / (1 + 1j * frequency)
+    dataset = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "sample_id": f"s{k}", "snapshot": 0, "soc": 0.5, "temperature_c": 25.0, "frequency_hz": frequency,
+                    # The real part spans the measured one, the imaginary part is the measured one's mirror image.
+                    "z_re_ohm": measured.real * scale, "z_im_ohm": -measured.imag * scale,
+                    "z_abs_ohm": np.abs(measured) * scale,
+                }
+            )
+            for k, scale in enumerate((0.9, 1.0, 1.1))
+        ]
+    )
+    spectra = pd.DataFrame(
+        {
+            "measurement": "spectrum_soc50", "parameters": "calibrated", "soc_measured": 0.5, "frequency_hz": frequency,
+            "z_re_measured_ohm": measured.real, "z_im_measured_ohm": measured.imag,
+        }
+    )
+    coverage = band_coverage(spectra, dataset)["spectrum_soc50"]
+    assert coverage["inside_band_pct"] == 100.0  # |Z| cannot tell a capacitive arc from an inductive one
+    assert coverage["re_and_im_inside_band_pct"] == 0.0
+    assert coverage["median_complex_error_pct"] > 1.0
 
 
 def test_capacity_to_voltage_is_the_charge_until_the_voltage_last_falls_through_it():

@@ -111,36 +111,62 @@ def drive_cycle_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
     return figure
 
 
-def fresh_band(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
-    """5-95 % band of |Z| over the dataset's fresh spectra (snapshot 0) nearest ``soc``, per frequency."""
+def _fresh_rows(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
+    """The dataset's fresh spectra (snapshot 0) at the SOC nearest ``soc``: (that SOC, rows), or None."""
     fresh = dataset_spectra[(dataset_spectra["snapshot"] == 0) & np.isclose(dataset_spectra["temperature_c"], temperature_c)]
     fresh = fresh[np.isfinite(fresh["z_abs_ohm"])]
     if fresh.empty:
         return None
     nearest = fresh["soc"].unique()[np.argmin(np.abs(fresh["soc"].unique() - soc))]
-    rows = fresh[fresh["soc"] == nearest]
+    return nearest, fresh[fresh["soc"] == nearest]
+
+
+def fresh_band(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
+    """5-95 % band of |Z| over the dataset's fresh spectra (snapshot 0) nearest ``soc``, per frequency."""
+    found = _fresh_rows(dataset_spectra, soc, temperature_c)
+    if found is None:
+        return None
+    nearest, rows = found
     grouped = rows.groupby("frequency_hz")["z_abs_ohm"]
     return nearest, grouped.quantile(BAND[0] / 100), grouped.quantile(BAND[1] / 100)
 
 
+def _at(series: pd.Series, frequency: np.ndarray) -> np.ndarray:
+    """A per-frequency series interpolated in log f at ``frequency``."""
+    return np.interp(np.log10(frequency), np.log10(series.index.to_numpy()), series.to_numpy())
+
+
 def band_coverage(spectra: pd.DataFrame, dataset_spectra: pd.DataFrame) -> dict[str, dict]:
-    """Per measured spectrum: the share of its frequencies in the fit window whose measured |Z|
-    lies inside the 5-95 % band of the dataset's fresh spectra (band interpolated in log f)."""
+    """Per measured spectrum, against the dataset's fresh spectra at 25 degC and the nearest SOC, over
+    the fit window: the share of frequencies whose measured |Z| lies inside the dataset's 5-95 % band;
+    the share whose Re Z *and* -Im Z each lie inside their own band (the shape, not only the size); and
+    the median complex error |Z_dataset - Z_measured| / |Z_measured| of the dataset's median spectrum
+    (per frequency, real and imaginary parts), over the window and below 0.1 Hz (bands in log f)."""
     coverage = {}
     measured = _calibrated(spectra)
     for name, rows in measured.groupby("measurement", sort=False):
-        band = fresh_band(dataset_spectra, float(rows["soc_measured"].iloc[0]))
-        if band is None:
+        found = _fresh_rows(dataset_spectra, float(rows["soc_measured"].iloc[0]))
+        if found is None:
             continue
-        soc, low, high = band
+        soc, fresh = found
         frequency = rows["frequency_hz"].to_numpy()
-        inside_window = (frequency >= FIT_WINDOW_HZ[0] * 0.999) & (frequency <= FIT_WINDOW_HZ[1] * 1.001)
-        log_f = np.log10(low.index.to_numpy())
-        low_at = np.interp(np.log10(frequency), log_f, low.to_numpy())
-        high_at = np.interp(np.log10(frequency), log_f, high.to_numpy())
-        magnitude = np.hypot(rows["z_re_measured_ohm"], rows["z_im_measured_ohm"]).to_numpy()
-        inside = (magnitude >= low_at) & (magnitude <= high_at)
-        coverage[name] = {"dataset_soc": float(soc), "inside_band_pct": float(100 * inside[inside_window].mean())}
+        window = (frequency >= FIT_WINDOW_HZ[0] * 0.999) & (frequency <= FIT_WINDOW_HZ[1] * 1.001)
+        impedance = (rows["z_re_measured_ohm"] + 1j * rows["z_im_measured_ohm"]).to_numpy()
+        grouped = fresh.groupby("frequency_hz")
+        inside = {}
+        for column, value in (("z_abs_ohm", np.abs(impedance)), ("z_re_ohm", impedance.real), ("z_im_ohm", impedance.imag)):
+            low, high = (_at(grouped[column].quantile(q / 100), frequency) for q in BAND)
+            inside[column] = (value >= low) & (value <= high)
+        median = _at(grouped["z_re_ohm"].median(), frequency) + 1j * _at(grouped["z_im_ohm"].median(), frequency)
+        error = np.abs(median - impedance) / np.abs(impedance)
+        low_frequency = window & (frequency < 0.1)
+        coverage[name] = {
+            "dataset_soc": float(soc),
+            "inside_band_pct": float(100 * inside["z_abs_ohm"][window].mean()),
+            "re_and_im_inside_band_pct": float(100 * (inside["z_re_ohm"] & inside["z_im_ohm"])[window].mean()),
+            "median_complex_error_pct": float(100 * np.median(error[window])),
+            "below_0_1hz_complex_error_pct": float(100 * np.median(error[low_frequency])) if low_frequency.any() else None,
+        }
     return coverage
 
 
@@ -197,10 +223,15 @@ def _number(value, digits=3) -> str:
 
 def _error_text(errors: Mapping) -> str:
     if "median_relative_abs_z_error_pct" in errors:
-        return f"{errors['median_relative_abs_z_error_pct']:.1f} % median rel. abs Z"
+        text = f"{errors['median_relative_abs_z_error_pct']:.1f} % median rel. abs Z"
+        if "median_complex_error_pct" in errors:
+            text += f"; complex {errors['median_complex_error_pct']:.1f} %, below 0.1 Hz {_number(errors['median_complex_error_below_0_1hz_pct'], 3)} %"
+        return text
     text = f"{errors['voltage_rmse_mv']:.1f} mV"
     if "r_end_mean_error_mohm" in errors:
         text += f"; resistance at the pulse's end {errors['r_end_mean_error_mohm']:+.1f} mOhm (mean), first sample {errors['r_instant_rmse_mohm']:.1f} mOhm RMSE"
+        if "r_end_relative_error_pct" in errors:
+            text += f" ({errors['r_end_relative_error_pct']:+.0f} % at the end)"
     if "temperature_rmse_k" in errors:
         text += f", {errors['temperature_rmse_k']:.1f} K"
     if "capacity_to_3v_error_pct" in errors:
@@ -243,7 +274,8 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
     lines = [
         "The dataset's model and base parameter values come from the `calibrate` stage: a joint fit to real "
         "LG M50/M50LT measurements (`reference-data/`). Held-out records were never fitted. Errors: voltage "
-        "RMSE (and cell-temperature RMSE); spectra: median relative |Z| error over 10 mHz-1 kHz. "
+        "RMSE (and cell-temperature RMSE); spectra: median relative |Z| error and median complex error "
+        "|Z_sim - Z_meas| / |Z_meas| over 10 mHz-1 kHz and below 0.1 Hz. "
         "`stock`: the parameter set as published.",
         "",
         "| measurement | role | stock | calibrated |",
@@ -268,14 +300,19 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
     lines.append("")
     if coverage:
         lines += [
-            "Measured spectra inside the 5-95 % band of the dataset's fresh-cell spectra (25 degC, nearest SOC), "
-            "share of frequencies in 10 mHz-1 kHz:",
+            "Measured spectra against the dataset's fresh-cell spectra (25 degC, nearest SOC), 10 mHz-1 kHz: share of "
+            "frequencies inside the dataset's 5-95 % band, by |Z| and by Re Z and -Im Z each; complex error "
+            "|Z_dataset - Z_measured| / |Z_measured| of the dataset's median spectrum (median over frequencies):",
             "",
-            "| measurement | dataset SOC | inside band |",
-            "|---|---|---|",
+            "| measurement | dataset SOC | inside band: abs Z | Re and -Im | complex error | below 0.1 Hz |",
+            "|---|---|---|---|---|---|",
         ]
         for name, entry in coverage.items():
-            lines.append(f"| {name} | {entry['dataset_soc']:g} | {entry['inside_band_pct']:.0f} % |")
+            lines.append(
+                f"| {name} | {entry['dataset_soc']:g} | {entry['inside_band_pct']:.0f} % | "
+                f"{entry.get('re_and_im_inside_band_pct', float('nan')):.0f} % | "
+                f"{_number(entry.get('median_complex_error_pct'), 3)} % | {_number(entry.get('below_0_1hz_complex_error_pct'), 3)} % |"
+            )
         lines.append("")
     lines += ["Measured (dots) against stock and calibrated spectra:", "", *link("calibration_nyquist", "calibration Nyquist", figures)]
     lines += ["Measured spectra over the dataset's fresh-cell band:", "", *link("calibration_band", "measured vs dataset band", figures)]

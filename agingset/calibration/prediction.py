@@ -21,6 +21,10 @@ from .measurements import MeasuredSpectrum, Measurement
 from .observations import DISCHARGE, PULSE, RATE_TEST_KINDS, SPECTRUM, Observation, discharge_current
 
 
+# The diffusion tail's band, where the SPM's spectra depart most from a real cell's.
+LOW_FREQUENCY_HZ = 0.1
+
+
 @dataclass(frozen=True)
 class ResidualScales:
     impedance_relative: float = 0.02
@@ -73,10 +77,16 @@ def predict(
                 "z_im_simulated_ohm": simulated.imag,
             }
         )
+        # Scored as complex numbers too: |Z| is dominated by the real part and hides the shape (the
+        # diffusion tail, the inductive end), so the complex error is what says the spectrum is the cell's.
+        complex_error = np.where(finite, np.abs(relative), 1.0)
+        low = frequency < LOW_FREQUENCY_HZ
         errors = {
             "soc_fitted": soc,
             "median_relative_abs_z_error_pct": float(100 * np.nanmedian(np.where(finite, magnitude_error, 1.0))),
             "max_relative_abs_z_error_pct": float(100 * np.nanmax(np.where(finite, magnitude_error, 1.0))),
+            "median_complex_error_pct": float(100 * np.median(complex_error)),
+            "median_complex_error_below_0_1hz_pct": float(100 * np.median(complex_error[low])) if low.any() else None,
         }
     elif observation.kind == PULSE:
         series = observation.pulses
@@ -88,11 +98,15 @@ def predict(
         difference = simulated - measured
         residuals = difference.ravel() / scales.voltage_v
         resistance_error_mohm = 1e3 * (series.resistances(simulated) - series.measured_resistances())
+        measured_mohm = 1e3 * series.measured_resistances()
         errors = {
             "voltage_rmse_mv": float(1e3 * np.sqrt(np.mean(difference**2))),
             "r_instant_rmse_mohm": float(np.sqrt(np.mean(resistance_error_mohm[:, 0] ** 2))),
             "r_end_rmse_mohm": float(np.sqrt(np.mean(resistance_error_mohm[:, 1] ** 2))),
             "r_end_mean_error_mohm": float(np.mean(resistance_error_mohm[:, 1])),
+            # The pulse resistance over the SOC steps, simulated against measured (median cell per step).
+            "r_instant_relative_error_pct": float(100 * np.mean(resistance_error_mohm[:, 0]) / np.mean(measured_mohm[:, 0])),
+            "r_end_relative_error_pct": float(100 * np.mean(resistance_error_mohm[:, 1]) / np.mean(measured_mohm[:, 1])),
         }
         times = np.column_stack([np.full(series.duration_s.shape, PULSE_INSTANT_S), series.duration_s])
         table = pd.DataFrame(

@@ -16,15 +16,19 @@ from .observations import DISCHARGE, FIT, HELD_OUT, PULSE, SPECTRUM
 def error_summary(observations, errors: dict[str, dict]) -> dict:
     """The headline numbers of one parameter set's errors, per role: discharge voltage RMSE
     (mean and worst, over all rates and over those up to 1C), discharge capacity to 3.0 V
-    (worst relative error), spectra median |Z| error (worst), pulse resistance at the end (worst
-    mean error), so ``dvc metrics diff`` shows them directly."""
+    (worst relative error), spectra median |Z| error and median complex error over the window and
+    below 0.1 Hz (worst), pulse resistance at the end (worst mean error, absolute and relative), so
+    ``dvc metrics diff`` shows them directly."""
     summary = {}
     for role in (FIT, HELD_OUT):
         chosen = [o for o in observations if o.role == role]
         discharges = [errors[o.name]["voltage_rmse_mv"] for o in chosen if o.kind == DISCHARGE]
         up_to_1c = [errors[o.name]["voltage_rmse_mv"] for o in chosen if o.kind == DISCHARGE and o.c_rate <= 1.0]
         spectra = [errors[o.name]["median_relative_abs_z_error_pct"] for o in chosen if o.kind == SPECTRUM]
+        complex_errors = [errors[o.name].get("median_complex_error_pct") for o in chosen if o.kind == SPECTRUM]
+        low_frequency = [errors[o.name].get("median_complex_error_below_0_1hz_pct") for o in chosen if o.kind == SPECTRUM]
         pulses = [errors[o.name]["r_end_mean_error_mohm"] for o in chosen if o.kind == PULSE]
+        pulses_relative = [errors[o.name].get("r_end_relative_error_pct") for o in chosen if o.kind == PULSE]
         entry = {}
         if discharges:
             entry["discharge_voltage_rmse_mv_mean"] = float(np.mean(discharges))
@@ -37,8 +41,18 @@ def error_summary(observations, errors: dict[str, dict]) -> dict:
             entry["discharge_capacity_to_3v_error_pct_max_abs"] = float(max(capacity))
         if spectra:
             entry["spectrum_median_abs_z_error_pct_max"] = float(np.max(spectra))
+        for key, values in (
+            ("spectrum_median_complex_error_pct_max", complex_errors),
+            ("spectrum_below_0_1hz_complex_error_pct_max", low_frequency),
+        ):
+            values = [value for value in values if value is not None]
+            if values:
+                entry[key] = float(np.max(values))
         if pulses:
             entry["pulse_end_resistance_error_mohm_max_abs"] = float(np.max(np.abs(pulses)))
+        pulses_relative = [value for value in pulses_relative if value is not None]
+        if pulses_relative:
+            entry["pulse_end_resistance_relative_error_pct_max_abs"] = float(np.max(np.abs(pulses_relative)))
         summary[role] = entry
     return summary
 
