@@ -14,7 +14,13 @@ A task is any picklable object with
   ``affinity() -> Hashable``         optional: tasks with equal affinity share a built model, so a
                                      worker keeps taking them and workers spread over different ones.
 A worker that hangs past the hard deadline is killed and its sample recorded as ``timeout``;
-a worker that dies is replaced and its sample retried once, then recorded as ``failed``.
+a worker that dies is replaced and its sample retried once, then recorded as ``failed``. On Dask
+the scheduler reruns the tasks a lost worker held (up to ``distributed.scheduler.allowed-failures``
+times each, then ``failed``); the report counts the tasks that started again.
+
+Every task runs inside :func:`agingset.compiled.models_in`: PyBaMM's compiled models go to the
+project's cache (``$AGINGSET_CACHE_DIR/compiled``, resolved here and shipped to the workers), and a
+worker waits for another's build of the same model instead of repeating it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from multiprocessing.connection import wait
 
 from tqdm import tqdm
 
+from . import compiled
 from .cache import ResultCache, decode, encode, entry_key
 from .catalog import STATUS_FAILED, STATUS_TIMEOUT
 
@@ -42,6 +50,8 @@ QUIET_ENV = "AGINGSET_QUIET"
 EXECUTORS = ("local", "dask")
 _CRASH_ATTEMPTS = 2
 _POLL_S = 0.5
+# Dask event topic: each task attempt's start on a worker, {"run", "index", "worker"}.
+STARTED_TOPIC = "agingset-task-started"
 
 # Built models kept per worker. A built simulation also holds its last solution (hundreds of
 # MB for a long experiment), so only the most recently used few are kept: tasks arrive grouped
@@ -92,23 +102,37 @@ class RunReport:
     from_cache: int = 0
     timed_out: int = 0
     crashed: int = 0
+    rerun: int = 0  # Dask: tasks started again after their worker was lost
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.computed} computed, {self.from_cache} from cache, "
             f"{self.timed_out} killed at the hard timeout, {self.crashed} worker crashes"
         )
+        return text + (f", {self.rerun} rerun after a lost worker" if self.rerun else "")
 
 
-def _call(function: Callable, task) -> tuple[str, object]:
-    """Run in a worker: the encoded result, or the error as one line."""
+def _call(function: Callable, task, compiled_root: str | None = None) -> tuple[str, object]:
+    """Run in a worker: the encoded result, or the error as one line. PyBaMM compiles into, and loads
+    from, ``compiled_root`` (:func:`agingset.compiled.models_in`)."""
     try:
-        return "ok", encode(function(task))
+        with compiled.models_in(compiled_root):
+            return "ok", encode(function(task))
     except Exception as err:  # the task's own failure, recorded for this sample only
         return "error", f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
-def _worker_main(connection) -> None:
+def _dask_call(function: Callable, task, compiled_root: str | None, run: str, index: int) -> tuple[str, object]:
+    """:func:`_call` on a Dask worker, first telling the scheduler that this attempt started
+    (``STARTED_TOPIC``): a task that starts twice was rerun after its worker was lost."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    worker.log_event(STARTED_TOPIC, {"run": run, "index": index, "worker": worker.address})
+    return _call(function, task, compiled_root)
+
+
+def _worker_main(connection, compiled_root: str | None = None) -> None:
     os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
     while True:
         try:
@@ -118,15 +142,15 @@ def _worker_main(connection) -> None:
         if message is None:
             return
         index, function, task = message
-        connection.send((index, _call(function, task)))
+        connection.send((index, _call(function, task, compiled_root)))
 
 
 class _Slot:
     """One worker process and the task it is running."""
 
-    def __init__(self, context):
+    def __init__(self, context, compiled_root: str | None = None):
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, compiled_root), daemon=True)
         self.process.start()
         child.close()
         self.index: int | None = None
@@ -200,10 +224,10 @@ class _Outcomes:
             self.finish(index, ("crash", message))
 
 
-def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes) -> None:
+def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes, compiled_root: str | None) -> None:
     """Hand tasks to long-lived spawned workers one at a time, grouped by affinity."""
     context = multiprocessing.get_context("spawn")
-    slots = [_Slot(context) for _ in range(min(workers, len(pending)))]
+    slots = [_Slot(context, compiled_root) for _ in range(min(workers, len(pending)))]
     try:
         while pending or any(slot.index is not None for slot in slots):
             for slot in slots:
@@ -228,7 +252,7 @@ def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes) -> N
                         continue
                     exit_code = slot.process.exitcode
                     slot.stop(kill=True)
-                    slots[position] = _Slot(context)
+                    slots[position] = _Slot(context, compiled_root)
                     outcomes.crashed(
                         index,
                         f"worker process died (exit code {exit_code}), twice",
@@ -236,15 +260,34 @@ def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes) -> N
                     )
                 elif outcomes.overdue(slot.started, time.monotonic()):
                     slot.stop(kill=True)
-                    slots[position] = _Slot(context)
+                    slots[position] = _Slot(context, compiled_root)
                     outcomes.timed_out(index, "stopped")
     finally:
         for slot in slots:
             slot.stop(kill=slot.index is not None)
 
 
-def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes) -> None:
-    """The same loop on Dask: at most one task per worker in flight, so built models are reused."""
+def _dask_workers(client) -> int:
+    """The scheduler's workers now: they join late (a batch queue) and leave (lost)."""
+    return len(client.nthreads())
+
+
+def _reruns(client, run: str) -> dict[int, list[str]]:
+    """Tasks of ``run`` that started more than once: index -> the workers of each attempt, in order."""
+    attempts: dict[int, list[str]] = {}
+    for _, message in client.get_events(STARTED_TOPIC):
+        if isinstance(message, dict) and message.get("run") == run:
+            attempts.setdefault(message["index"], []).append(message["worker"])
+    return {index: workers for index, workers in attempts.items() if len(workers) > 1}
+
+
+def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes, compiled_root: str | None) -> None:
+    """The same loop on Dask: at most one task per worker in flight, so built models are reused.
+
+    A lost worker's tasks are rescheduled by Dask itself: their futures stay pending and complete once,
+    on another worker, so each is recorded once; a task lost more than ``allowed-failures`` times raises
+    ``KilledWorker`` and is recorded as failed. The tasks that started again are counted in the report
+    and logged with the workers they were lost on: a lost worker costs only the tasks it was running."""
     from distributed import Client, LocalCluster
     from distributed import wait as dask_wait
 
@@ -260,13 +303,18 @@ def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes)
             dashboard_address="127.0.0.1:0",
         )
         client = Client(cluster)
+    run = uuid.uuid4().hex  # names this call's start events on a shared scheduler
+    warned = False
     try:
-        capacity = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         in_flight: dict = {}
         while pending or in_flight:
-            while pending and len(in_flight) < capacity:
+            workers = _dask_workers(client)
+            if not workers and not warned:
+                log.warning("no Dask worker on %s yet; waiting for one", settings.scheduler or "the LocalCluster")
+                warned = True
+            while pending and len(in_flight) < max(1, workers):
                 index, task = pending.popleft()
-                future = client.submit(_call, function, task, pure=False)
+                future = client.submit(_dask_call, function, task, compiled_root, run, index, pure=False)
                 in_flight[future] = (index, time.monotonic())
             try:
                 done, _ = dask_wait(list(in_flight), timeout=_POLL_S, return_when="FIRST_COMPLETED")
@@ -276,7 +324,7 @@ def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes)
                 index, _ = in_flight.pop(future)
                 try:
                     result = future.result()
-                except Exception as err:  # the worker died under the task
+                except Exception as err:  # lost more than allowed-failures times (KilledWorker)
                     outcomes.crashed(index, f"dask worker lost: {type(err).__name__}: {err}")
                 else:
                     outcomes.finish(index, result)
@@ -289,6 +337,11 @@ def _run_dask(function, pending: deque, settings: Settings, outcomes: _Outcomes)
                     if holders:
                         client.restart_workers(holders)
                     outcomes.timed_out(index, "restarted")
+        reruns = _reruns(client, run)
+        outcomes.report.rerun = len(reruns)
+        if reruns:
+            lost = sorted({worker for workers in reruns.values() for worker in workers[:-1]})
+            log.warning("%d task(s) started again after their worker was lost (%s)", len(reruns), ", ".join(lost))
     finally:
         client.close()
         if cluster is not None:
@@ -337,14 +390,15 @@ def run_tasks(
             progress.update()
 
     outcomes = _Outcomes(finish, report, hard_timeout_s)
+    compiled_root = compiled.root()
     if settings.executor == "dask" and pending:
-        _run_dask(function, pending, settings, outcomes)
+        _run_dask(function, pending, settings, outcomes, compiled_root)
     elif settings.workers <= 1 and not hard_timeout_s:
         while pending:
             index, task = pending.popleft()
-            finish(index, _call(function, task))
+            finish(index, _call(function, task, compiled_root))
     elif pending:
-        _run_local(function, pending, settings.workers, outcomes)
+        _run_local(function, pending, settings.workers, outcomes, compiled_root)
     progress.close()
     log.info("%s: %s", description, report)
     return results, report
