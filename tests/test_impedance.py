@@ -157,6 +157,36 @@ def test_the_linearisation_is_pybamm_s_eis_simulation_solved_about_the_rested_st
         assert np.max(np.abs(ours - reference) / np.abs(reference)) < 1e-9
 
 
+def test_the_cells_series_inductance_is_added_to_both_backends(aged):
+    """Z + j omega L, with L the model's ``Cell series inductance [H]``: what turns a spectrum inductive
+    above a few hundred hertz, the same in the linearisation and the sine excitation."""
+    from agingset.physics.model import SERIES_INDUCTANCE
+
+    simulator, task = aged
+    params = parse_params(tiny_params_dict())
+    inductive = eis.ImpedanceSimulator(
+        params.model.with_base_values({SERIES_INDUCTANCE: 2e-7}), params.eis, list(task.input_names)
+    )
+    assert (simulator.series_inductance_h, inductive.series_inductance_h) == (0.0, 2e-7)
+    rested = _rested(aged, 0.5)
+    frequencies = np.array([1.0, 1e2, 1e4])
+    for backend in ("frequency_domain_impedance", "time_domain_impedance"):
+        added = getattr(inductive, backend)(rested, frequencies) - getattr(simulator, backend)(rested, frequencies)
+        np.testing.assert_allclose(added, 2j * np.pi * frequencies * 2e-7, rtol=0, atol=1e-7)
+    assert inductive.frequency_domain_impedance(rested, frequencies)[-1].imag > 0  # -Im Z < 0 at 10 kHz
+
+
+def test_every_dataset_spectrum_ends_inductive(tiny_dataset):
+    """The calibrated series inductance reaches every spectrum of the dataset: -Im Z < 0 at its highest frequency."""
+    import pandas as pd
+
+    spectra = pd.read_parquet(tiny_dataset / "data/eis/spectra.parquet")
+    spectra = spectra[spectra["solver_status"] == "ok"]
+    highest = spectra[spectra["frequency_hz"] == spectra["frequency_hz"].max()]
+    assert len(highest) == spectra.groupby(["sample_id", "snapshot", "temperature_c", "soc"]).ngroups > 0
+    assert (highest["z_im_ohm"] > 0).all()
+
+
 def test_cross_checked_spectra_are_a_seeded_share_drawn_per_spectrum():
     keys = [("s1", snapshot, temperature, soc) for snapshot in range(50) for temperature in (10.0, 25.0)
             for soc in (0.2, 0.5, 0.8)]  # fmt: skip

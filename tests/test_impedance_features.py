@@ -78,9 +78,9 @@ def test_known_circuits_are_recovered_and_a_batch_fits_each_spectrum_as_alone():
 
     rng = np.random.default_rng(3)
     truths = [
-        np.array([0.015, 0.004, 2.0, 0.95, 0.012, 0.5, 0.85, 0.01, 200.0]),
-        np.array([0.020, 0.002, 20.0, 0.9, 0.020, 1.0, 0.9, 0.005, 50.0]),
-        np.array([0.010, 0.001, 0.5, 1.0, 0.008, 5.0, 0.8, 0.02, 1000.0]),
+        np.array([0.015, 0.004, 2.0, 0.95, 0.012, 0.5, 0.85, 0.01, 200.0, 2e-7]),
+        np.array([0.020, 0.002, 20.0, 0.9, 0.020, 1.0, 0.9, 0.005, 50.0, 5e-8]),
+        np.array([0.010, 0.001, 0.5, 1.0, 0.008, 5.0, 0.8, 0.02, 1000.0, 1e-12]),  # no inductor: it vanishes
     ]
     spectra = [circuit_and_jacobian(truth, OMEGA)[0] for truth in truths]
     spectra.append(spectra[0])
@@ -166,9 +166,9 @@ def test_features_computed_per_sample_on_workers_equal_the_whole_table(monkeypat
 @pytest.mark.parametrize(
     "parameters",
     [
-        [0.015, 0.03, 2.0 / 0.03, 0.9, 0.01, 0.05 / 0.01, 0.8, 0.002, 100.0],
-        [1e-3, 1e-9, 1e6, 0.3, 5.0, 1e-6, 1.0, 1e-8, 1e-6],  # vanishing arc and Warburg, extreme time constants
-        [2.0, 0.5, 1e-3, 0.6, 0.1, 10.0, 0.95, 3.0, 1e4],
+        [0.015, 0.03, 2.0 / 0.03, 0.9, 0.01, 0.05 / 0.01, 0.8, 0.002, 100.0, 2e-7],
+        [1e-3, 1e-9, 1e6, 0.3, 5.0, 1e-6, 1.0, 1e-8, 1e-6, 1e-12],  # vanishing arc, Warburg, inductor; extreme time constants
+        [2.0, 0.5, 1e-3, 0.6, 0.1, 10.0, 0.95, 3.0, 1e4, 1e-4],
     ],
 )
 def test_the_fitted_circuit_is_impedance_py_s_and_its_jacobian_is_its_derivative(parameters):
@@ -179,7 +179,7 @@ def test_the_fitted_circuit_is_impedance_py_s_and_its_jacobian_is_its_derivative
     impedance, jacobian = circuit_and_jacobian(parameters, omega)
     reference = circuit_impedance(parameters, FREQUENCIES)
     assert np.max(np.abs(impedance - reference) / np.abs(reference)) < 1e-12
-    logarithmic = np.array([True, True, True, False, True, True, False, True, True])
+    logarithmic = np.array([True, True, True, False, True, True, False, True, True, True])
     step = 1e-6
     for k in range(len(parameters)):
         up, down = parameters.copy(), parameters.copy()

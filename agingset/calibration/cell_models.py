@@ -10,6 +10,8 @@ initial temperature, starting SOC) as ``[input]``s, so a trial point of the fit 
   measured current and ambient temperature;
 - the drive cycle: the same model driven by the measured current.
 
+The cell's series inductance (fitted like any parameter) is added to a spectrum after the solve.
+
 Time-domain solves give IDAKLU forward sensitivities by the fitted parameters on request.
 """
 
@@ -20,6 +22,7 @@ import pybamm
 
 from ..params import ModelConfig, SolverConfig
 from ..physics import model as model_building
+from ..physics.model import SERIES_INDUCTANCE
 from .balance import electrode_balance
 from .measurements import Measurement
 from .observations import Observation, PulseSeries, discharge_current
@@ -55,7 +58,9 @@ class CellModels:
         self.fit_names = list(fit_names)
         self.model_config = model_config
         operating = [_SOC, _AMBIENT, _INITIAL_T]
-        values = model_building.parameter_values(model_config, [*self.fit_names, _AMBIENT, _INITIAL_T])
+        # The series inductance is added to a spectrum after the solve: never a model input.
+        self.model_inputs = [name for name in self.fit_names if name != SERIES_INDUCTANCE]
+        values = model_building.parameter_values(model_config, [*self.model_inputs, _AMBIENT, _INITIAL_T])
         self.nominal = model_building.parameter_values(model_config, [])
         self.window = pybamm.lithium_ion.get_min_max_stoichiometries(self.nominal)
         values.update(self._initial_state(), check_already_exists=False)
@@ -93,7 +98,7 @@ class CellModels:
             var_pts=self.var_pts,
         )
         self._drive: dict[str, pybamm.Simulation] = {}
-        self.input_order = [*self.fit_names, *operating]
+        self.input_order = [*self.model_inputs, *operating]
 
     def _initial_state(self) -> dict:
         """Both electrodes' starting concentrations as a function of the ``Initial SOC`` input.
@@ -157,7 +162,9 @@ class CellModels:
     # -- simulations ------------------------------------------------------------------------
     def spectrum(self, values: dict, soc: float, frequencies_hz: np.ndarray, temperature_c: float = 25.0):
         inputs = self.inputs(values, soc, temperature_c, temperature_c)
-        return np.asarray(self.impedance.solve(frequencies_hz, inputs=inputs).impedance)
+        impedance = np.asarray(self.impedance.solve(frequencies_hz, inputs=inputs).impedance)
+        inductance = values.get(SERIES_INDUCTANCE, float(self.nominal[SERIES_INDUCTANCE]))
+        return model_building.with_series_inductance(impedance, frequencies_hz, inductance)
 
     def constant_current(self, values: dict, observation: Observation, record: Measurement, sensitivities=False):
         """Voltage and cell temperature at the record's times (shorter if the cut-off stopped it)."""
@@ -209,7 +216,7 @@ class CellModels:
         and, with ``sensitivities``, their derivatives by the fitted parameters (IDAKLU forward
         sensitivities: rows = times reached, columns = fit names; zero for ``constants``, fitted
         names this simulation does not depend on)."""
-        varied = [name for name in self.fit_names if name not in constants]
+        varied = [name for name in self.model_inputs if name not in constants]
         try:
             solution = simulation.solve(
                 [0.0, float(time_s[-1])],

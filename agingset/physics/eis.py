@@ -7,7 +7,8 @@ the saved aged state is moved to the target SOC by a simulated constant-current 
 discharge and a rest at the target temperature (never by resetting the state); the rested
 state is then linearised in the frequency domain, or, as fallback and as cross-check of a
 seeded share of the spectra (:func:`agingset.tasks.eis.cross_checked`), excited with a small sinusoidal
-current in the time domain (see :func:`lock_in_impedance`).
+current in the time domain (see :func:`lock_in_impedance`). Either way the cell's series inductance is
+added to the model's impedance (:func:`.model.with_series_inductance`).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ _SHORT_OF_LIMIT = 0.995  # share of the time to a voltage limit that a stopped S
 def _solver(tolerances, compile_: bool) -> pybamm.IDAKLUSolver:
     """IDAKLU at these tolerances; with ``compile_`` its casadi functions run as compiled C
     (PyBaMM's ``compile`` option: built once per model with the system C compiler, cached on
-    disk in $PYBAMM_CASADI_AOT_CACHE or $TMPDIR/pybamm_casadi_aot; casadi's virtual machine
-    when no compiler is found)."""
+    disk, in the project's workers under ``.agingset-cache/compiled/`` (:mod:`agingset.compiled`);
+    casadi's virtual machine when no compiler is found)."""
     return pybamm.IDAKLUSolver(
         rtol=tolerances.rtol,
         atol=tolerances.atol,
@@ -96,6 +97,7 @@ class ImpedanceSimulator:
         self.input_names = list(input_names)
         values = model_building.parameter_values(model_config, [*input_names, _AMBIENT])
         self.nominal_capacity_ah = float(values["Nominal cell capacity [A.h]"])
+        self.series_inductance_h = float(values[model_building.SERIES_INDUCTANCE])
         model = model_building.impedance_model(model_config, eis.surface_form)
         var_pts = model_building.var_pts(model_config, model)
         self.frequency_domain = pybamm.EISSimulation(model, parameter_values=values, var_pts=var_pts)
@@ -171,7 +173,8 @@ class ImpedanceSimulator:
         if self._linearisation is None:
             self._linearisation = Linearisation(self.frequency_domain, self.time_model, rested.inputs)
         state = rested.solution.last_state.all_ys[0][:, -1]
-        return self._linearisation.impedance(state, rested.inputs, frequencies_hz)
+        impedance = self._linearisation.impedance(state, rested.inputs, frequencies_hz)
+        return model_building.with_series_inductance(impedance, frequencies_hz, self.series_inductance_h)
 
     def time_domain_impedance(self, rested: Rested, frequencies_hz: np.ndarray) -> np.ndarray:
         """Z [Ohm] from a small sinusoidal current applied to the rested state."""
@@ -194,7 +197,7 @@ class ImpedanceSimulator:
             measured = t >= config.settle_periods / frequency * (1 - 1e-12)
             voltage = response["Voltage [V]"].entries[measured]
             impedance.append(lock_in_impedance(t[measured], voltage, frequency, amplitude))
-        return np.array(impedance)
+        return model_building.with_series_inductance(np.array(impedance), frequencies_hz, self.series_inductance_h)
 
 
 class Linearisation:

@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pybamm
 
 from ..catalog import BPX_PREFIX
@@ -31,12 +32,29 @@ def build_model(config: ModelConfig, **extra_options) -> pybamm.BaseModel:
     return family({**pybamm_options(config.options), **extra_options})
 
 
+# The cell's series inductance (its winding, tabs and the measurement leads): Z + j omega L on every
+# spectrum, what turns a measured spectrum inductive above a few hundred hertz. The models have no
+# inductor (a DAE current has no dI/dt), so it is added to their impedance after the solve; 0: none,
+# as a published set. A base value (model.parameter_overrides, or fitted by calibrate), never an
+# [input] of a PyBaMM model (see :func:`params_problems`).
+SERIES_INDUCTANCE = "Cell series inductance [H]"
+
+
 def base_parameter_values(parameter_set: str) -> pybamm.ParameterValues:
     """A named PyBaMM parameter set (kinetics as named scalars, :func:`with_scalar_kinetics`),
-    or ``bpx:<path>``: a BPX JSON file (path relative to the project)."""
+    or ``bpx:<path>``: a BPX JSON file (path relative to the project); either with the cell's
+    series inductance (:data:`SERIES_INDUCTANCE`, 0)."""
     if parameter_set.startswith(BPX_PREFIX):
-        return pybamm.ParameterValues.create_from_bpx(parameter_set.removeprefix(BPX_PREFIX))
-    return with_scalar_kinetics(pybamm.ParameterValues(parameter_set))
+        values = pybamm.ParameterValues.create_from_bpx(parameter_set.removeprefix(BPX_PREFIX))
+    else:
+        values = with_scalar_kinetics(pybamm.ParameterValues(parameter_set))
+    values.update({SERIES_INDUCTANCE: 0.0}, check_already_exists=False)
+    return values
+
+
+def with_series_inductance(impedance_ohm: np.ndarray, frequencies_hz: np.ndarray, inductance_h: float) -> np.ndarray:
+    """A model's impedance with the cell's series inductance: Z + j 2 pi f L."""
+    return np.asarray(impedance_ohm) + 2j * np.pi * np.asarray(frequencies_hz, dtype=float) * inductance_h
 
 
 def params_problems(params: Params) -> list[tuple[str, str]]:
@@ -135,6 +153,14 @@ def _unknown_parameters(params: Params) -> list[tuple[str, str]]:
         for name in names:
             if name not in known:
                 return [("", f"{section}: {name!r} is not a parameter of {model.parameter_set}")]
+    if SERIES_INDUCTANCE in params.design.cell_parameters:
+        return [
+            (
+                "design.cell_parameters",
+                f"{SERIES_INDUCTANCE!r} is added to the spectra after the solve and cannot be sampled; "
+                "set it in model.parameter_overrides",
+            )
+        ]
     values.update(dict(model.parameter_overrides))
     for name, fit_range in params.calibrate.parameters.items():
         if fit_range.start is not None:
@@ -334,8 +360,8 @@ def solver(config: SolverConfig, compile_: bool | None = None) -> pybamm.IDAKLUS
     """IDAKLU at the configured tolerances; compiled as configured unless ``compile_`` says.
 
     Compiled (PyBaMM's ``compile`` option) the model functions are C built with the system
-    compiler once per model and cached on disk in $PYBAMM_CASADI_AOT_CACHE or
-    $TMPDIR/pybamm_casadi_aot: a build costs tens of seconds more, every solve after it runs
+    compiler once per model and machine, cached on disk (in the project's workers
+    ``.agingset-cache/compiled/``, :mod:`agingset.compiled`): a build costs tens of seconds more, every solve after it runs
     ~3.5x faster. Worth it for a model solved hundreds of times (the aging experiment), not
     for one rebuilt at every parameter change (calibration). A solve that stops progressing
     (``no_progress_steps`` steps within ``no_progress_s``) ends with an error rather than
