@@ -13,6 +13,7 @@ from .ica import differential_voltage, incremental_capacity, peak_features
 from .impedance_features import impedance_features
 from .noise import NOISY_PREFIX, NoiseLevels, noisy_curves
 from .params import PROTOCOL_FIELDS, Params, VoltageGrid
+from .relative_features import with_relative_features
 
 
 def capacity_at_voltages(voltage_v: np.ndarray, discharged_ah: np.ndarray, grid_v: np.ndarray) -> np.ndarray:
@@ -113,10 +114,12 @@ def dataset_features(
 ) -> pd.DataFrame:
     """x per snapshot (:func:`build_features`) and beside it the same observables as instruments record them
     (``noisy_`` prefix): the curves noised here, the spectra by the caller (``noisy_spectra``, whose
-    :func:`agingset.impedance_features.spectrum_feature_table` is ``noisy_per_spectrum``)."""
+    :func:`agingset.impedance_features.spectrum_feature_table` is ``noisy_per_spectrum``); then each cell's
+    features relative to its first RPT (:mod:`agingset.relative_features`)."""
     grid = params.labels.voltage_grid
     features = build_features(design, curves, spectra, per_spectrum, grid)
     noisy_curve_table = noisy_curve_features(curves, grid, params.noise, params.seed)
     noisy_impedance = impedance_features(noisy_spectra, noisy_per_spectrum)
     noisy_impedance = noisy_impedance.rename(columns={c: f"{NOISY_PREFIX}{c}" for c in noisy_impedance if c not in KEYS})
-    return features.merge(noisy_curve_table, on=KEYS, how="left").merge(noisy_impedance, on=KEYS, how="left")
+    features = features.merge(noisy_curve_table, on=KEYS, how="left").merge(noisy_impedance, on=KEYS, how="left")
+    return with_relative_features(features)
