@@ -15,7 +15,6 @@ import re
 import numpy as np
 import pandas as pd
 
-from .catalog import KEYS
 from .noise import NOISY_PREFIX
 
 # Resistances read off a spectrum (intercept, arc width; the circuit's series and charge-transfer parts).
