@@ -1,20 +1,19 @@
 """The dataset card: markdown text and matplotlib figures built from a finished dataset.
 
-Tables and dicts in, a markdown string and ``Figure`` objects out; :func:`save_card` writes
-them, with the ``dvc plots`` data, into a directory the card stage provides (and renames into
-place). Every input is optional: a section whose input is missing says so in the
+Pure: tables and dicts in, a markdown string and ``Figure`` objects out, and :func:`card_files`
+the card's files as bytes (the card stage writes them). Every input is optional: a section whose input is missing says so in the
 card instead of being left out silently, and columns or keys this module does not know
 (added by later versions of the pipeline) are reported generically rather than dropped.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
-from pathlib import Path
 from string import Template
 
 import matplotlib
@@ -723,17 +722,19 @@ def card_params(params) -> dict:
     }
 
 
-def save_card(inputs: CardInputs, directory: Path) -> None:
-    """The card in ``directory`` (existing, empty): README.md, figures/<name>.png and the ``dvc plots``
+def card_files(inputs: CardInputs) -> dict[str, bytes]:
+    """The card's files by path relative to its directory: README.md, figures/<name>.png and the ``dvc plots``
     data plots/quality.csv and plots/soh_by_cycle.csv (each only when its input exists)."""
     figures = build_figures(inputs)
-    (directory / "figures").mkdir()
-    (directory / "plots").mkdir()
+    contents = {}
     for name, figure in figures.items():
-        figure.savefig(directory / "figures" / f"{name}.png", dpi=FIGURE_DPI, metadata=PNG_METADATA)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=FIGURE_DPI, metadata=PNG_METADATA)
         plt.close(figure)
-    (directory / "README.md").write_text(render_card(inputs, {name: f"figures/{name}.png" for name in figures}))
+        contents[f"figures/{name}.png"] = buffer.getvalue()
+    contents["README.md"] = render_card(inputs, {name: f"figures/{name}.png" for name in figures}).encode()
     if inputs.quality:
-        quality_plot_rows(inputs.quality).to_csv(directory / "plots" / "quality.csv", index=False)
+        contents["plots/quality.csv"] = quality_plot_rows(inputs.quality).to_csv(index=False).encode()
     if inputs.labels is not None:
-        soh_by_cycle(inputs.labels).to_csv(directory / "plots" / "soh_by_cycle.csv", index=False)
+        contents["plots/soh_by_cycle.csv"] = soh_by_cycle(inputs.labels).to_csv(index=False).encode()
+    return contents

@@ -6,8 +6,9 @@
 
 `run` executes the same stage commands as `dvc repro` (dvc.yaml's ``cmd``s, each in its own
 process), in the same order, inside DIR (which receives the params.yaml it used), so DIR holds
-byte-identical artifacts to a DVC build of those params. It ends by writing DIR/manifest.json, the md5 of every artifact; `check`
-recomputes them, or, in a DVC project, compares the outputs against dvc.lock.
+byte-identical artifacts to a DVC build of those params. It ends by writing DIR/manifest.json,
+the md5 of every artifact; `check` recomputes them, or, in a DVC project, compares the outputs
+against dvc.lock.
 """
 
 from __future__ import annotations
@@ -53,16 +54,6 @@ class StageFailed(RuntimeError):
     def __init__(self, stage: str, returncode: int):
         super().__init__(f"stage {stage} exited with {returncode}")
         self.stage, self.returncode = stage, returncode
-
-
-@contextlib.contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from agingset import catalog
-from agingset.card import CardInputs, card_params, save_card
+from agingset.card import CardInputs, card_files, card_params
 from agingset.export import PARTS, part_path
 from stages._io import atomic_path, run_stage
 
@@ -48,9 +48,12 @@ def read_inputs(params) -> CardInputs:
 
 
 def write_card(inputs: CardInputs, target: str | Path = OUTPUT) -> None:
-    """The card's files (:func:`agingset.card.save_card`), renamed into ``target`` once all are written."""
+    """The card's files (:func:`agingset.card.card_files`), renamed into ``target`` once all are written."""
     with atomic_path(target, directory=True) as directory:
-        save_card(inputs, directory)
+        for folder in ("figures", "plots"):
+            (directory / folder).mkdir()
+        for path, data in card_files(inputs).items():
+            (directory / path).write_bytes(data)
 
 
 def main(params):

@@ -46,6 +46,16 @@ def _spectrum_window(spectrum: MeasuredSpectrum, window_hz: tuple[float, float])
     return spectrum.frequency_hz[keep], spectrum.impedance_ohm[keep]
 
 
+def _compared_samples(observation: Observation) -> np.ndarray:
+    """The samples of a time-domain record its residuals compare: every one, except for a discharge
+    the rested sample before the current starts (it only fixes the starting SOC; the model's
+    constant current runs from t = 0)."""
+    record = observation.record
+    if observation.kind == DISCHARGE:
+        return -record.current_a > 0.5 * discharge_current(record)
+    return np.ones(record.time_s.size, dtype=bool)
+
+
 def predict(
     models: CellModels,
     observation: Observation,
@@ -131,11 +141,7 @@ def predict(
         full_voltage[:reached] = voltage
         full_temperature = np.full(record.time_s.size, np.nan)
         full_temperature[:reached] = temperature
-        compared = np.ones(record.time_s.size, dtype=bool)
-        if observation.kind == DISCHARGE:
-            # The rested sample before the current starts only fixes the starting SOC; the
-            # model's constant current runs from t = 0.
-            compared = -record.current_a > 0.5 * discharge_current(record)
+        compared = _compared_samples(observation)
         difference = (full_voltage - record.voltage_v)[compared]
         parts = [difference / scales.voltage_v]
         errors = {
@@ -214,9 +220,7 @@ def residual_jacobian(
     reached = voltage.size
     full_voltage = np.zeros((record.time_s.size, len(names)))
     full_voltage[:reached] = d_voltage
-    compared = np.ones(record.time_s.size, dtype=bool)
-    if observation.kind == DISCHARGE:
-        compared = -record.current_a > 0.5 * discharge_current(record)
+    compared = _compared_samples(observation)
     parts = [full_voltage[compared] / scales.voltage_v]
     if record.temperature_c is not None:
         full_temperature = np.zeros((record.time_s.size, len(names)))
