@@ -29,8 +29,12 @@ DEGRADATION_COLUMNS = [
     "q_pe_ah",
     "q_li_ah",
 ]
+# A snapshot's age: days since the first RPT, equivalent full cycles (discharged A.h over the first
+# RPT's capacity; RPTs and storage moves included) and days stored (calendar rests).
+AGE_COLUMNS = ["elapsed_days", "efc", "stored_days"]
 LABEL_COLUMNS = [
     "soh",
+    *AGE_COLUMNS,
     *DEGRADATION_COLUMNS,
     "resistance_ohm",
     "eol_cycle",
@@ -88,9 +92,11 @@ METRICS = {
     name: f"metrics/{name}.json" for name in ("calibration", "sensitivity", "quality", "split", "train")
 }
 
-# A cycling protocol: the design samples one level of each; ``aging.cycle`` steps use them
-# as ``{placeholders}``. The RPT always runs the full reference window.
-PROTOCOL_FIELDS = (
+# A protocol: the design samples one level of each. ``aging.cycle`` steps use the cycling fields
+# as ``{placeholders}``; the storage fields (calendar aging: each block's cycles follow a rest of
+# ``storage_days`` at ``storage_soc``; ``design.storage`` pairs them) set the storage block's
+# durations. The RPT always runs the full reference window.
+CYCLING_FIELDS = (
     "ambient_temperature_c",
     "charge_c_rate",
     "discharge_c_rate",
@@ -98,3 +104,5 @@ PROTOCOL_FIELDS = (
     "lower_voltage_v",
     "cv_cutoff_c_rate",
 )
+STORAGE_FIELDS = ("storage_days", "storage_soc")
+PROTOCOL_FIELDS = (*CYCLING_FIELDS, *STORAGE_FIELDS)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from .params import PROTOCOL_FIELDS, DesignConfig
+from .params import CYCLING_FIELDS, PROTOCOL_FIELDS, DesignConfig
 
 ID_LENGTH = 12
 
@@ -46,7 +46,12 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
     cell_names = list(config.cell_parameters)
     cell_count = -(-samples // config.protocols_per_cell)
     cell_units = _unit_points(config.method, len(cell_names), cell_count, seed)
-    protocol_units = _unit_points(config.method, len(PROTOCOL_FIELDS), samples, seed + 1)
+    protocol_units = _unit_points(config.method, len(CYCLING_FIELDS), samples, seed + 1)
+    # The storage level is drawn from its own sequence, so a design without calendar aging (one
+    # storage level) keeps the cycling protocols it had before storage existed.
+    storage_units = (
+        _unit_points(config.method, 1, samples, seed + 2) if len(config.storage) > 1 else np.zeros((samples, 1))
+    )
 
     rows = []
     for index in range(samples):
@@ -57,7 +62,7 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
         }
         if index % config.protocols_per_cell == 0:
             protocols_of_cell = set()
-        protocol = _protocol(config, protocol_units[index], protocols_of_cell)
+        protocol = _protocol(config, np.append(protocol_units[index], storage_units[index]), protocols_of_cell)
         rows.append(
             {
                 "sample_id": stable_id({**cell, **protocol}),
@@ -72,7 +77,7 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
 
 def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
     """Protocol levels for one sample; a cell never repeats a protocol it already has."""
-    level_lists = [getattr(config, field) for field in PROTOCOL_FIELDS]
+    level_lists = [getattr(config, field) for field in CYCLING_FIELDS] + [config.storage]
     combos = list(itertools.product(*(range(len(levels)) for levels in level_lists)))
     chosen = tuple(min(int(u * len(levels)), len(levels) - 1) for u, levels in zip(units, level_lists))
     start = combos.index(chosen)
@@ -80,10 +85,11 @@ def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
         candidate = combos[(start + offset) % len(combos)]
         if candidate not in taken:
             taken.add(candidate)
-            return {
-                field: float(levels[level])
-                for field, levels, level in zip(PROTOCOL_FIELDS, level_lists, candidate)
+            *cycling, storage = candidate
+            protocol = {
+                field: float(levels[level]) for field, levels, level in zip(CYCLING_FIELDS, level_lists, cycling)
             }
+            return {**protocol, "storage_days": config.storage[storage].days, "storage_soc": config.storage[storage].soc}
     raise ValueError("protocols_per_cell exceeds the number of distinct protocols")
 
 

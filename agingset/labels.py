@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .catalog import DEGRADATION_COLUMNS, LABEL_COLUMNS, RUL_CENSORED, RUL_EXTRAPOLATED, RUL_SIMULATED
+from .catalog import (
+    AGE_COLUMNS,
+    DEGRADATION_COLUMNS,
+    LABEL_COLUMNS,
+    RUL_CENSORED,
+    RUL_EXTRAPOLATED,
+    RUL_SIMULATED,
+)
 from .design import cell_parameter_columns
 from .noise import sample_offsets
 from .params import LabelsConfig, NoiseConfig, Params
@@ -120,7 +127,7 @@ def _trajectory_labels(trajectory: pd.DataFrame, cycle_capacity: pd.DataFrame | 
 
     frame = trajectory[["sample_id", "snapshot", "cycle", "rpt_capacity_ah"]].copy()
     frame["soh"] = soh
-    for column in DEGRADATION_COLUMNS:
+    for column in (*AGE_COLUMNS, *DEGRADATION_COLUMNS):
         frame[column] = trajectory[column].to_numpy() if column in trajectory else np.nan
     frame["resistance_ohm"] = trajectory["pulse_resistance_ohm"].to_numpy()
     frame["eol_cycle"] = eol.cycle

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from .catalog import PROTOCOL_FIELDS
+from .catalog import CYCLING_FIELDS, PROTOCOL_FIELDS
 
 RPT_ROLES = ("capacity", "pulse", "eis_state")
 MODEL_FAMILIES = ("SPM", "SPMe", "DFN")
@@ -104,6 +104,20 @@ class Range(Strict):
         return from_unit(u, self.low, self.high, self.scale)
 
 
+class StorageLevel(Strict):
+    """One calendar-aging level: before each block's cycles the cell rests ``days`` at ``soc`` (a
+    fraction of the last RPT's capacity, counted down from full charge); 0 days: continuous cycling."""
+
+    days: Annotated[float, Field(ge=0, le=365)] = 0.0
+    soc: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _soc_only_with_days(self):
+        if self.days == 0 and self.soc != 1.0:
+            raise ValueError(f"soc {self.soc} without storage days: a level with days 0 stores nothing (omit soc)")
+        return self
+
+
 class DesignConfig(Strict):
     method: Literal["sobol", "lhs"] = "sobol"
     # prior: the ranges as written; calibrated: each range that names a calibrated
@@ -117,6 +131,24 @@ class DesignConfig(Strict):
     upper_voltage_v: list[Annotated[float, Field(gt=0, le=5)]] = Field(min_length=1)
     lower_voltage_v: list[Annotated[float, Field(gt=0, le=5)]] = Field(min_length=1)
     cv_cutoff_c_rate: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+    # Calendar aging: (days, soc) levels drawn as one factor; the default is continuous cycling.
+    storage: list[StorageLevel] = Field([StorageLevel()], min_length=1)
+
+    @property
+    def storage_days(self) -> list[float]:
+        return [level.days for level in self.storage]
+
+    @property
+    def storage_soc(self) -> list[float]:
+        return [level.soc for level in self.storage]
+
+    @field_validator("storage")
+    @classmethod
+    def _distinct_storage(cls, levels):
+        pairs = [(level.days, level.soc) for level in levels]
+        if len(set(pairs)) < len(pairs):
+            raise ValueError(f"repeated level in {pairs}: each (days, soc) once")
+        return levels
 
     @model_validator(mode="after")
     def _protocols_feasible(self):
@@ -135,7 +167,7 @@ class DesignConfig(Strict):
 
     @model_validator(mode="after")
     def _enough_protocols(self):
-        distinct = math.prod(len(set(getattr(self, field))) for field in PROTOCOL_FIELDS)
+        distinct = math.prod(len(set(getattr(self, field))) for field in CYCLING_FIELDS) * len(self.storage)
         if self.protocols_per_cell > distinct:
             raise ValueError(
                 f"protocols_per_cell ({self.protocols_per_cell}) exceeds the {distinct} "
@@ -219,6 +251,32 @@ class CycleJumping(Strict):
     order: Literal[1, 2] = 2
 
 
+def _known_placeholders(steps: list[str]) -> list[str]:
+    fields = set(CYCLING_FIELDS)
+    for text in steps:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+        unknown = names - fields
+        if unknown:
+            raise ValueError(f"unknown placeholder {sorted(unknown)} in {text!r}; allowed: {sorted(fields)}")
+    return steps
+
+
+class StorageSteps(Strict):
+    """How a storage block (``design.storage``) is run: from the RPT's full charge a discharge at
+    ``move_c_rate`` for the time that removes (1 - soc) of the last RPT's capacity, the rest, then
+    ``recharge`` back to full (``{placeholders}`` as in ``aging.cycle``). Stored at soc 1: the rest only."""
+
+    move_c_rate: Annotated[float, Field(gt=0, le=2)] = 0.2
+    recharge: list[str] = Field(
+        ["Charge at C/5 until {upper_voltage_v} V", "Hold at {upper_voltage_v} V until C/50"], min_length=1
+    )
+
+    @field_validator("recharge")
+    @classmethod
+    def _recharge_placeholders_known(cls, steps):
+        return _known_placeholders(steps)
+
+
 class AgingConfig(Strict):
     cycles: int = Field(ge=1, le=5000)
     rpt_every: int = Field(ge=1)
@@ -227,6 +285,7 @@ class AgingConfig(Strict):
     rpt: list[RptStep] = Field(min_length=1)
     bounds: PhysicalBounds = PhysicalBounds()
     cycle_jumping: CycleJumping = CycleJumping()
+    storage: StorageSteps = StorageSteps()
     # A trajectory ends after the first RPT whose SOH is at or below this (null: runs all cycles).
     stop_at_soh: Annotated[float, Field(gt=0, lt=1)] | None = None
     # Multiplies every degradation rate in ACCELERATED_PARAMETERS (agingset/physics/aging.py): 1 gives
@@ -239,15 +298,7 @@ class AgingConfig(Strict):
     @field_validator("cycle")
     @classmethod
     def _cycle_placeholders_known(cls, steps):
-        fields = set(PROTOCOL_FIELDS)
-        for text in steps:
-            names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
-            unknown = names - fields
-            if unknown:
-                raise ValueError(
-                    f"unknown placeholder {sorted(unknown)} in {text!r}; allowed: {sorted(fields)}"
-                )
-        return steps
+        return _known_placeholders(steps)
 
     @field_validator("rpt")
     @classmethod

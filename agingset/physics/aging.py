@@ -39,7 +39,15 @@ from .cycle_jumping import (
     size_after_check,
     size_after_rejection,
 )
-from .protocol import Protocol, input_steps, protocol_inputs, reference_steps, set_durations
+from .protocol import (
+    Protocol,
+    input_steps,
+    protocol_inputs,
+    reference_steps,
+    set_durations,
+    set_storage_durations,
+    storage_steps,
+)
 from .provenance import sample_metadata
 
 LOGGER = logging.getLogger("agingset.physics.aging")
@@ -402,7 +410,7 @@ class AgingSimulator:
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
-            tables = self.trajectory(sample_id, solver_inputs, watch, log)
+            tables = self.trajectory(sample_id, protocol, solver_inputs, watch, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except TrajectoryFailed as err:
@@ -461,9 +469,9 @@ class AgingSimulator:
         return solution
 
     def trajectory(
-        self, sample_id: str, inputs: dict[str, float], watch: _Watch, log: JumpLog
+        self, sample_id: str, protocol: Protocol, inputs: dict[str, float], watch: _Watch, log: JumpLog
     ) -> dict[str, list]:
-        """Conditioning, then RPT, (cycles, RPT) per block: the measurements of one sample."""
+        """Conditioning, then RPT, (storage, cycles, RPT) per block: the measurements of one sample."""
         kwargs = {"inputs": inputs, "callbacks": [watch], "calc_esoh": False}
         start = self._solve("start", None, kwargs, watch)
         first = start.first_state
@@ -472,28 +480,52 @@ class AgingSimulator:
             for name in (LITHIUM_IN_PARTICLES, *self.lithium_sinks)
         }
         tables = no_measurements()
-        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference)
+        age = _Age()
+        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference, age, None)
+        capacity = capacity0
         state = start.last_state
         del start
         scale = self._monitored(state)
         envelope = _Envelope(size=FIRST_JUMP)
         for block in range(self.aging.cycles // self.aging.rpt_every):
+            if protocol.storage_days > 0:
+                state = self._store(state, kwargs, watch, protocol, capacity, age)
             state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
+            age.add_cycles([row for row in tables["cycles"] if row["cycle"] > block * self.aging.rpt_every], self.aging.rpt_every)
             rpt = self._solve("rpt", state, kwargs, watch)
-            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference)
+            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference, age, capacity0)
             state = rpt.last_state
             del rpt
             if self.aging.stop_at_soh is not None and capacity / capacity0 <= self.aging.stop_at_soh:
                 break
         return tables
 
-    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference) -> float:
+    def _store(self, state, kwargs: dict, watch: _Watch, protocol: Protocol, capacity_ah: float, age: "_Age"):
+        """One storage block: to the storage SOC, ``storage_days`` at rest, back to full charge."""
+        part = "storage" if protocol.storage_soc < 1.0 else "storage_full"
+        if part not in self.simulations:
+            steps = storage_steps(self.aging, move=part == "storage")
+            self.simulations[part] = _simulation(
+                self.model_config, self.solver_config, self.parameter_values, [steps], self.mesh
+            )
+        simulation = self.simulations[part]
+        nominal = float(self.parameter_values["Nominal cell capacity [A.h]"])
+        set_storage_durations(simulation.experiment.steps, self.aging, protocol, capacity_ah, nominal)
+        stored = self._solve(part, state, kwargs, watch)
+        age.add(stored.cycles[-1], stored_s=protocol.storage_days * 86400.0)
+        return stored.last_state
+
+    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference, age: "_Age", capacity0) -> float:
         try:
             record, curve, state = self._read_rpt(steps, reference)
         except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
             raise TrajectoryFailed(f"reading RPT: {describe(err)}") from None
+        if capacity0 is not None:  # the age counts from the end of the first RPT
+            age.add_steps(steps)
         key = {"sample_id": sample_id, "snapshot": snapshot}
-        tables["snapshots"].append({**key, "cycle": snapshot * self.aging.rpt_every, **record})
+        tables["snapshots"].append(
+            {**key, "cycle": snapshot * self.aging.rpt_every, **record, **age.record(capacity0 or record["rpt_capacity_ah"])}
+        )
         tables["curves"].append(pd.DataFrame({**key, **curve}))
         tables["states"].extend(
             {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
@@ -578,6 +610,7 @@ class AgingSimulator:
                     # concentrations: its capacity is not on the cycle-to-cycle curve.
                     "after_jump": pending is not None and len(tables["cycles"]) == pending.rows,
                     "discharge_capacity_ah": _discharged_ah(solution.cycles[-1]),
+                    "duration_s": sum(durations),
                 }
             )
             del solution
@@ -686,6 +719,42 @@ class AgingSimulator:
         return record, curve, _handoff_state(eis_step, self.handoff_names)
 
 
+@dataclass
+class _Age:
+    """A trajectory's clock and throughput since the end of its first RPT (the snapshot's age labels)."""
+
+    elapsed_s: float = 0.0
+    discharged_ah: float = 0.0
+    stored_s: float = 0.0
+
+    def add_steps(self, steps) -> None:
+        """Simulated steps: their duration and the charge their discharge steps delivered."""
+        self.elapsed_s += sum(step_durations_of(steps))
+        self.discharged_ah += _discharged_steps_ah(steps)
+
+    def add(self, cycle: pybamm.Solution, stored_s: float = 0.0) -> None:
+        self.add_steps(cycle.steps)
+        self.stored_s += stored_s
+
+    def add_cycles(self, rows: list[dict], cycles: int) -> None:
+        """A block of ``cycles`` aging cycles whose simulated ones are ``rows``: a jumped cycle takes
+        the mean duration and discharge of the block's simulated ones."""
+        if not rows:
+            return
+        duration = np.array([row["duration_s"] for row in rows])
+        discharged = np.array([row["discharge_capacity_ah"] for row in rows])
+        jumped = cycles - len(rows)
+        self.elapsed_s += duration.sum() + jumped * duration.mean()
+        self.discharged_ah += discharged.sum() + jumped * discharged.mean()
+
+    def record(self, capacity0_ah: float) -> dict[str, float]:
+        return {
+            "elapsed_days": self.elapsed_s / 86400.0,
+            "efc": self.discharged_ah / capacity0_ah,
+            "stored_days": self.stored_s / 86400.0,
+        }
+
+
 def no_measurements() -> dict[str, list]:
     return {"snapshots": [], "curves": [], "states": [], "cycles": []}
 
@@ -740,18 +809,24 @@ def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
 
 def step_durations(cycle: pybamm.Solution) -> tuple[float, ...]:
     """Seconds each step of a cycle lasted (0 for a step that ended at its start)."""
-    return tuple(
-        0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in cycle.steps
-    )
+    return step_durations_of(cycle.steps)
+
+
+def step_durations_of(steps) -> tuple[float, ...]:
+    return tuple(0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in steps)
 
 
 def _discharged_ah(cycle: pybamm.Solution) -> float:
-    """Charge delivered by the discharge steps of one cycle: the rise of the discharge-capacity
+    return _discharged_steps_ah(cycle.steps)
+
+
+def _discharged_steps_ah(steps) -> float:
+    """Charge delivered by the discharge steps: the rise of the discharge-capacity
     state over each step that discharges, read from the state vectors (each step has one
     current sign; the integral of the positive current to 1e-13 relative, without building
     PyBaMM's processed variables for every aging cycle)."""
     delivered = 0.0
-    for step in cycle.steps:
+    for step in steps:
         if isinstance(step, pybamm.EmptySolution):  # a step already ended at its start (e.g. a hold at its cutoff)
             continue
         model = step.all_models[0]

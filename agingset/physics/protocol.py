@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pybamm
 
-from ..catalog import PROTOCOL_FIELDS
+from ..catalog import CYCLING_FIELDS, PROTOCOL_FIELDS
 
 if TYPE_CHECKING:  # params.py checks aging.cycle with input_step: no import back at run time
     from ..params import AgingConfig
@@ -35,6 +35,8 @@ class Protocol:
     upper_voltage_v: float
     lower_voltage_v: float
     cv_cutoff_c_rate: float
+    storage_days: float = 0.0
+    storage_soc: float = 1.0
 
     @classmethod
     def of(cls, sample: dict) -> Protocol:
@@ -43,7 +45,7 @@ class Protocol:
 
 # Stand-ins written into a template to find where each placeholder lands in the parsed step:
 # numbers no experiment string would contain by accident.
-_SENTINELS = {field: 7.000123 + index / 1000 for index, field in enumerate(PROTOCOL_FIELDS)}
+_SENTINELS = {field: 7.000123 + index / 1000 for index, field in enumerate(CYCLING_FIELDS)}
 
 
 def input_name(field: str) -> str:
@@ -52,8 +54,9 @@ def input_name(field: str) -> str:
 
 
 def protocol_inputs(protocol: Protocol) -> dict[str, float]:
-    """The protocol's cycling levels as solver inputs (temperature is built in, not an input)."""
-    return {input_name(field): value for field, value in protocol.__dict__.items() if field != "ambient_temperature_c"}
+    """The protocol's cycling levels as solver inputs (the temperature has its own input; storage
+    levels are durations, set on the steps)."""
+    return {input_name(field): getattr(protocol, field) for field in CYCLING_FIELDS if field != "ambient_temperature_c"}
 
 
 def _temperature(temperature_c: float | None) -> str | None:
@@ -108,6 +111,30 @@ def input_steps(aging: AgingConfig, temperature_c: float | None = None) -> tuple
     return tuple(input_step(text, _temperature(temperature_c)) for text in aging.cycle)
 
 
+def storage_steps(aging: AgingConfig, move: bool) -> tuple:
+    """A storage block as input steps (durations set per block, :func:`set_storage_durations`):
+    with ``move``, a discharge to the storage SOC, the rest and ``aging.storage.recharge``; without,
+    the rest alone (stored at full charge, where the RPT left the cell)."""
+    rest = pybamm.step.string("Rest for 24 hours")
+    if not move:
+        return (rest,)
+    rate = aging.storage.move_c_rate
+    discharge = input_step(f"Discharge at {rate:g}C for 1 hour or until {{lower_voltage_v}} V")
+    return (discharge, rest, *(input_step(text) for text in aging.storage.recharge))
+
+
+def set_storage_durations(steps, aging: AgingConfig, protocol: Protocol, capacity_ah: float, nominal_ah: float) -> None:
+    """The storage steps' durations for this block: the discharge that removes (1 - storage_soc) of
+    ``capacity_ah`` (the last RPT's) at ``aging.storage.move_c_rate`` of ``nominal_ah``, then
+    ``storage_days`` of rest."""
+    *move, rest = steps[:2] if len(steps) > 1 else steps
+    rest.duration = protocol.storage_days * 86400.0
+    rest.uses_default_duration = False
+    for discharge in move:
+        discharge.duration = 3600.0 * (1.0 - protocol.storage_soc) * capacity_ah / (aging.storage.move_c_rate * nominal_ah)
+        discharge.uses_default_duration = False
+
+
 def set_durations(steps, aging: AgingConfig, protocol: Protocol) -> None:
     """Give a built cycle's steps (``Simulation.experiment.steps``, in ``aging.cycle`` order)
     the durations PyBaMM gives the same steps with the protocol's levels written in, and the
@@ -130,7 +157,7 @@ def input_step(template: str, temperature: str | None = None) -> pybamm.step.Bas
     """One step of ``aging.cycle``: a placeholder may be the step's value (a current, C-rate,
     voltage or power) or a termination's value; anywhere else it is an error (a duration
     cannot be an input)."""
-    used = [field for field in PROTOCOL_FIELDS if "{" + field + "}" in template]
+    used = [field for field in CYCLING_FIELDS if "{" + field + "}" in template]
     parsed = pybamm.step.string(
         template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}),
         temperature=temperature,
