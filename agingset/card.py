@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from . import aging_signatures  # noqa: E402
 from .calibration import figures as calibration_figures  # noqa: E402
 from .catalog import KEYS  # noqa: E402
 from .design import cell_parameter_columns  # noqa: E402
@@ -624,6 +625,75 @@ def _limitations(inputs: CardInputs) -> list[str]:
     return [*(f"- {item}" for item in items), ""]
 
 
+# ---------------------------------------------------------------- impedance aging signatures
+
+SIGNATURES_KEY = "aging_signatures"  # the validate stage's key in metrics/quality.json
+HEADLINE_CONDITION = aging_signatures.condition_name(25.0, 0.5)
+PULSE = aging_signatures.PULSE
+
+
+def _without_signatures(quality: Mapping) -> dict:
+    """quality.json without its aging signatures: they get their own section, not the counts' table or plot."""
+    return {key: value for key, value in quality.items() if key != SIGNATURES_KEY}
+
+
+def _quantity_label(quantity: str) -> str:
+    if quantity == PULSE:
+        return "pulse resistance (10 s, 1C, at the cycling ambient)"
+    return "Re Z at " + quantity.removeprefix("re_z_").replace("hz", " Hz")
+
+
+def _spread_text(spread: Mapping | None) -> str:
+    if not spread:
+        return ""
+    return f"{_fmt(spread['median'])} [{_fmt(spread['p5'])}, {_fmt(spread['p95'])}]"
+
+
+def _aging_signatures(quality: Mapping) -> list[str]:
+    """Growth of the impedance per 10 % capacity lost (median [5-95 %]) beside the measured cells' values."""
+    signatures = quality.get(SIGNATURES_KEY)
+    lines = ["### Impedance aging signatures", ""]
+    if not signatures or not signatures.get("growth_pct"):
+        return [*lines, *_missing("the aging signatures (metrics/quality.json, `aging_signatures`)")]
+    growth = signatures["growth_pct"]
+    conditions = [name for name in growth if name != PULSE]
+    quantities = [aging_signatures.quantity_name(f) for f in aging_signatures.FREQUENCIES_HZ]
+    lines += [
+        f"Growth per {signatures['per_capacity_lost_pct']} % of capacity lost, in percent: per sample the "
+        "least-squares slope through the origin of R/R0 - 1 on 1 - C/C0 over its usable RPTs (R0, C0: its "
+        f"first), median [5-95 %] over {signatures['samples']} samples (docs/aging-signatures.md). Columns: "
+        "spectrum SOC and temperature.",
+        "",
+    ]
+    rows = [
+        [_quantity_label(q), *(_spread_text(growth.get(name, {}).get(q)) for name in conditions)] for q in quantities
+    ]
+    lines += [*_table(["quantity", *conditions], rows), ""]
+    if PULSE in growth:
+        lines += [f"{_quantity_label(PULSE)}: {_spread_text(growth[PULSE])} %.", ""]
+    by_ambient = signatures.get("by_ambient_temperature_c", {})
+    if by_ambient:
+        header = ["cycling ambient (°C)", "pulse resistance", *(f"{q} {HEADLINE_CONDITION}" for q in quantities)]
+        rows = [
+            [ambient, medians.get(PULSE), *(medians.get(HEADLINE_CONDITION, {}).get(q) for q in quantities)]
+            for ambient, medians in by_ambient.items()
+        ]
+        lines += ["Medians by the cycling protocol's ambient temperature:", "", *_table(header, rows), ""]
+    if aging_signatures.MEASURED:
+        rows = [[m["source"], m["quantity"], m["growth_pct"]] for m in aging_signatures.MEASURED]
+        lines += ["Measured aged NMC/graphite cells:", "", *_table(["source", "quantity", "growth (%)"], rows), ""]
+    else:
+        lines += [
+            (
+                "Measured aged NMC/graphite cells: no published Re Z or pulse-resistance growth per capacity lost "
+                "has been read from a citable source yet, so nothing checks these numbers against real cells "
+                "(docs/aging-signatures.md, where we looked)."
+            ),
+            "",
+        ]
+    return lines
+
+
 def _figure_link(name: str, title: str, figures: Mapping[str, str]) -> list[str]:
     if name not in figures:
         return [f"_Figure `{name}` not available: its inputs were not produced._", ""]
@@ -654,7 +724,11 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
                 ("predicted_vs_true", "predicted vs true"),
             )
         },
-        "quality": _flat_table(inputs.quality, "metric") if inputs.quality else _missing("metrics/quality.json"),
+        "quality": (
+            [*_flat_table(_without_signatures(inputs.quality), "metric"), *_aging_signatures(inputs.quality)]
+            if inputs.quality
+            else _missing("metrics/quality.json")
+        ),
         "split": (
             _flat_table(inputs.split_metrics, "metric") if inputs.split_metrics else _missing("metrics/split.json")
         ),
@@ -734,7 +808,9 @@ def card_files(inputs: CardInputs) -> dict[str, bytes]:
         contents[f"figures/{name}.png"] = buffer.getvalue()
     contents["README.md"] = render_card(inputs, {name: f"figures/{name}.png" for name in figures}).encode()
     if inputs.quality:
-        contents["plots/quality.csv"] = quality_plot_rows(inputs.quality).to_csv(index=False).encode()
+        contents["plots/quality.csv"] = (
+            quality_plot_rows(_without_signatures(inputs.quality)).to_csv(index=False).encode()
+        )
     if inputs.labels is not None:
         contents["plots/soh_by_cycle.csv"] = soh_by_cycle(inputs.labels).to_csv(index=False).encode()
     return contents

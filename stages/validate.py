@@ -1,11 +1,13 @@
 """validate: quality flags (data/validate/), metrics/quality.json and the quality gate.
 
 The flags, report and metrics are written before the gate is applied, so a failing
-dataset still leaves the report that explains why.
+dataset still leaves the report that explains why. metrics/quality.json also carries the
+impedance aging signatures of the usable rows (``aging_signatures``: agingset/aging_signatures.py).
 """
 
 import pandas as pd
 
+from agingset.aging_signatures import aging_signatures
 from agingset.catalog import DESIGN, FEATURES, LABELS, SPECTRA, SPECTRUM_FEATURES, STATUS
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import VALIDATE_DIR as OUTPUT
@@ -17,11 +19,12 @@ METRICS = _METRICS["quality"]
 
 def main(params):
     per_spectrum = pd.read_parquet(SPECTRUM_FEATURES)
+    design, labels, spectra = pd.read_parquet(DESIGN), pd.read_parquet(LABELS), pd.read_parquet(SPECTRA)
     assessment = assess(
-        pd.read_parquet(DESIGN),
+        design,
         pd.read_parquet(STATUS),
-        pd.read_parquet(LABELS),
-        pd.read_parquet(SPECTRA),
+        labels,
+        spectra,
         params.validate_,
         params.aging.bounds,
         per_spectrum,
@@ -32,7 +35,8 @@ def main(params):
         assessment.samples.to_parquet(directory / "samples.parquet", index=False)
         assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
         (directory / "report.md").write_text(report(assessment, KK_COLUMN in per_spectrum))
-    write_json(assessment.metrics, METRICS)
+    signatures = aging_signatures(spectra, labels, assessment.snapshots, assessment.spectra, design)
+    write_json({**assessment.metrics, "aging_signatures": signatures}, METRICS)
     if assessment.violations:
         raise StageError(f"dataset fails the quality gate: {'; '.join(assessment.violations)}; see {OUTPUT}/report.md")
 
