@@ -3,7 +3,8 @@
 Reads a built dataset (default ``data/``: design/samples.parquet, aging/snapshots.parquet, aging/cycles.parquet,
 aging/curves.parquet, aging/metadata.json) and drives NREL's LG M50 life model (``agingset.life_reference``,
 BLAST-Lite's own stepping) with each sample's protocol, block by block as the dataset runs it: the storage
-rest if the design has one (``storage_days`` at ``storage_soc``, moved to at C/5), ``rpt_every`` cycles,
+rest if the design has one (``storage_days`` at ``storage_soc``: aging.storage's move, rest and recharge; a
+C/5 move and no recharge if the metadata has none), ``rpt_every`` cycles,
 then the RPT (its steps read from aging/metadata.json), at the sample's ambient temperature, 60-s points.
 
 How a protocol becomes a BLAST input (SOC is a fraction of the cell's current capacity, as BLAST's):
@@ -117,10 +118,16 @@ class SampleDrive:
         self.storage_days = float(sample.get("storage_days", 0.0) or 0.0)
         self.storage_soc = float(sample.get("storage_soc", 1.0)) if self.storage_days > 0 else None
         if self.storage_days > 0:
-            self._add([lr.move(soc, self.storage_soc, STORAGE_MOVE_C_RATE, self.temperature_c)])
+            # The dataset's storage block (aging.storage): a move at move_c_rate, the rest, the recharge.
+            storage = aging.get("storage") or {}
+            move_rate = float(storage.get("move_c_rate", STORAGE_MOVE_C_RATE))
+            self._add([lr.move(soc, self.storage_soc, move_rate, self.temperature_c)])
             self._add([lr.rest(self.storage_soc, self.storage_days * 86400.0, self.temperature_c)])
-            self.storage_last_leg = len(self.legs) - 1
             soc = self.storage_soc
+            recharge = [step.format(**protocol) for step in storage.get("recharge", [])]
+            legs, soc = legs_of_steps(recharge, soc, self.temperature_c, cycle_soc)
+            self._add(legs)
+            self.storage_last_leg = len(self.legs) - 1
         for _ in range(self.cycles_per_block):
             legs, soc = legs_of_steps(cycle_steps, soc, self.temperature_c, cycle_soc)
             self._add(legs)
