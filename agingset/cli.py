@@ -3,12 +3,14 @@
     agingset run --samples 200 --workers 4 --seed 7 --backend pybamm --output DIR
     agingset card [DIR]
     agingset check DIR
+    agingset transfer --dataset DIR --cells FILE [--output FILE] [--models ...]
 
 `run` executes the same stage commands as `dvc repro` (dvc.yaml's ``cmd``s, each in its own
 process), in the same order, inside DIR (which receives the params.yaml it used), so DIR holds
 byte-identical artifacts to a DVC build of those params. It ends by writing DIR/manifest.json,
 the md5 of every artifact; `check` recomputes them, or, in a DVC project, compares the outputs
-against dvc.lock.
+against dvc.lock. `transfer` trains baselines on a built dataset and scores them on the user's real
+aged cells (docs/transfer.md).
 """
 
 from __future__ import annotations
@@ -246,6 +248,47 @@ def command_check(args) -> int:
     return 1 if problems else 0
 
 
+def command_transfer(args) -> int:
+    from . import transfer
+    from .errors import InputError
+    from .transfer_files import read_dataset, read_user_cells
+
+    limits = transfer.Limits(args.max_temperature_distance, args.max_soc_distance)
+    try:
+        cells = read_user_cells(args.cells)  # first: a malformed file is refused without loading the dataset
+        dataset = read_dataset(args.dataset)
+        result = transfer.transfer(dataset, cells, args.models, limits)
+    except InputError as err:
+        raise CliError(str(err)) from None
+    except transfer.UserCellsError as err:
+        raise CliError(f"{args.cells}: {err}") from None
+    except transfer.DatasetError as err:
+        raise CliError(f"{args.dataset}: {err}") from None
+    print(transfer.format_conditions(result))
+    print(transfer.format_table(result))
+    if args.output:
+        report = {
+            "dataset": str(args.dataset),
+            "cells": str(args.cells),
+            "units": "percentage points of relative capacity (capacity / the cell's first check-up's)",
+            "headline": "mae_pct: check-ups after each cell's reference",
+            "limits": {"max_temperature_distance_c": limits.max_temperature_distance_c, "max_soc_distance": limits.max_soc_distance},
+            "band_hz": list(result.band_hz),
+            "frequencies_hz": result.frequencies_hz.tolist(),
+            "features": result.features,
+            "conditions": result.conditions.to_dict(orient="records"),
+            "scores": result.scores.to_dict(orient="records"),
+            "predictions": json.loads(result.predictions.to_json(orient="records", double_precision=15)),
+            "notes": result.notes,
+        }
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(f".{output.name}.partial")  # written whole, then renamed: never half a file
+        partial.write_text(json.dumps(report, indent=2, default=float) + "\n")
+        partial.replace(output)
+    return 0
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
@@ -282,6 +325,25 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="verify a built dataset against its manifest or dvc.lock")
     check.add_argument("directory")
     check.set_defaults(handler=command_check)
+
+    from .transfer import MODELS, Limits
+
+    transfer = commands.add_parser(
+        "transfer", help="train baselines on a built dataset, score them on your aged cells (docs/transfer.md)"
+    )
+    transfer.add_argument("--dataset", required=True, help="built dataset: a DVC project or an `agingset run --output` DIR")
+    transfer.add_argument("--cells", required=True, help="your cells: CSV or Parquet in the format of docs/transfer.md")
+    transfer.add_argument("--output", "-o", help="write scores and per-check-up predictions to this JSON file")
+    transfer.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to score (default: all)")
+    transfer.add_argument(
+        "--max-temperature-distance", type=float, default=Limits.max_temperature_distance_c,
+        help="refuse check-ups farther than this (deg C) from the dataset's nearest spectrum temperature",
+    )
+    transfer.add_argument(
+        "--max-soc-distance", type=float, default=Limits.max_soc_distance,
+        help="refuse check-ups farther than this (0..1) from the dataset's nearest spectrum SOC",
+    )
+    transfer.set_defaults(handler=command_transfer)
     return parser
 
 
