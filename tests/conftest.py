@@ -43,7 +43,8 @@ def tiny_params_dict() -> dict:
     params["design"]["ambient_temperature_c"] = [25]
     params["design"]["charge_c_rate"] = [0.5, 1.0]
     params["design"].update(
-        discharge_c_rate=[1.0], upper_voltage_v=[4.2], lower_voltage_v=[2.5], cv_cutoff_c_rate=[0.05]
+        discharge_c_rate=[1.0], upper_voltage_v=[4.2], lower_voltage_v=[2.5], cv_cutoff_c_rate=[0.05],
+        storage=[{"days": 0}, {"days": 3, "soc": 0.5}],  # calendar blocks in the pipeline, short (rates are x 10)
     )
     # Three RPTs (fresh, 5 and 10 cycles): what the labels need (SOH falls twice, the RUL power law
     # has its 3 fit points). Blocks of 5 cycles leave cycle jumping no room (2 warm-up + 2 check

@@ -26,7 +26,9 @@ from agingset.physics import model as model_building
 from agingset.physics.aging import AgingSimulator, Protocol, accelerated, non_physical_reason
 from agingset.tasks.aging import aging_tasks, solve_sample
 
-SEI = {"SEI": "solvent-diffusion limited"}
+SEI = {"SEI": "ec reaction limited"}
+# SEI growth rates of the EC reaction and of EC diffusion through the film, scaled together.
+SEI_KINETIC, EC_DIFFUSIVITY = "SEI kinetic rate constant [m.s-1]", "EC diffusivity [m2.s-1]"
 PLATING = {"lithium plating": "partially reversible"}
 CRACKING = {
     "particle mechanics": ["swelling and cracking", "swelling only"],
@@ -66,8 +68,8 @@ def test_higher_sei_rate_lowers_soh(tiny_params):
     params = _params(tiny_params, SEI)
     inputs = _inputs(params)
     simulator = AgingSimulator(params.model, params.solver, params.aging, list(inputs), [])
-    slow = simulator.run("slow", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-20})
-    fast = simulator.run("fast", WARM_SLOW, {**inputs, "SEI solvent diffusivity [m2.s-1]": 1e-18})
+    slow = simulator.run("slow", WARM_SLOW, {**inputs, SEI_KINETIC: 1e-16, EC_DIFFUSIVITY: 1e-22})
+    fast = simulator.run("fast", WARM_SLOW, {**inputs, SEI_KINETIC: 1e-14, EC_DIFFUSIVITY: 1e-20})
     assert (slow["status"]["status"] == "ok").all() and (fast["status"]["status"] == "ok").all()
     assert _soh(fast) < _soh(slow) - 0.005
     assert _last(fast, "capacity_lost_sei_ah") > 5 * _last(slow, "capacity_lost_sei_ah")
@@ -122,7 +124,8 @@ def aged_with_every_mechanism(tiny_params):
         tiny_params, {**SEI, "lithium plating": "partially reversible", **CRACKING}, cycles=20, rpt_every=10
     )
     rates = {
-        "SEI solvent diffusivity [m2.s-1]": 1e-19,
+        SEI_KINETIC: 1e-13,
+        EC_DIFFUSIVITY: 1e-19,
         "Negative electrode LAM constant proportional term [s-1]": 1e-5,
         "Positive electrode LAM constant proportional term [s-1]": 1e-5,
         "Dead lithium decay constant [s-1]": 1e-5,

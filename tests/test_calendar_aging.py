@@ -67,10 +67,13 @@ def test_design_draws_storage_levels_as_one_factor():
     design = build_design(parse_params(params).design, 64, 7)
     pairs = set(zip(design["storage_days"], design["storage_soc"]))
     assert pairs == {(0.0, 1.0), (30.0, 0.5), (90.0, 0.9)}
-    # Without calendar levels the cycling protocols are those a design without storage draws.
-    plain = build_design(parse_params(tiny_params_dict()).design, 64, 7)
-    assert set(plain["storage_days"]) == {0.0}
-    assert plain["charge_c_rate"].tolist() == build_design(parse_params(tiny_params_dict()).design, 64, 7)["charge_c_rate"].tolist()
+    # The storage level has its own sequence: a cell's first protocol cycles as it would without storage.
+    params["design"]["storage"] = [{"days": 0}]
+    plain = build_design(parse_params(params).design, 64, 7)
+    assert set(plain["storage_days"]) == {0.0} and set(plain["storage_soc"]) == {1.0}
+    first = design["sample_index"] % params["design"]["protocols_per_cell"] == 0
+    cycling = ["charge_c_rate", "discharge_c_rate", "ambient_temperature_c"]
+    assert design.loc[first, cycling].equals(plain.loc[first, cycling])
 
 
 @pytest.mark.parametrize(

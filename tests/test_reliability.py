@@ -157,7 +157,7 @@ def test_extreme_parameter_corners_complete_with_reasons(tmp_path):
     # SEI growth orders of magnitude above any published fit.
     cells["Negative electrode active material volume fraction"] = {"low": 0.05, "high": 0.95}
     cells["Contact resistance [Ohm]"] = {"low": 1.0e-4, "high": 0.5}
-    cells["SEI solvent diffusivity [m2.s-1]"] = {"low": 1.0e-20, "high": 1.0e-12, "scale": "log"}
+    cells["EC diffusivity [m2.s-1]"] = {"low": 1.0e-21, "high": 1.0e-12, "scale": "log"}
     params["solver"]["timeout_s"] = 30
     params["validate"].update(max_failure_rate=1.0, max_flagged_rate=1.0)
     repo = _project(tmp_path / "extreme", params)

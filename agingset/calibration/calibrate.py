@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..params import CalibrateConfig, Params
+from ..params import CalibrateConfig, ModelConfig, Params
 from ..physics import model as model_building
 from .balance import ocv_capacity
 from .cell_models import CellModels
@@ -48,6 +48,17 @@ class CalibrationResult:
         return self.calibrated["design_ranges"]
 
 
+def fresh_cell(model: ModelConfig) -> ModelConfig:
+    """``model`` as the fit runs it: its SEI film held at its initial thickness ("constant": the film's
+    resistance is the fresh cell's; its growth over the hours of characterisation is not). The EC-reaction
+    SEI's sensitivities are not finite in IDAKLU, and every Jacobian fell back to forward differences (the
+    stage took minutes, not a minute). The other mechanisms stay: without plating, LAM and particle
+    mechanics the drive cycle stopped half way."""
+    if model.options.get("SEI", "none") == "none":
+        return model
+    return model.model_copy(update={"options": {**model.options, "SEI": "constant"}})
+
+
 def cell_models(params: Params, observations, rate_test_ocv) -> CellModels:
     """The fit's models; the rate-test OCV's SOC axis in A.h from the slowest fitted discharge."""
     config = params.calibrate
@@ -55,7 +66,7 @@ def cell_models(params: Params, observations, rate_test_ocv) -> CellModels:
     if rate_test_ocv is not None:
         slow = slowest_fitted_discharge(observations, config.rate_test_ocv_temperature_c)
         capacity = ocv_capacity(*rate_test_ocv, slow.record, slow.rest_voltage_v)
-    return CellModels(params.model, config.solver_config(), list(config.parameters), rate_test_ocv, capacity)
+    return CellModels(fresh_cell(params.model), config.solver_config(), list(config.parameters), rate_test_ocv, capacity)
 
 
 def fit_parameters(config: CalibrateConfig, stock) -> list[FitParameter]:
@@ -129,7 +140,7 @@ def calibrate(params: Params, measurements: Measurements) -> CalibrationResult:
     # balances differ where calibrate.keep_set_values keeps the set's fractions): docs/physics.md.
     soc_labels = {}
     for cell, taken in (("dataset_cell", identified), ("fitted_cell", names)):
-        cell_model = params.model.with_base_values({name: result.values[name] for name in taken})
+        cell_model = fresh_cell(params.model).with_base_values({name: result.values[name] for name in taken})
         cell_values = model_building.parameter_values(cell_model, [])
         soc_labels[cell] = labelled_socs(cell_model, config.solver_config(), cell_values, measurements.spectra)
     calibrated = {

@@ -57,6 +57,7 @@ LITHIUM_IN_PARTICLES = "Total lithium in particles [mol]"
 ACCELERATED_PARAMETERS = (
     "SEI solvent diffusivity [m2.s-1]",
     "SEI kinetic rate constant [m.s-1]",
+    "EC diffusivity [m2.s-1]",
     "SEI lithium interstitial diffusivity [m2.s-1]",
     "Negative electrode LAM constant proportional term [s-1]",
     "Positive electrode LAM constant proportional term [s-1]",
