@@ -30,8 +30,9 @@ DEGRADATION_COLUMNS = [
     "q_li_ah",
 ]
 # A snapshot's age: days since the first RPT, equivalent full cycles (discharged A.h over the first
-# RPT's capacity; RPTs and storage moves included) and days stored (calendar rests).
-AGE_COLUMNS = ["elapsed_days", "efc", "stored_days"]
+# RPT's capacity; RPTs and storage moves included), days stored (calendar rests) and days since the
+# ambient switched (path dependence; 0 before it or without one).
+AGE_COLUMNS = ["elapsed_days", "efc", "stored_days", "switched_days"]
 LABEL_COLUMNS = [
     "soh",
     *AGE_COLUMNS,
@@ -105,4 +106,7 @@ CYCLING_FIELDS = (
     "cv_cutoff_c_rate",
 )
 STORAGE_FIELDS = ("storage_days", "storage_soc")
-PROTOCOL_FIELDS = (*CYCLING_FIELDS, *STORAGE_FIELDS)
+# Path dependence: after ``switch_after_cycles`` (0: never) the cell cycles and rests at
+# ``late_ambient_temperature_c`` (``design.temperature_switch``; the ambient itself without a switch).
+SWITCH_FIELDS = ("switch_after_cycles", "late_ambient_temperature_c")
+PROTOCOL_FIELDS = (*CYCLING_FIELDS, *STORAGE_FIELDS, *SWITCH_FIELDS)

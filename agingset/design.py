@@ -46,13 +46,15 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
     cell_names = list(config.cell_parameters)
     cell_count = -(-samples // config.protocols_per_cell)
     cell_units = _unit_points(config.method, len(cell_names), cell_count, seed)
-    protocol_units = _unit_points(config.method, len(CYCLING_FIELDS), samples, seed + 1)
-    # The storage level is drawn from its own sequence, so a design without calendar aging (one
-    # storage level) keeps the cycling protocols it had before storage existed.
-    storage_units = (
-        _unit_points(config.method, 1, samples, seed + 2) if len(config.storage) > 1 else np.zeros((samples, 1))
-    )
-
+    # Calendar storage and the temperature switch are dimensions of the same sequence as the cycling levels
+    # (separately seeded Sobol sequences stratify alike: their levels would follow the ambient's). A factor
+    # with one level takes no dimension, so a design without them is the one drawn before they existed.
+    extra = [levels for levels in (config.storage, config.temperature_switch) if len(levels) > 1]
+    protocol_units = _unit_points(config.method, len(CYCLING_FIELDS) + len(extra), samples, seed + 1)
+    fixed_levels = np.zeros((samples, 2 - len(extra)))
+    factor_units = np.hstack([protocol_units, fixed_levels])
+    if len(config.storage) == 1 and len(config.temperature_switch) > 1:  # the one extra column is the switch's
+        factor_units[:, [-2, -1]] = factor_units[:, [-1, -2]]
     rows = []
     for index in range(samples):
         cell_index = index // config.protocols_per_cell
@@ -62,7 +64,7 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
         }
         if index % config.protocols_per_cell == 0:
             protocols_of_cell = set()
-        protocol = _protocol(config, np.append(protocol_units[index], storage_units[index]), protocols_of_cell)
+        protocol = _protocol(config, factor_units[index], protocols_of_cell)
         rows.append(
             {
                 "sample_id": stable_id({**cell, **protocol}),
@@ -77,7 +79,7 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
 
 def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
     """Protocol levels for one sample; a cell never repeats a protocol it already has."""
-    level_lists = [getattr(config, field) for field in CYCLING_FIELDS] + [config.storage]
+    level_lists = [getattr(config, field) for field in CYCLING_FIELDS] + [config.storage, config.temperature_switch]
     combos = list(itertools.product(*(range(len(levels)) for levels in level_lists)))
     chosen = tuple(min(int(u * len(levels)), len(levels) - 1) for u, levels in zip(units, level_lists))
     start = combos.index(chosen)
@@ -85,11 +87,20 @@ def _protocol(config: DesignConfig, units: np.ndarray, taken: set) -> dict:
         candidate = combos[(start + offset) % len(combos)]
         if candidate not in taken:
             taken.add(candidate)
-            *cycling, storage = candidate
+            *cycling, storage, switch = candidate
             protocol = {
                 field: float(levels[level]) for field, levels, level in zip(CYCLING_FIELDS, level_lists, cycling)
             }
-            return {**protocol, "storage_days": config.storage[storage].days, "storage_soc": config.storage[storage].soc}
+            level = config.temperature_switch[switch]
+            ambient = protocol["ambient_temperature_c"]
+            switched = level.after_cycles > 0 and level.to_c != ambient
+            return {
+                **protocol,
+                "storage_days": config.storage[storage].days,
+                "storage_soc": config.storage[storage].soc,
+                "switch_after_cycles": float(level.after_cycles) if switched else 0.0,
+                "late_ambient_temperature_c": float(level.to_c) if switched else ambient,
+            }
     raise ValueError("protocols_per_cell exceeds the number of distinct protocols")
 
 

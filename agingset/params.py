@@ -118,6 +118,19 @@ class StorageLevel(Strict):
         return self
 
 
+class TemperatureSwitch(Strict):
+    """One path-dependence level: after ``after_cycles`` the ambient becomes ``to_c``; {} (the default): none."""
+
+    after_cycles: int = Field(0, ge=0)
+    to_c: Annotated[float, Field(ge=-40, le=80)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self):
+        if (self.after_cycles > 0) != (self.to_c is not None):
+            raise ValueError("a switch needs both after_cycles (> 0) and to_c; {} is no switch")
+        return self
+
+
 class DesignConfig(Strict):
     method: Literal["sobol", "lhs"] = "sobol"
     # prior: the ranges as written; calibrated: each range that names a calibrated
@@ -133,6 +146,8 @@ class DesignConfig(Strict):
     cv_cutoff_c_rate: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
     # Calendar aging: (days, soc) levels drawn as one factor; the default is continuous cycling.
     storage: list[StorageLevel] = Field([StorageLevel()], min_length=1)
+    # Path dependence, one factor; a switch to the sample's own ambient is drawn as none.
+    temperature_switch: list[TemperatureSwitch] = Field([TemperatureSwitch()], min_length=1)
 
     @property
     def storage_days(self) -> list[float]:
@@ -168,6 +183,7 @@ class DesignConfig(Strict):
     @model_validator(mode="after")
     def _enough_protocols(self):
         distinct = math.prod(len(set(getattr(self, field))) for field in CYCLING_FIELDS) * len(self.storage)
+        distinct *= len(self.temperature_switch)
         if self.protocols_per_cell > distinct:
             raise ValueError(
                 f"protocols_per_cell ({self.protocols_per_cell}) exceeds the {distinct} "
@@ -286,6 +302,9 @@ class AgingConfig(Strict):
     bounds: PhysicalBounds = PhysicalBounds()
     cycle_jumping: CycleJumping = CycleJumping()
     storage: StorageSteps = StorageSteps()
+    # Every RPT (and the conditioning before the first) at this ambient, as a laboratory measures aged cells;
+    # null: at the cycling ambient (then the design may not switch temperatures).
+    rpt_temperature_c: Annotated[float, Field(ge=-40, le=80)] | None = None
     # A trajectory ends after the first RPT whose SOH is at or below this (null: runs all cycles).
     stop_at_soh: Annotated[float, Field(gt=0, lt=1)] | None = None
     # Multiplies every degradation rate in ACCELERATED_PARAMETERS (agingset/physics/aging.py): 1 gives
@@ -689,6 +708,22 @@ class Params(Strict):
             if self.split.ood.column not in allowed:
                 raise ValueError(
                     f"split.ood.column: {self.split.ood.column!r} is not a design column; allowed: {', '.join(allowed)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _switches_fit_the_aging(self):
+        switches = [level for level in self.design.temperature_switch if level.after_cycles]
+        if switches and self.aging.rpt_temperature_c is None:
+            raise ValueError(
+                "design.temperature_switch needs aging.rpt_temperature_c (RPTs at the cycling ambient would "
+                "measure one life's capacity at two temperatures)"
+            )
+        for level in switches:
+            if level.after_cycles % self.aging.rpt_every or level.after_cycles >= self.aging.cycles:
+                raise ValueError(
+                    f"design.temperature_switch.after_cycles {level.after_cycles}: a multiple of aging.rpt_every "
+                    f"({self.aging.rpt_every}) below aging.cycles ({self.aging.cycles})"
                 )
         return self
 

@@ -16,8 +16,9 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import sobol as sobol_sample
 
 from . import ica
+from .catalog import CYCLING_FIELDS, STORAGE_FIELDS
 from .design import stable_id
-from .params import PROTOCOL_FIELDS, AgingConfig, DesignConfig, Range, SensitivityConfig
+from .params import AgingConfig, DesignConfig, Range, SensitivityConfig
 
 INDEX_COLUMNS = ["observable", "parameter", "S1", "S1_conf", "ST", "ST_conf", "identifiable"]
 
@@ -38,10 +39,11 @@ def sample(ranges: dict[str, Range], base_samples: int, seed: int) -> pd.DataFra
 def runs(ranges: dict[str, Range], config: SensitivityConfig, design: DesignConfig, seed: int) -> pd.DataFrame:
     """The Sobol sample as aging runs: ``sample_id``, the protocol, then the parameter values, one row per run.
 
-    Protocol fields the sensitivity section leaves out take the design's first level.
+    Protocol fields the sensitivity section leaves out take the design's first level; the ambient never switches.
     """
     samples = sample(ranges, config.base_samples, seed)
-    protocol = {field: getattr(design, field)[0] for field in PROTOCOL_FIELDS} | config.protocol.model_dump()
+    protocol = {field: getattr(design, field)[0] for field in (*CYCLING_FIELDS, *STORAGE_FIELDS)} | config.protocol.model_dump()
+    protocol |= {"switch_after_cycles": 0.0, "late_ambient_temperature_c": protocol["ambient_temperature_c"]}
     return pd.DataFrame(
         [
             {"sample_id": stable_id({**row, "run": index}), **protocol, **row}

@@ -132,7 +132,10 @@ class SampleDrive:
             legs, soc = legs_of_steps(cycle_steps, soc, self.temperature_c, cycle_soc)
             self._add(legs)
             self.cycle_last_leg.append(len(self.legs) - 1)
-        legs, soc = legs_of_steps(rpt_steps, soc, self.temperature_c, rpt_soc)
+        # RPTs at aging.rpt_temperature_c when set (a laboratory's), else at the cycling ambient.
+        rpt_temperature = aging.get("rpt_temperature_c")
+        rpt_temperature = self.temperature_c if rpt_temperature is None else float(rpt_temperature)
+        legs, soc = legs_of_steps(rpt_steps, soc, rpt_temperature, rpt_soc)
         self._add(legs)
         if abs(soc - 1.0) > 1e-9:
             raise ValueError(f"the RPT ends at SOC {soc:.3f}, not full: the block would not repeat")
@@ -305,7 +308,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--csv", type=Path, help="write the per-sample table here too")
     arguments = parser.parse_args(argv)
     tables = read_dataset(arguments.data)
-    records = [compare_sample(sample, tables, arguments.dt_s) for _, sample in tables["samples"].iterrows()]
+    samples = tables["samples"]
+    if "switch_after_cycles" in samples:
+        # A life whose ambient switches is two drives; the block repeated here is one (not compared yet).
+        switched = samples["switch_after_cycles"] > 0
+        print(f"{int(switched.sum())} of {len(samples)} samples switch their ambient mid-life: left out")
+        samples = samples[~switched]
+    records = [compare_sample(sample, tables, arguments.dt_s) for _, sample in samples.iterrows()]
     table = pd.DataFrame(records)
     pd.set_option("display.width", 250)
     shown = [

@@ -45,6 +45,7 @@ def tiny_params_dict() -> dict:
     params["design"].update(
         discharge_c_rate=[1.0], upper_voltage_v=[4.2], lower_voltage_v=[2.5], cv_cutoff_c_rate=[0.05],
         storage=[{"days": 0}, {"days": 3, "soc": 0.5}],  # calendar blocks in the pipeline, short (rates are x 10)
+        temperature_switch=[{}, {"after_cycles": 5, "to_c": 45}],  # and a switch of ambient after the first block
     )
     # Three RPTs (fresh, 5 and 10 cycles): what the labels need (SOH falls twice, the RUL power law
     # has its 3 fit points). Blocks of 5 cycles leave cycle jumping no room (2 warm-up + 2 check

@@ -1,6 +1,7 @@
 """Calendar aging: storage blocks in the design and the aging loop, and the age labels they carry."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agingset.config import parse_params
@@ -67,13 +68,15 @@ def test_design_draws_storage_levels_as_one_factor():
     design = build_design(parse_params(params).design, 64, 7)
     pairs = set(zip(design["storage_days"], design["storage_soc"]))
     assert pairs == {(0.0, 1.0), (30.0, 0.5), (90.0, 0.9)}
-    # The storage level has its own sequence: a cell's first protocol cycles as it would without storage.
+    # Every storage level at every ambient: the levels are not confounded with the cycling ones.
+    params["design"]["ambient_temperature_c"] = [0, 25, 45]
+    design = build_design(parse_params(params).design, 64, 7)
+    counts = pd.crosstab(design["ambient_temperature_c"], design["storage_days"])
+    assert counts.shape == (3, 3) and (counts.to_numpy() >= 4).all(), counts
+    # A design without calendar levels is the one drawn before they existed (no dimension for them).
     params["design"]["storage"] = [{"days": 0}]
     plain = build_design(parse_params(params).design, 64, 7)
     assert set(plain["storage_days"]) == {0.0} and set(plain["storage_soc"]) == {1.0}
-    first = design["sample_index"] % params["design"]["protocols_per_cell"] == 0
-    cycling = ["charge_c_rate", "discharge_c_rate", "ambient_temperature_c"]
-    assert design.loc[first, cycling].equals(plain.loc[first, cycling])
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,56 @@ def test_bad_storage_levels_are_refused(storage, message):
     with pytest.raises(ParamsError, match=message) as error:
         parse_params(params)
     assert "design.storage" in str(error.value)
+
+
+def _switched(after_cycles: float, late_c: float, ambient_c: float = 25.0) -> Protocol:
+    return Protocol(ambient_c, 1.0, 1.0, 4.2, 2.5, 0.05, switch_after_cycles=after_cycles, late_ambient_temperature_c=late_c)
+
+
+@pytest.fixture(scope="module")
+def rpt_at_25(tiny_params):
+    params = _params(tiny_params, SEI, cycles=4, rpt_every=2)
+    aging = params.aging.model_copy(update={"acceleration": 1.0, "rpt_temperature_c": 25.0})
+    params = params.model_copy(update={"aging": aging})
+    inputs = _inputs(params)
+    return AgingSimulator(params.model, params.solver, params.aging, list(inputs), []), inputs
+
+
+def test_a_warm_then_cold_life_is_its_own_path(rpt_at_25):
+    """Path dependence: 45 oC, then 0 oC after the first block, ends between always-45 and always-0, and
+    its first block is the always-45 one; RPTs at 25 oC measure every snapshot at one temperature."""
+    simulator, inputs = rpt_at_25
+    warm = _snapshots(simulator.run("w", _switched(0.0, 45.0, 45.0), inputs))
+    cold = _snapshots(simulator.run("c", _switched(0.0, 0.0, 0.0), inputs))
+    path = _snapshots(simulator.run("p", _switched(2.0, 0.0, 45.0), inputs))
+    sei = "capacity_lost_sei_ah"
+    assert path[sei].iloc[1] == pytest.approx(warm[sei].iloc[1], rel=1e-6)
+    assert cold[sei].iloc[-1] < path[sei].iloc[-1] < warm[sei].iloc[-1]
+    # The fresh capacity is measured at 25 oC whatever the cycling ambient.
+    assert cold["rpt_capacity_ah"].iloc[0] == pytest.approx(warm["rpt_capacity_ah"].iloc[0], rel=1e-3)
+    assert np.allclose(path["switched_days"].iloc[:2], 0.0) and path["switched_days"].iloc[-1] > 0.1
+    assert path["switched_days"].iloc[-1] < path["elapsed_days"].iloc[-1] - path["elapsed_days"].iloc[1] + 1e-9
+
+
+def test_a_switch_needs_rpts_at_one_temperature():
+    params = tiny_params_dict()
+    params["design"]["temperature_switch"] = [{}, {"after_cycles": 5, "to_c": 0}]
+    params["aging"]["rpt_temperature_c"] = None
+    with pytest.raises(ParamsError, match="aging.rpt_temperature_c"):
+        parse_params(params)
+    params["aging"]["rpt_temperature_c"] = 25
+    params["design"]["temperature_switch"] = [{}, {"after_cycles": 3, "to_c": 0}]
+    with pytest.raises(ParamsError, match="multiple of aging.rpt_every"):
+        parse_params(params)
+
+
+def test_design_draws_a_switch_only_to_another_temperature():
+    params = tiny_params_dict()
+    params["design"]["ambient_temperature_c"] = [0, 25, 45]
+    params["design"]["temperature_switch"] = [{}, {"after_cycles": 5, "to_c": 0}, {"after_cycles": 5, "to_c": 45}]
+    params["aging"]["rpt_temperature_c"] = 25
+    design = build_design(parse_params(params).design, 64, 7)
+    switched = design["switch_after_cycles"] > 0
+    assert switched.any() and (~switched).any()
+    assert (design.loc[switched, "late_ambient_temperature_c"] != design.loc[switched, "ambient_temperature_c"]).all()
+    assert (design.loc[~switched, "late_ambient_temperature_c"] == design.loc[~switched, "ambient_temperature_c"]).all()

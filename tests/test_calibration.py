@@ -732,8 +732,10 @@ def test_the_dataset_cell_puts_the_measured_cells_labelled_socs_near_their_label
     fractions = [name for name in config.keep_set_values if "active material volume fraction" in name]
     assert len(fractions) == 2
 
-    def placed(names):
-        model = params.model.with_base_values({name: fitted[name] for name in names})
+    from agingset.calibration.calibrate import fresh_cell
+
+    def placed(names):  # as the calibrate stage places them: the fresh cell, its SEI held
+        model = fresh_cell(params.model).with_base_values({name: fitted[name] for name in names})
         return labelled_socs(model, config.solver_config(), parameter_values(model, []), spectra)
 
     dataset = placed([name for name in fitted if name not in config.keep_set_values])

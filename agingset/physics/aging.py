@@ -390,10 +390,20 @@ class AgingSimulator:
             ]
         )
 
-    def solver_inputs(self, protocol: Protocol, inputs: dict[str, float]) -> dict[str, float]:
-        """Every input of a solve: :func:`cell_inputs` and the protocol's levels."""
-        cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
-        return {**cell, **protocol_inputs(protocol)}
+    def solver_inputs(self, protocol: Protocol, inputs: dict[str, float], temperature_c: float | None = None) -> dict[str, float]:
+        """Every input of a solve at ``temperature_c`` (the protocol's ambient by default): :func:`cell_inputs`
+        and the protocol's levels."""
+        temperature = protocol.ambient_temperature_c if temperature_c is None else temperature_c
+        return {**cell_inputs(inputs, self.fixed_rates, self.aging, temperature), **protocol_inputs(protocol)}
+
+    def conditions(self, protocol: Protocol, inputs: dict[str, float]) -> dict[str, dict[str, float]]:
+        """The inputs of the cycling (and storage) before and after any temperature switch, and of the RPTs."""
+        rpt = self.aging.rpt_temperature_c
+        return {
+            "cycle": self.solver_inputs(protocol, inputs),
+            "late": self.solver_inputs(protocol, inputs, protocol.late_ambient_temperature_c),
+            "rpt": self.solver_inputs(protocol, inputs, rpt),
+        }
 
     def run(self, sample_id: str, protocol: Protocol, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
         """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one
@@ -403,15 +413,15 @@ class AgingSimulator:
         sample is one status row with its reason.
         """
         cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
-        solver_inputs = {**cell, **protocol_inputs(protocol)}
+        conditions = self.conditions(protocol, inputs)
         set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
         if not self._warm:
-            self._warm_up(solver_inputs)
+            self._warm_up(conditions["cycle"])
         watch = _Watch(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
-            tables = self.trajectory(sample_id, protocol, solver_inputs, watch, log)
+            tables = self.trajectory(sample_id, protocol, conditions, watch, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except TrajectoryFailed as err:
@@ -470,11 +480,13 @@ class AgingSimulator:
         return solution
 
     def trajectory(
-        self, sample_id: str, protocol: Protocol, inputs: dict[str, float], watch: _Watch, log: JumpLog
+        self, sample_id: str, protocol: Protocol, conditions: dict[str, dict], watch: _Watch, log: JumpLog
     ) -> dict[str, list]:
-        """Conditioning, then RPT, (storage, cycles, RPT) per block: the measurements of one sample."""
-        kwargs = {"inputs": inputs, "callbacks": [watch], "calc_esoh": False}
-        start = self._solve("start", None, kwargs, watch)
+        """Conditioning, then RPT, (storage, cycles, RPT) per block: the measurements of one sample.
+        ``conditions``: the inputs (:meth:`conditions`) of the cycling before and after a switch, and of the RPTs."""
+        solves = {name: {"inputs": inputs, "callbacks": [watch], "calc_esoh": False} for name, inputs in conditions.items()}
+        kwargs = solves["cycle"]
+        start = self._solve("start", None, solves["rpt"], watch)
         first = start.first_state
         reference = {
             name: float(np.asarray(first[name].entries).ravel()[0])
@@ -489,11 +501,15 @@ class AgingSimulator:
         scale = self._monitored(state)
         envelope = _Envelope(size=FIRST_JUMP)
         for block in range(self.aging.cycles // self.aging.rpt_every):
+            if protocol.switch_after_cycles and block * self.aging.rpt_every == protocol.switch_after_cycles:
+                # A new ambient: the envelope of the cycles before it does not carry over.
+                kwargs, envelope = solves["late"], _Envelope(size=FIRST_JUMP)
+                age.switched()
             if protocol.storage_days > 0:
                 state = self._store(state, kwargs, watch, protocol, capacity, age)
             state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
             age.add_cycles([row for row in tables["cycles"] if row["cycle"] > block * self.aging.rpt_every], self.aging.rpt_every)
-            rpt = self._solve("rpt", state, kwargs, watch)
+            rpt = self._solve("rpt", state, solves["rpt"], watch)
             capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference, age, capacity0)
             state = rpt.last_state
             del rpt
@@ -727,6 +743,10 @@ class _Age:
     elapsed_s: float = 0.0
     discharged_ah: float = 0.0
     stored_s: float = 0.0
+    switched_at_s: float | None = None
+
+    def switched(self) -> None:
+        self.switched_at_s = self.elapsed_s
 
     def add_steps(self, steps) -> None:
         """Simulated steps: their duration and the charge their discharge steps delivered."""
@@ -753,6 +773,7 @@ class _Age:
             "elapsed_days": self.elapsed_s / 86400.0,
             "efc": self.discharged_ah / capacity0_ah,
             "stored_days": self.stored_s / 86400.0,
+            "switched_days": 0.0 if self.switched_at_s is None else (self.elapsed_s - self.switched_at_s) / 86400.0,
         }
 
 

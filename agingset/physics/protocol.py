@@ -37,6 +37,12 @@ class Protocol:
     cv_cutoff_c_rate: float
     storage_days: float = 0.0
     storage_soc: float = 1.0
+    switch_after_cycles: float = 0.0
+    late_ambient_temperature_c: float | None = None  # None: the ambient (no switch)
+
+    def __post_init__(self):
+        if self.late_ambient_temperature_c is None:
+            object.__setattr__(self, "late_ambient_temperature_c", self.ambient_temperature_c)
 
     @classmethod
     def of(cls, sample: dict) -> Protocol:
