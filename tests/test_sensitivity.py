@@ -57,6 +57,7 @@ def test_on_the_model_sei_diffusivity_does_not_move_a_cell_without_sei(tiny_para
         charge_c_rate=1.0,
         discharge_c_rate=1.0,
         **{field: getattr(tiny_params.design, field)[0] for field in ("upper_voltage_v", "lower_voltage_v", "cv_cutoff_c_rate")},
+        storage_days=0.0, storage_soc=1.0, switch_after_cycles=0.0, late_ambient_temperature_c=25.0,
     )
     results = [solve_sample(task) for task in aging_tasks(model, tiny_params.solver, aging, [], runs)]
     observed = pd.DataFrame(
