@@ -12,8 +12,10 @@ import pytest
 from agingset.standin_cells import StandinConfig, standin_cells
 from agingset.transfer import (
     MODELS,
+    POLARISATION_MAX_HZ,
     Limits,
     UserCellsError,
+    feature_names,
     interpolated_spectrum,
     nearest_grid_points,
     relative_spectrum_features,
@@ -128,13 +130,17 @@ def test_a_checkup_far_from_the_dataset_grid_is_refused(tiny_dataset, standin, t
     assert "0.3 SOC away" in loose.stdout
 
 
-def test_features_are_relative_to_the_cells_own_reference():
+def test_features_are_relative_to_the_cells_own_reference_and_blind_to_its_series_resistance():
     frequencies = np.logspace(-2, 3, 11)
     reference = (0.02 + 0.01 / (1 + 1j * frequencies)) - 0.002j / np.sqrt(frequencies)
     features = relative_spectrum_features(np.vstack([reference, 2 * reference]), np.vstack([reference, reference]), frequencies)
     np.testing.assert_allclose(features[0], 0.0, atol=1e-15)  # the reference against itself
-    n = len(frequencies)
-    np.testing.assert_allclose(features[1, : 2 * n], np.log(2.0))  # Re and |Z| doubled everywhere
+    n = int((frequencies <= POLARISATION_MAX_HZ).sum())
+    assert features.shape[1] == len(feature_names(frequencies)) == 3 * n + 2
+    np.testing.assert_allclose(features[1, : 2 * n], np.log(2.0))  # the polarisation doubled everywhere
+    # A grown series resistance (contacts, electrolyte: what the dataset's cells lack) moves no feature.
+    ohmic = relative_spectrum_features(reference + 0.005, reference, frequencies)
+    np.testing.assert_allclose(ohmic, 0.0, atol=1e-12)
     # Interpolation in log frequency is exact on a spectrum linear in log f.
     z = (1 + np.log10(frequencies)) - 1j * (2 - np.log10(frequencies))
     onto = np.logspace(-1.5, 2.5, 7)
