@@ -49,12 +49,12 @@ def build_design(config: DesignConfig, samples: int, seed: int) -> pd.DataFrame:
     # Calendar storage and the temperature switch are dimensions of the same sequence as the cycling levels
     # (separately seeded Sobol sequences stratify alike: their levels would follow the ambient's). A factor
     # with one level takes no dimension, so a design without them is the one drawn before they existed.
-    extra = [levels for levels in (config.storage, config.temperature_switch) if len(levels) > 1]
-    protocol_units = _unit_points(config.method, len(CYCLING_FIELDS) + len(extra), samples, seed + 1)
-    fixed_levels = np.zeros((samples, 2 - len(extra)))
-    factor_units = np.hstack([protocol_units, fixed_levels])
-    if len(config.storage) == 1 and len(config.temperature_switch) > 1:  # the one extra column is the switch's
-        factor_units[:, [-2, -1]] = factor_units[:, [-1, -2]]
+    varies = [len(levels) > 1 for levels in (config.storage, config.temperature_switch)]
+    protocol_units = _unit_points(config.method, len(CYCLING_FIELDS) + sum(varies), samples, seed + 1)
+    extra_columns = iter(protocol_units[:, len(CYCLING_FIELDS) :].T)
+    factor_units = np.column_stack(
+        [protocol_units[:, : len(CYCLING_FIELDS)], *(next(extra_columns) if v else np.zeros(samples) for v in varies)]
+    )
     rows = []
     for index in range(samples):
         cell_index = index // config.protocols_per_cell

@@ -494,7 +494,7 @@ class AgingSimulator:
         }
         tables = no_measurements()
         age = _Age()
-        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference, age, None)
+        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference, age)
         capacity = capacity0
         state = start.last_state
         del start
@@ -508,9 +508,10 @@ class AgingSimulator:
             if protocol.storage_days > 0:
                 state = self._store(state, kwargs, watch, protocol, capacity, age)
             state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
-            age.add_cycles([row for row in tables["cycles"] if row["cycle"] > block * self.aging.rpt_every], self.aging.rpt_every)
+            first_cycle = block * self.aging.rpt_every
+            age.add_cycles([row for row in tables["cycles"] if row["cycle"] > first_cycle], self.aging.rpt_every)
             rpt = self._solve("rpt", state, solves["rpt"], watch)
-            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference, age, capacity0)
+            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference, age)
             state = rpt.last_state
             del rpt
             if self.aging.stop_at_soh is not None and capacity / capacity0 <= self.aging.stop_at_soh:
@@ -532,17 +533,17 @@ class AgingSimulator:
         age.add(stored.cycles[-1], stored_s=protocol.storage_days * 86400.0)
         return stored.last_state
 
-    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference, age: "_Age", capacity0) -> float:
+    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference, age: "_Age") -> float:
         try:
             record, curve, state = self._read_rpt(steps, reference)
         except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
             raise TrajectoryFailed(f"reading RPT: {describe(err)}") from None
-        if capacity0 is not None:  # the age counts from the end of the first RPT
+        if snapshot:
             age.add_steps(steps)
+        else:  # the age counts from the end of the first RPT, its EFC in the first RPT's capacity
+            age.capacity0_ah = record["rpt_capacity_ah"]
         key = {"sample_id": sample_id, "snapshot": snapshot}
-        tables["snapshots"].append(
-            {**key, "cycle": snapshot * self.aging.rpt_every, **record, **age.record(capacity0 or record["rpt_capacity_ah"])}
-        )
+        tables["snapshots"].append({**key, "cycle": snapshot * self.aging.rpt_every, **record, **age.record()})
         tables["curves"].append(pd.DataFrame({**key, **curve}))
         tables["states"].extend(
             {**key, "variable": name, "values": values.tolist()} for name, values in state.items()
@@ -740,6 +741,7 @@ class AgingSimulator:
 class _Age:
     """A trajectory's clock and throughput since the end of its first RPT (the snapshot's age labels)."""
 
+    capacity0_ah: float = math.nan
     elapsed_s: float = 0.0
     discharged_ah: float = 0.0
     stored_s: float = 0.0
@@ -768,10 +770,10 @@ class _Age:
         self.elapsed_s += duration.sum() + jumped * duration.mean()
         self.discharged_ah += discharged.sum() + jumped * discharged.mean()
 
-    def record(self, capacity0_ah: float) -> dict[str, float]:
+    def record(self) -> dict[str, float]:
         return {
             "elapsed_days": self.elapsed_s / 86400.0,
-            "efc": self.discharged_ah / capacity0_ah,
+            "efc": self.discharged_ah / self.capacity0_ah,
             "stored_days": self.stored_s / 86400.0,
             "switched_days": 0.0 if self.switched_at_s is None else (self.elapsed_s - self.switched_at_s) / 86400.0,
         }
