@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from agingset import life_reference as lr
-from agingset.catalog import STORAGE_FIELDS
+from agingset.catalog import CYCLING_FIELDS, STORAGE_FIELDS
 from benchmarks._common import EOL_SOH, ROOT, eol_cycle, write_result
 
 STORAGE_MOVE_C_RATE = 0.2
@@ -257,15 +257,7 @@ def compare_sample(sample: pd.Series, tables: dict, dt_s: float) -> dict:
 
 
 def lr_protocol_fields(sample: pd.Series) -> list[str]:
-    fields = [
-        "ambient_temperature_c",
-        "charge_c_rate",
-        "discharge_c_rate",
-        "upper_voltage_v",
-        "lower_voltage_v",
-        "cv_cutoff_c_rate",
-    ]
-    return fields + [field for field in STORAGE_FIELDS if field in sample.index]
+    return [*CYCLING_FIELDS, *(field for field in STORAGE_FIELDS if field in sample.index)]
 
 
 def summary(table: pd.DataFrame) -> dict:

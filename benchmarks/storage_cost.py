@@ -8,13 +8,12 @@ and with a ``--days`` storage block at 50 % and at 100 % SOC before each block; 
 """
 
 import argparse
-import time
 
-from agingset.calibration.dataset import dataset_design, dataset_model
+from agingset.calibration.dataset import typical_cell
 from agingset.config import load_params
 from agingset.inputs import read_calibrated
 from agingset.physics.aging import AgingSimulator, Protocol
-from benchmarks._common import write_result
+from benchmarks._common import timed_run, write_result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,14 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args(argv)
     params = load_params("params.yaml")
-    calibrated = read_calibrated(params)
-    design = dataset_design(params.design, calibrated)
-    model = dataset_model(params.model, calibrated)
+    model, cell = typical_cell(params, read_calibrated(params))
     jumping = params.aging.cycle_jumping.model_copy(update={"enabled": False})
     aging = params.aging.model_copy(
         update={"cycles": 2 * arguments.cycles, "rpt_every": arguments.cycles, "stop_at_soh": None, "cycle_jumping": jumping}
     )
-    cell = {name: entry.from_unit(0.5) for name, entry in design.cell_parameters.items()}
     simulator = AgingSimulator(model, params.solver, aging, list(cell), [])
     protocols = {
         "no storage": Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05),
@@ -44,9 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     for label, protocol in protocols.items():
         times = []
         for _ in range(arguments.rounds):
-            start = time.process_time()
-            result = simulator.run("timed", protocol, cell)
-            times.append(time.process_time() - start)
+            result, cpu_s = timed_run(simulator, "timed", protocol, cell)
+            times.append(cpu_s)
             assert (result["status"]["status"] == "ok").all(), result["status"]["message"].tolist()
         seconds[label] = min(times)
         print(f"{label}: {seconds[label]:.3f} CPU s (2 blocks of {arguments.cycles} cycles and an RPT)")

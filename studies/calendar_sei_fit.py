@@ -22,7 +22,7 @@ import time
 import numpy as np
 from scipy.optimize import least_squares
 
-from agingset.calibration.dataset import dataset_design, dataset_model
+from agingset.calibration.dataset import typical_cell
 from agingset.config import load_params
 from agingset.inputs import read_calibrated
 from agingset.life_reference import calendar_fade
@@ -50,16 +50,13 @@ BLOCKS = 4
 
 def simulator_and_cell(sei: str):
     params = load_params("params.yaml")
-    calibrated = read_calibrated(params)
-    design = dataset_design(params.design, calibrated)
-    model = dataset_model(params.model, calibrated)
+    model, centre = typical_cell(params, read_calibrated(params))
     model = model.model_copy(update={"options": {**model.options, "SEI": sei}})
     # Interpreted (no compile): storage is cheap; one block = storage + one cycle + the RPT.
     solver = params.solver.model_copy(update={"compile": False})
     aging = params.aging.model_copy(
         update={"cycles": BLOCKS, "rpt_every": 1, "stop_at_soh": None, "cycle_jumping": params.aging.cycle_jumping.model_copy(update={"enabled": False})}
     )
-    centre = {name: rng.from_unit(0.5) for name, rng in design.cell_parameters.items()}
     names = [*centre, *FITTED[sei]]
     simulator = AgingSimulator(model, solver, aging, names, [])
     return simulator, centre

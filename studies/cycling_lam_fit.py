@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from agingset.calibration.dataset import dataset_design, dataset_model
+from agingset.calibration.dataset import typical_cell
 from agingset.config import load_params
 from agingset.inputs import read_calibrated
 from agingset.life_reference import cycling_fade
@@ -42,11 +42,8 @@ EOL = 0.8
 
 def simulator_and_cell():
     params = load_params("params.yaml")
-    calibrated = read_calibrated(params)
-    design = dataset_design(params.design, calibrated)
-    model = dataset_model(params.model, calibrated)
+    model, centre = typical_cell(params, read_calibrated(params))
     aging = params.aging.model_copy(update={"stop_at_soh": EOL - 0.1})
-    centre = {name: rng.from_unit(0.5) for name, rng in design.cell_parameters.items()}
     return AgingSimulator(model, params.solver, aging, list(centre), []), centre
 
 

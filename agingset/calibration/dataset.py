@@ -72,3 +72,11 @@ def design_ranges_record(design: DesignConfig, calibrated: Calibrated | None) ->
         },
         "calibration": {key: content[key] for key in ("measurements", "design_range_basis")} if content else None,
     }
+
+
+def typical_cell(params: Params, calibrated: Calibrated | None) -> tuple[ModelConfig, dict[str, float]]:
+    """The dataset's model and its typical cell: every sampled cell parameter at the middle of its
+    (calibrated) design range, on its scale."""
+    design = dataset_design(params.design, calibrated)
+    cell = {name: entry.from_unit(0.5) for name, entry in design.cell_parameters.items()}
+    return dataset_model(params.model, calibrated), cell

@@ -494,7 +494,7 @@ class AgingSimulator:
         }
         tables = no_measurements()
         age = _Age()
-        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1].steps, reference, age)
+        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1], reference, age)
         capacity = capacity0
         state = start.last_state
         del start
@@ -511,7 +511,7 @@ class AgingSimulator:
             first_cycle = block * self.aging.rpt_every
             age.add_cycles([row for row in tables["cycles"] if row["cycle"] > first_cycle], self.aging.rpt_every)
             rpt = self._solve("rpt", state, solves["rpt"], watch)
-            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1].steps, reference, age)
+            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1], reference, age)
             state = rpt.last_state
             del rpt
             if self.aging.stop_at_soh is not None and capacity / capacity0 <= self.aging.stop_at_soh:
@@ -533,13 +533,13 @@ class AgingSimulator:
         age.add(stored.cycles[-1], stored_s=protocol.storage_days * 86400.0)
         return stored.last_state
 
-    def _record_rpt(self, tables, sample_id: str, snapshot: int, steps, reference, age: "_Age") -> float:
+    def _record_rpt(self, tables, sample_id: str, snapshot: int, rpt: pybamm.Solution, reference, age: "_Age") -> float:
         try:
-            record, curve, state = self._read_rpt(steps, reference)
+            record, curve, state = self._read_rpt(rpt.steps, reference)
         except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
             raise TrajectoryFailed(f"reading RPT: {describe(err)}") from None
         if snapshot:
-            age.add_steps(steps)
+            age.add(rpt)
         else:  # the age counts from the end of the first RPT, its EFC in the first RPT's capacity
             age.capacity0_ah = record["rpt_capacity_ah"]
         key = {"sample_id": sample_id, "snapshot": snapshot}
@@ -750,13 +750,11 @@ class _Age:
     def switched(self) -> None:
         self.switched_at_s = self.elapsed_s
 
-    def add_steps(self, steps) -> None:
-        """Simulated steps: their duration and the charge their discharge steps delivered."""
-        self.elapsed_s += sum(step_durations_of(steps))
-        self.discharged_ah += _discharged_steps_ah(steps)
-
     def add(self, cycle: pybamm.Solution, stored_s: float = 0.0) -> None:
-        self.add_steps(cycle.steps)
+        """A simulated cycle (an RPT, a storage block): its duration, the charge its discharge steps
+        delivered and the time it stored the cell."""
+        self.elapsed_s += sum(step_durations(cycle))
+        self.discharged_ah += _discharged_ah(cycle)
         self.stored_s += stored_s
 
     def add_cycles(self, rows: list[dict], cycles: int) -> None:
@@ -833,24 +831,18 @@ def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
 
 def step_durations(cycle: pybamm.Solution) -> tuple[float, ...]:
     """Seconds each step of a cycle lasted (0 for a step that ended at its start)."""
-    return step_durations_of(cycle.steps)
-
-
-def step_durations_of(steps) -> tuple[float, ...]:
-    return tuple(0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in steps)
+    return tuple(
+        0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in cycle.steps
+    )
 
 
 def _discharged_ah(cycle: pybamm.Solution) -> float:
-    return _discharged_steps_ah(cycle.steps)
-
-
-def _discharged_steps_ah(steps) -> float:
-    """Charge delivered by the discharge steps: the rise of the discharge-capacity
+    """Charge delivered by the discharge steps of one cycle: the rise of the discharge-capacity
     state over each step that discharges, read from the state vectors (each step has one
     current sign; the integral of the positive current to 1e-13 relative, without building
     PyBaMM's processed variables for every aging cycle)."""
     delivered = 0.0
-    for step in steps:
+    for step in cycle.steps:
         if isinstance(step, pybamm.EmptySolution):  # a step already ended at its start (e.g. a hold at its cutoff)
             continue
         model = step.all_models[0]

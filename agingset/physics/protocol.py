@@ -133,12 +133,14 @@ def set_storage_durations(steps, aging: AgingConfig, protocol: Protocol, capacit
     """The storage steps' durations for this block: the discharge that removes (1 - storage_soc) of
     ``capacity_ah`` (the last RPT's) at ``aging.storage.move_c_rate`` of ``nominal_ah``, then
     ``storage_days`` of rest."""
-    *move, rest = steps[:2] if len(steps) > 1 else steps
-    rest.duration = protocol.storage_days * 86400.0
-    rest.uses_default_duration = False
-    for discharge in move:
+    if len(steps) == 1:  # stored at full charge: the rest alone
+        (rest,) = steps
+    else:
+        discharge, rest = steps[:2]
         discharge.duration = 3600.0 * (1.0 - protocol.storage_soc) * capacity_ah / (aging.storage.move_c_rate * nominal_ah)
         discharge.uses_default_duration = False
+    rest.duration = protocol.storage_days * 86400.0
+    rest.uses_default_duration = False
 
 
 def set_durations(steps, aging: AgingConfig, protocol: Protocol) -> None:
