@@ -110,3 +110,10 @@ STORAGE_FIELDS = ("storage_days", "storage_soc")
 # ``late_ambient_temperature_c`` (``design.temperature_switch``; the ambient itself without a switch).
 SWITCH_FIELDS = ("switch_after_cycles", "late_ambient_temperature_c")
 PROTOCOL_FIELDS = (*CYCLING_FIELDS, *STORAGE_FIELDS, *SWITCH_FIELDS)
+
+# ---- transfer (`agingset transfer`) ---------------------------------------------------------------
+# The models scored on a user's cells and how far a check-up may sit from the dataset's nearest
+# spectrum condition: named here so that building the CLI's parser does not import scikit-learn.
+TRANSFER_MODELS = ("no_change", "dummy", "ridge", "random_forest", "hist_gradient_boosting")
+TRANSFER_MAX_TEMPERATURE_DISTANCE_C = 10.0
+TRANSFER_MAX_SOC_DISTANCE = 0.15

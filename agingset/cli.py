@@ -30,7 +30,13 @@ from pathlib import Path
 
 import yaml
 
-from .catalog import ARTIFACT_ROOTS, BPX_PREFIX
+from .catalog import (
+    ARTIFACT_ROOTS,
+    BPX_PREFIX,
+    TRANSFER_MAX_SOC_DISTANCE,
+    TRANSFER_MAX_TEMPERATURE_DISTANCE_C,
+    TRANSFER_MODELS,
+)
 from .code_deps import DVC_YAML, stage_modules
 from .config import parse_params
 from .params import ParamsError
@@ -326,21 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("directory")
     check.set_defaults(handler=command_check)
 
-    from .transfer import MODELS, Limits
-
     transfer = commands.add_parser(
         "transfer", help="train baselines on a built dataset, score them on your aged cells (docs/transfer.md)"
     )
     transfer.add_argument("--dataset", required=True, help="built dataset: a DVC project or an `agingset run --output` DIR")
     transfer.add_argument("--cells", required=True, help="your cells: CSV or Parquet in the format of docs/transfer.md")
     transfer.add_argument("--output", "-o", help="write scores and per-check-up predictions to this JSON file")
-    transfer.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to score (default: all)")
+    transfer.add_argument("--models", nargs="+", choices=TRANSFER_MODELS, default=list(TRANSFER_MODELS), help="models to score (default: all)")
     transfer.add_argument(
-        "--max-temperature-distance", type=float, default=Limits.max_temperature_distance_c,
+        "--max-temperature-distance", type=float, default=TRANSFER_MAX_TEMPERATURE_DISTANCE_C,
         help="refuse check-ups farther than this (deg C) from the dataset's nearest spectrum temperature",
     )
     transfer.add_argument(
-        "--max-soc-distance", type=float, default=Limits.max_soc_distance,
+        "--max-soc-distance", type=float, default=TRANSFER_MAX_SOC_DISTANCE,
         help="refuse check-ups farther than this (0..1) from the dataset's nearest spectrum SOC",
     )
     transfer.set_defaults(handler=command_transfer)

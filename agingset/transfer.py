@@ -35,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from .catalog import TRANSFER_MAX_SOC_DISTANCE, TRANSFER_MAX_TEMPERATURE_DISTANCE_C, TRANSFER_MODELS
 from .noise import NoiseLevels, noisy_spectra
 from .params import TrainConfig
 from .train import make_model
@@ -58,9 +59,9 @@ MAX_SPREAD_WITHIN_MEASUREMENT = {"temperature_c": 5.0, "soc": 0.05}
 MIN_POINTS_PER_SPECTRUM = 5
 
 # ---- the models -----------------------------------------------------------------------------------
-NO_CHANGE, DUMMY, RIDGE = "no_change", "dummy", "ridge"
-TRAINED_MODELS = (DUMMY, RIDGE, "random_forest", "hist_gradient_boosting")
-MODELS = (NO_CHANGE, *TRAINED_MODELS)
+MODELS = TRANSFER_MODELS
+NO_CHANGE, DUMMY, RIDGE = MODELS[:3]
+TRAINED_MODELS = MODELS[1:]
 RIDGE_ALPHAS = np.logspace(-3, 4, 15)
 RIDGE_FOLDS = 5
 
@@ -79,8 +80,8 @@ class Limits:
     """How far a user's measurement may sit from the dataset's nearest (temperature, SOC) grid point,
     and how narrow the frequency band shared by the user's and the dataset's spectra may be."""
 
-    max_temperature_distance_c: float = 10.0
-    max_soc_distance: float = 0.15
+    max_temperature_distance_c: float = TRANSFER_MAX_TEMPERATURE_DISTANCE_C
+    max_soc_distance: float = TRANSFER_MAX_SOC_DISTANCE
     min_band_decades: float = 1.0
 
 
