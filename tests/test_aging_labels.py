@@ -283,10 +283,11 @@ def test_lumped_thermal_option_heats_the_cell(tiny_params):
     params = _params(tiny_params, {**SEI, "thermal": "lumped"}, cycles=2, rpt_every=2)
     inputs = _inputs(params)
     simulator = AgingSimulator(params.model, params.solver, params.aging, list(inputs), [])
-    assert (simulator.run("s", Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05), inputs)["status"]["status"] == "ok").all()
-    temperature_c = (
-        np.asarray(simulator.simulations["cycle"].solution["Volume-averaged cell temperature [K]"].entries) - 273.15
-    )
+    protocol = Protocol(25.0, 2.0, 2.0, 4.2, 2.5, 0.05)
+    assert (simulator.run("s", protocol, inputs)["status"]["status"] == "ok").all()
+    start = simulator._run("start", None, simulator.solver_inputs(protocol, inputs), None)[-1][-1].end()
+    cycle = simulator._run("cycle", start, simulator.solver_inputs(protocol, inputs), None)[-1]
+    temperature_c = np.concatenate([step.entries("Volume-averaged cell temperature [K]") for step in cycle]) - 273.15
     assert temperature_c.min() >= 25.0 - 1e-6
     assert temperature_c.max() > 30.0  # 2C cycling heats a lumped cell above ambient
 

@@ -15,6 +15,7 @@ from agingset.physics import cycle_jumping
 from agingset.physics import model as model_building
 from agingset.physics.aging import AgingSimulator, _discharged_ah, accelerated, rate_factor, state_bounds
 from agingset.physics.protocol import Protocol, build_experiment
+from agingset.physics.stepping import StepRun
 from agingset.tasks.aging import aging_tasks
 
 PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
@@ -184,10 +185,9 @@ def test_an_extrapolated_state_keeps_the_cells_lithium(jumped_and_full):
     boundary concentrations does) is taken back from the negative particles; more than the
     tolerance halves the jump instead."""
     _, _, simulator, inputs = jumped_and_full
-    kwargs = {"inputs": simulator.solver_inputs(PROTOCOL, inputs), "calc_esoh": False}
-    state = simulator.simulations["start"].solve(**kwargs).last_state
+    state = simulator._run("start", None, simulator.solver_inputs(PROTOCOL, inputs), None)[-1][-1].end()
     lower, upper, differential, negative = simulator._state_limits(state)
-    last = np.asarray(state.all_ys[-1])[:, -1]
+    last = state.last_y
     tolerance = simulator.aging.cycle_jumping.tolerance
     before = simulator._lithium(state, last)
     for factor, kept in ((1 + 0.5 * tolerance, True), (1 + 20 * tolerance, False)):
@@ -271,14 +271,14 @@ def test_activation_energies_must_name_parameters(tiny_params_raw):
 
 def test_per_cycle_capacity_counts_discharging_steps_and_skips_empty_ones():
     """The discharge-capacity state rises over a discharge and falls over a charge; a step that
-    ended at its start (PyBaMM's EmptySolution) delivers nothing."""
+    ended at its start delivers nothing."""
     counter = pybamm.Variable("Discharge capacity [A.h]")
     model = SimpleNamespace(rhs={counter: None}, y_slices={counter: [slice(1, 2)]})
 
-    def step(start, end):
-        return SimpleNamespace(all_models=[model], all_ys=[np.array([[9.0, 9.0], [start, end]])])
+    def step(start, end, ended_at_start=False):
+        return StepRun(model, {}, np.array([0.0, 1.0]), np.array([[9.0, 9.0], [start, end]]), ended_at_start)
 
-    cycle = SimpleNamespace(steps=[step(0.0, 4.8), step(4.8, 4.8), pybamm.EmptySolution(), step(4.8, 0.1)])
+    cycle = [step(0.0, 4.8), step(4.8, 4.8), step(0.0, 3.0, ended_at_start=True), step(4.8, 0.1)]
     assert _discharged_ah(cycle) == pytest.approx(4.8)
 
 
@@ -333,18 +333,3 @@ def test_a_checking_cycle_may_lose_a_vanishing_step_but_not_a_real_one():
     assert cycle_jumping.lost_steps((900.0, 300.0, 0.0, 3150.0, 300.0), (880.0, 300.0, 0.0, 3160.0, 300.0)) == []
 
 
-def test_a_failed_checking_cycle_is_recorded_but_not_logged_as_an_error(caplog):
-    """A cycle that cannot start from a jumped state rejects the jump; PyBaMM's ERROR line for it
-    would read as a failed sample in the stage's log."""
-    from agingset.physics.aging import _JumpCheckLogging, _Watch
-
-    watch, quiet = _Watch(60.0), _JumpCheckLogging()
-    logs = {"error": "Events ['Maximum voltage [V]'] are non-positive at initial conditions"}
-    with caplog.at_level("DEBUG"):
-        for callback in (watch, quiet):
-            callback.on_experiment_error(logs)
-    assert watch.errors == [logs["error"]]
-    assert not [record for record in caplog.records if record.levelname == "ERROR"]
-    with caplog.at_level("DEBUG"):
-        pybamm.callbacks.LoggingCallback().on_experiment_error(logs)  # what it replaces does log it
-    assert [record for record in caplog.records if record.levelname == "ERROR"]

@@ -13,7 +13,6 @@ import numbers
 import time
 from dataclasses import dataclass
 
-import casadi
 import numpy as np
 import pandas as pd
 import pybamm
@@ -49,6 +48,7 @@ from .protocol import (
     storage_steps,
 )
 from .provenance import sample_metadata
+from .stepping import DirectExperiment, StateReader, StateMappers, StepFailed, StepRun, StepTimeout
 
 LOGGER = logging.getLogger("agingset.physics.aging")
 
@@ -98,41 +98,8 @@ class SampleTimeout(Exception):
     """Raised between experiment steps once a sample exceeds its wall-clock budget."""
 
 
-class _Watch(pybamm.callbacks.Callback):
-    """Stops a sample that runs past its deadline and keeps the solver's error message."""
-
-    def __init__(self, timeout_s: float):
-        self.deadline = time.monotonic() + timeout_s
-        self.timeout_s = timeout_s
-        self.errors: list[str] = []
-
-    def on_step_start(self, logs):
-        if time.monotonic() > self.deadline:
-            raise SampleTimeout(f"exceeded {self.timeout_s:g} s wall-clock limit")
-
-    def on_experiment_error(self, logs):
-        self.errors.append(" ".join(str(logs.get("error", "solver error")).split()))
-
-    def on_experiment_infeasible_event(self, logs):
-        self.errors.append(f"infeasible: stopped by event {logs.get('termination')}")
-
-    def on_experiment_infeasible_time(self, logs):
-        self.errors.append("infeasible: a step reached its default duration")
-
-
-class _JumpCheckLogging(pybamm.callbacks.LoggingCallback):
-    """PyBaMM's logging without the error and infeasibility messages of a cycle solved from a jumped
-    state: such a failure rejects the jump (retried smaller, counted in m_i), the sample goes on, and
-    an ERROR line in the stage's log would read as a failed sample. :class:`_Watch` still records it."""
-
-    def on_experiment_error(self, logs):
-        pass
-
-    def on_experiment_infeasible_time(self, logs):
-        pass
-
-    def on_experiment_infeasible_event(self, logs):
-        pass
+def _deadline(timeout_s: float) -> float:
+    return time.monotonic() + timeout_s
 
 
 REFERENCE_TEMPERATURE_K = 298.15
@@ -155,39 +122,6 @@ def accelerated(inputs: dict[str, float], aging: AgingConfig, temperature_c: flo
     return {name: value * rate_factor(name, aging, temperature_c) for name, value in inputs.items()}
 
 
-def _last(solution: pybamm.Solution, name: str) -> np.ndarray:
-    return np.asarray(solution[name].entries)[..., -1].ravel(order="F")
-
-
-def _handoff_state(step_solution: pybamm.Solution, names: list[str]) -> dict[str, np.ndarray]:
-    """The impedance model's differential states, read from aging variables of the same name."""
-    return {name: _last(step_solution, name) for name in names}
-
-
-class _ScalarReader:
-    """Scalar variables at the last time point of a solution, evaluated by one CasADi function per
-    model: PyBaMM's per-variable observation costs ~0.3 ms of set-up per variable and solution,
-    which every aging cycle (monitored capacities) and RPT (about 16 labels) would pay."""
-
-    def __init__(self, names: list[str]):
-        self.names = list(names)
-        self._functions: dict[tuple, casadi.Function] = {}
-
-    def __call__(self, solution: pybamm.Solution) -> dict[str, float]:
-        model, inputs = solution.all_models[-1], solution.all_inputs[-1]
-        key = (id(model), tuple(inputs))
-        if key not in self._functions:
-            t = casadi.MX.sym("t")
-            y = casadi.MX.sym("y", model.len_rhs_and_alg)
-            parameters = {name: casadi.MX.sym(name, int(np.size(value))) for name, value in inputs.items()}
-            outputs = [model.get_processed_variable(name).to_casadi(t, y, inputs=parameters) for name in self.names]
-            self._functions[key] = casadi.Function("scalars", [t, y, *parameters.values()], [casadi.vertcat(*outputs)])
-        values = self._functions[key](
-            solution.all_ts[-1][-1], solution.all_ys[-1][:, -1], *(np.ravel(value) for value in inputs.values())
-        )
-        return dict(zip(self.names, np.asarray(values, dtype=float).ravel()))
-
-
 class TrajectoryFailed(Exception):
     """A part of the trajectory could not be solved; the message says which and why."""
 
@@ -197,7 +131,7 @@ class _Pending:
     """A jump taken and not yet checked: what to restore if its check fails."""
 
     n: int
-    state: pybamm.Solution
+    state: StepRun
     boundary: list
     slope: tuple  # (state, monitored) change over the cycle before the jump
     bend: tuple | None  # (state, monitored) curvature the jump used; None: first order
@@ -250,21 +184,6 @@ def state_bounds(model: pybamm.BaseModel) -> tuple[np.ndarray, np.ndarray]:
         lower[where] = (lower[where] - reference) / scale
         upper[where] = (upper[where] - reference) / scale
     return lower, upper
-
-
-def _boundary(state: pybamm.Solution) -> np.ndarray:
-    return np.asarray(state.all_ys[-1])[:, -1].copy()
-
-
-def _with_state(state: pybamm.Solution, y: np.ndarray) -> pybamm.Solution:
-    """``state`` (a one-point solution) holding ``y`` instead: the start of the next cycle."""
-    return pybamm.Solution(
-        [np.asarray(state.all_ts[-1])[-1:]],
-        [y.reshape(-1, 1)],
-        [state.all_models[-1]],
-        [state.all_inputs[-1]],
-        termination="final time",
-    )
 
 
 # The ambient temperature, where the cell also starts, as an input of the aging model. PyBaMM
@@ -343,10 +262,11 @@ class AgingSimulator:
     parameters (all of them ``[input]``s: one build and one compiled model per worker).
 
     Three simulations: ``start`` (conditioning and the first RPT), ``rpt`` and ``cycle`` (one
-    aging cycle, its protocol levels as inputs, :func:`.protocol.input_steps`). A trajectory
-    chains them, each continuing from the state the previous one ended in; between RPTs,
-    cycle jumping (``aging.cycle_jumping``, see :mod:`.cycle_jumping`) may skip cycles by
-    extrapolating the cycle-boundary state.
+    aging cycle, its protocol levels as inputs, :func:`.protocol.input_steps`), and the storage
+    blocks'. PyBaMM builds (and compiles) their step models; a trajectory drives them step by step
+    through IDAKLU directly (:mod:`.stepping`), each continuing from the state the previous one
+    ended in; between RPTs, cycle jumping (``aging.cycle_jumping``, see :mod:`.cycle_jumping`) may
+    skip cycles by extrapolating the cycle-boundary state.
     """
 
     def __init__(
@@ -376,11 +296,15 @@ class AgingSimulator:
                 ("cycle", [input_steps(aging)]),
             )
         }
+        self.experiments: dict[str, DirectExperiment] = {}
+        self.mappers = StateMappers()
         self._limits: dict[int, tuple] = {}
         self._warm = False
-        self._read_monitored = _ScalarReader(list(MONITORED))
-        self._read_lithium = _ScalarReader([LITHIUM_IN_PARTICLES, *self.lithium_sinks])
-        self._read_labels = _ScalarReader(
+        self._read_monitored = StateReader(list(MONITORED))
+        self._read_handoff = StateReader(self.handoff_names)
+        self._read_pulse = StateReader(["Voltage [V]", "Current [A]"])
+        self._read_lithium = StateReader([LITHIUM_IN_PARTICLES, *self.lithium_sinks])
+        self._read_labels = StateReader(
             [
                 "Discharge capacity [A.h]",
                 "Voltage [V]",
@@ -417,11 +341,11 @@ class AgingSimulator:
         set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
         if not self._warm:
             self._warm_up(conditions["cycle"])
-        watch = _Watch(self.solver_config.timeout_s)
+        deadline = _deadline(self.solver_config.timeout_s)
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
-            tables = self.trajectory(sample_id, protocol, conditions, watch, log)
+            tables = self.trajectory(sample_id, protocol, conditions, deadline, log)
         except SampleTimeout as err:
             status, message = STATUS_TIMEOUT, str(err)
         except TrajectoryFailed as err:
@@ -460,65 +384,66 @@ class AgingSimulator:
         ``solver.timeout_s`` on a fresh compile cache and time it out (its status would then
         depend on the cache). A failure here is the sample's to report, in its own solve."""
         self._warm = True
-        quiet = {"inputs": inputs, "calc_esoh": False, "callbacks": [_JumpCheckLogging()]}
         try:
-            start = self.simulations["start"].solve(**quiet)
-            self.simulations["cycle"].solve(starting_solution=start.last_state, **quiet)
-            self.simulations["rpt"].solve(starting_solution=start.last_state, **quiet)
+            start = self._run("start", None, inputs, None)[-1][-1].end()
+            self._run("cycle", start, inputs, None)
+            self._run("rpt", start, inputs, None)
         except Exception:  # noqa: BLE001 - the timed solve of the sample reports it
             LOGGER.debug("warm-up solve failed", exc_info=True)
 
-    def _solve(self, part: str, state, kwargs: dict, watch: _Watch) -> pybamm.Solution:
-        errors = len(watch.errors)
-        solution = self.simulations[part].solve(starting_solution=state, **kwargs)
-        expected = len(self.simulations[part].experiment.cycle_lengths) + (state is not None)
-        if len(watch.errors) > errors or len(solution.cycles) < expected:
-            raise TrajectoryFailed(
-                "; ".join(watch.errors[errors:])
-                or f"{part}: stopped after {len(solution.cycles)} of {expected} cycles"
-            )
-        return solution
+    def integration(self) -> tuple[float, int]:
+        """CPU seconds spent inside IDAKLU so far, and the steps it solved (every part, every sample)."""
+        return (
+            sum(experiment.integration_s for experiment in self.experiments.values()),
+            sum(experiment.steps_solved for experiment in self.experiments.values()),
+        )
+
+    def _run(self, part: str, state: StepRun | None, inputs: dict, deadline: float | None) -> list[list[StepRun]]:
+        """The cycles of simulation ``part`` (each a list of its steps) from ``state``."""
+        if part not in self.experiments:
+            self.experiments[part] = DirectExperiment(self.simulations[part], self.mappers, inputs)
+        try:
+            return self.experiments[part].run(state, inputs, deadline)
+        except StepTimeout:
+            raise SampleTimeout(f"exceeded {self.solver_config.timeout_s:g} s wall-clock limit") from None
+        except StepFailed as err:
+            raise TrajectoryFailed(f"{part}: {err}") from None
 
     def trajectory(
-        self, sample_id: str, protocol: Protocol, conditions: dict[str, dict], watch: _Watch, log: JumpLog
+        self, sample_id: str, protocol: Protocol, conditions: dict[str, dict], deadline: float, log: JumpLog
     ) -> dict[str, list]:
         """Conditioning, then RPT, (storage, cycles, RPT) per block: the measurements of one sample.
         ``conditions``: the inputs (:meth:`conditions`) of the cycling before and after a switch, and of the RPTs."""
-        solves = {name: {"inputs": inputs, "callbacks": [watch], "calc_esoh": False} for name, inputs in conditions.items()}
-        kwargs = solves["cycle"]
-        start = self._solve("start", None, solves["rpt"], watch)
-        first = start.first_state
-        reference = {
-            name: float(np.asarray(first[name].entries).ravel()[0])
-            for name in (LITHIUM_IN_PARTICLES, *self.lithium_sinks)
-        }
+        inputs = conditions["cycle"]
+        start = self._run("start", None, conditions["rpt"], deadline)
+        reference = self._read_lithium(start[0][0], at=0)
         tables = no_measurements()
         age = _Age()
-        capacity0 = self._record_rpt(tables, sample_id, 0, start.cycles[-1], reference, age)
+        capacity0 = self._record_rpt(tables, sample_id, 0, start[-1], reference, age)
         capacity = capacity0
-        state = start.last_state
+        state = start[-1][-1].end()
         del start
         scale = self._monitored(state)
         envelope = _Envelope(size=FIRST_JUMP)
         for block in range(self.aging.cycles // self.aging.rpt_every):
             if protocol.switch_after_cycles and block * self.aging.rpt_every == protocol.switch_after_cycles:
                 # A new ambient: the envelope of the cycles before it does not carry over.
-                kwargs, envelope = solves["late"], _Envelope(size=FIRST_JUMP)
+                inputs, envelope = conditions["late"], _Envelope(size=FIRST_JUMP)
                 age.switched()
             if protocol.storage_days > 0:
-                state = self._store(state, kwargs, watch, protocol, capacity, age)
-            state = self._block(sample_id, block, state, kwargs, watch, log, tables, scale, envelope)
+                state = self._store(state, inputs, deadline, protocol, capacity, age)
+            state = self._block(sample_id, block, state, inputs, deadline, log, tables, scale, envelope)
             first_cycle = block * self.aging.rpt_every
             age.add_cycles([row for row in tables["cycles"] if row["cycle"] > first_cycle], self.aging.rpt_every)
-            rpt = self._solve("rpt", state, solves["rpt"], watch)
-            capacity = self._record_rpt(tables, sample_id, block + 1, rpt.cycles[-1], reference, age)
-            state = rpt.last_state
+            rpt = self._run("rpt", state, conditions["rpt"], deadline)[-1]
+            capacity = self._record_rpt(tables, sample_id, block + 1, rpt, reference, age)
+            state = rpt[-1].end()
             del rpt
             if self.aging.stop_at_soh is not None and capacity / capacity0 <= self.aging.stop_at_soh:
                 break
         return tables
 
-    def _store(self, state, kwargs: dict, watch: _Watch, protocol: Protocol, capacity_ah: float, age: "_Age"):
+    def _store(self, state: StepRun, inputs: dict, deadline: float, protocol: Protocol, capacity_ah: float, age: "_Age"):
         """One storage block: to the storage SOC, ``storage_days`` at rest, back to full charge."""
         part = "storage" if protocol.storage_soc < 1.0 else "storage_full"
         if part not in self.simulations:
@@ -529,13 +454,13 @@ class AgingSimulator:
         simulation = self.simulations[part]
         nominal = float(self.parameter_values["Nominal cell capacity [A.h]"])
         set_storage_durations(simulation.experiment.steps, self.aging, protocol, capacity_ah, nominal)
-        stored = self._solve(part, state, kwargs, watch)
-        age.add(stored.cycles[-1], stored_s=protocol.storage_days * 86400.0)
-        return stored.last_state
+        stored = self._run(part, state, inputs, deadline)[-1]
+        age.add(stored, stored_s=protocol.storage_days * 86400.0)
+        return stored[-1].end()
 
-    def _record_rpt(self, tables, sample_id: str, snapshot: int, rpt: pybamm.Solution, reference, age: "_Age") -> float:
+    def _record_rpt(self, tables, sample_id: str, snapshot: int, rpt: list[StepRun], reference, age: "_Age") -> float:
         try:
-            record, curve, state = self._read_rpt(rpt.steps, reference)
+            record, curve, state = self._read_rpt(rpt, reference)
         except Exception as err:  # an RPT that cannot be read fails this sample, not the stage
             raise TrajectoryFailed(f"reading RPT: {describe(err)}") from None
         if snapshot:
@@ -550,12 +475,12 @@ class AgingSimulator:
         )
         return record["rpt_capacity_ah"]
 
-    def _monitored(self, state: pybamm.Solution) -> np.ndarray:
+    def _monitored(self, state: StepRun) -> np.ndarray:
         return np.fromiter(self._read_monitored(state).values(), dtype=float)
 
-    def _state_limits(self, state: pybamm.Solution) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    def _state_limits(self, state: StepRun) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
         """The differential states' limits, their number, and the negative particle concentrations' indices."""
-        model = state.all_models[-1]
+        model = state.model
         if id(model) not in self._limits:
             names = [variable.name for variable in model.rhs]
             slices = [model.y_slices[variable][0] for variable in model.rhs]
@@ -571,9 +496,9 @@ class AgingSimulator:
             self._limits[id(model)] = (*limits(names, slices, lower, upper), model.len_rhs, negative)
         return self._limits[id(model)]
 
-    def _lithium(self, state: pybamm.Solution, y: np.ndarray) -> float:
+    def _lithium(self, state: StepRun, y: np.ndarray) -> float:
         """The cell's lithium (particles, side reactions, lost active material) in state ``y``."""
-        return sum(self._read_lithium(_with_state(state, y)).values())
+        return sum(self._read_lithium(state, y=y).values())
 
     def _lithium_conserving(self, state, last, lithium, moved, negative, lower, upper) -> np.ndarray | None:
         """``moved`` (differential states) holding ``lithium``, the lithium of ``last`` (see :func:`.conserve_lithium`)."""
@@ -587,7 +512,7 @@ class AgingSimulator:
             self.aging.cycle_jumping.tolerance, lower, upper,
         )
 
-    def _block(self, sample_id, block, state, kwargs, watch, log, tables, scale, envelope: "_Envelope"):
+    def _block(self, sample_id, block, state, inputs, deadline, log, tables, scale, envelope: "_Envelope"):
         """The aging cycles between two RPTs, simulated or jumped; the state before the next RPT.
         ``envelope`` (the next jump's size, the last curvature and slope) carries over blocks."""
         jumping = self.aging.cycle_jumping
@@ -595,11 +520,9 @@ class AgingSimulator:
         first = block * every
         n, boundary, pending = 0, [], None
         while n < every:
-            # A checking cycle logs quietly (PyBaMM adds its own logging callback unless one is given).
-            solve_kwargs = kwargs if pending is None else {**kwargs, "callbacks": [watch, _JumpCheckLogging()]}
             try:
-                solution = self._solve("cycle", state, solve_kwargs, watch)
-                durations = step_durations(solution.cycles[-1])
+                cycle = self._run("cycle", state, inputs, deadline)[-1]
+                durations = step_durations(cycle)
                 if pending is not None and lost_steps(pending.durations, durations):
                     # A step that ends at its start (a discharge from a jumped state already at its
                     # cut-off) is a state off the cycle's path: the jump fails, not the sample.
@@ -617,7 +540,7 @@ class AgingSimulator:
                 pending = None
                 continue
             n += 1
-            state = solution.last_state
+            state = cycle[-1].end()
             log.simulated.append(first + n)
             tables["cycles"].append(
                 {
@@ -627,14 +550,14 @@ class AgingSimulator:
                     # The first cycle from a jumped state relaxes the extrapolated particle
                     # concentrations: its capacity is not on the cycle-to-cycle curve.
                     "after_jump": pending is not None and len(tables["cycles"]) == pending.rows,
-                    "discharge_capacity_ah": _discharged_ah(solution.cycles[-1]),
+                    "discharge_capacity_ah": _discharged_ah(cycle),
                     "duration_s": sum(durations),
                 }
             )
-            del solution
+            del cycle
             if not jumping.enabled:
                 continue
-            boundary.append((_boundary(state), self._monitored(state) / scale))
+            boundary.append((state.last_y.copy(), self._monitored(state) / scale))
             if len(boundary) >= 2:
                 slope = (boundary[-1][0] - boundary[-2][0], boundary[-1][1] - boundary[-2][1])
                 envelope.slope, envelope.at = slope, first + n - 0.5
@@ -688,7 +611,7 @@ class AgingSimulator:
                 len(log.simulated), len(tables["cycles"]), durations,
             )
             log.jumped.append((first + n + 1, first + n + cycles))
-            state = _with_state(state, np.concatenate([moved, last[differential:]]))
+            state = state.holding(np.concatenate([moved, last[differential:]]))
             n += cycles
             boundary = []
         return state
@@ -703,14 +626,22 @@ class AgingSimulator:
         envelope.size, envelope.bend = retry, pending.bend
         return pending.n, pending.state, pending.boundary
 
-    def _read_rpt(self, steps: list[pybamm.Solution], reference: dict[str, float]):
+    def _pulse_resistance(self, steps: list[StepRun], pulse_index: int) -> float:
+        """DC resistance: voltage change over the pulse divided by the pulse current."""
+        pulse = self._read_pulse(steps[pulse_index])
+        before = self._read_pulse(steps[pulse_index - 1] if pulse_index > 0 else steps[pulse_index])
+        current = pulse["Current [A]"]
+        return abs((before["Voltage [V]"] - pulse["Voltage [V]"]) / current) if current else np.nan
+
+    def _read_rpt(self, steps: list[StepRun], reference: dict[str, float]):
         capacity_step = steps[self.roles["capacity"]]
-        discharged = np.asarray(capacity_step["Discharge capacity [A.h]"].entries)
+        discharged = capacity_step.entries("Discharge capacity [A.h]")
         capacity_ah = float(discharged[-1] - discharged[0])
+        time_s = capacity_step.entries("Time [s]")
         curve = {
-            "time_s": capacity_step["Time [s]"].entries - capacity_step["Time [s]"].entries[0],
-            "current_a": capacity_step["Current [A]"].entries,
-            "voltage_v": capacity_step["Voltage [V]"].entries,
+            "time_s": time_s - time_s[0],
+            "current_a": capacity_step.entries("Current [A]"),
+            "voltage_v": capacity_step.entries("Voltage [V]"),
             "discharged_ah": discharged - discharged[0],
         }
 
@@ -733,8 +664,9 @@ class AgingSimulator:
             **{label: at_eis[name] for label, name in DEGRADATION_VARIABLES.items()},
         }
         if "pulse" in self.roles:
-            record["pulse_resistance_ohm"] = _pulse_resistance(steps, self.roles["pulse"])
-        return record, curve, _handoff_state(eis_step, self.handoff_names)
+            record["pulse_resistance_ohm"] = self._pulse_resistance(steps, self.roles["pulse"])
+        # The impedance model's differential states, read from aging variables of the same name.
+        return record, curve, self._read_handoff.vectors(eis_step)
 
 
 @dataclass
@@ -750,7 +682,7 @@ class _Age:
     def switched(self) -> None:
         self.switched_at_s = self.elapsed_s
 
-    def add(self, cycle: pybamm.Solution, stored_s: float = 0.0) -> None:
+    def add(self, cycle: list[StepRun], stored_s: float = 0.0) -> None:
         """A simulated cycle (an RPT, a storage block): its duration, the charge its discharge steps
         delivered and the time it stored the cell."""
         self.elapsed_s += sum(step_durations(cycle))
@@ -829,34 +761,20 @@ def non_physical_reason(snapshots: pd.DataFrame, bounds: PhysicalBounds) -> str:
     return ""
 
 
-def step_durations(cycle: pybamm.Solution) -> tuple[float, ...]:
+def step_durations(cycle: list[StepRun]) -> tuple[float, ...]:
     """Seconds each step of a cycle lasted (0 for a step that ended at its start)."""
-    return tuple(
-        0.0 if isinstance(step, pybamm.EmptySolution) else float(step.t[-1] - step.t[0]) for step in cycle.steps
-    )
+    return tuple(step.duration_s for step in cycle)
 
 
-def _discharged_ah(cycle: pybamm.Solution) -> float:
+def _discharged_ah(cycle: list[StepRun]) -> float:
     """Charge delivered by the discharge steps of one cycle: the rise of the discharge-capacity
     state over each step that discharges, read from the state vectors (each step has one
     current sign; the integral of the positive current to 1e-13 relative, without building
     PyBaMM's processed variables for every aging cycle)."""
     delivered = 0.0
-    for step in cycle.steps:
-        if isinstance(step, pybamm.EmptySolution):  # a step already ended at its start (e.g. a hold at its cutoff)
+    for step in cycle:
+        if step.ended_at_start:  # e.g. a hold already at its cutoff
             continue
-        model = step.all_models[0]
-        where = next(model.y_slices[state][0] for state in model.rhs if state.name == "Discharge capacity [A.h]")
-        rise = float(step.all_ys[-1][where, -1][0] - step.all_ys[0][where, 0][0])
-        delivered += max(rise, 0.0)
+        where = step.state_index("Discharge capacity [A.h]")
+        delivered += max(float(step.y[where, -1] - step.y[where, 0]), 0.0)
     return delivered
-
-
-def _pulse_resistance(steps: list[pybamm.Solution], pulse_index: int) -> float:
-    """DC resistance: voltage change over the pulse divided by the pulse current."""
-    pulse = steps[pulse_index]
-    before = steps[pulse_index - 1] if pulse_index > 0 else pulse
-    v_rest = float(_last(before, "Voltage [V]")[0])
-    v_end = float(_last(pulse, "Voltage [V]")[0])
-    current = float(_last(pulse, "Current [A]")[0])
-    return abs((v_rest - v_end) / current) if current else np.nan
