@@ -1,15 +1,20 @@
-"""How much faster per sample is the pipeline's path than the seed's naive loop (one worker each, side by side)?
+"""How much faster is the pipeline than the brief's naive loop on the same lives (one process each, side by side)?
 
-naive     a new pybamm.Simulation per sample with pybamm.CasadiSolver, the aging experiment,
-          then a new pybamm.EISSimulation per snapshot (the seed's approach)
-pipeline  the stages' domain functions: one built model per protocol solved with IDAKLU for
-          every sample (inputs vary), impedance of every saved snapshot state from one built
-          EISSimulation
+naive     per life: a new pybamm.Simulation with pybamm.CasadiSolver and the whole aging experiment
+          (conditioning, RPT, then every cycle simulated with an RPT every ``aging.rpt_every``), then a new
+          pybamm.EISSimulation per snapshot and operating point (the brief's approach)
+pipeline  the stages' domain functions: one simulator built for every life (compiled IDAKLU, the
+          direct step loop, cycle jumping), the impedance of every snapshot from one built model
 
-    python -m benchmarks run naive_vs_pipeline --family SPMe --samples 10 --cycles 10
+Lives are design rows ``0, every, 2 * every, ...`` of the default N-sample design (the dataset's
+calibrated model and ranges: run `dvc repro calibrate` first). The pipeline runs each life whole
+(every RPT, storage blocks and temperature switches as the stage runs them). The naive loop runs each
+life for ``--naive-cycles`` cycles of the same protocol levels (0: as many as the pipeline's life
+completed) and its seconds are scaled to the pipeline's life length by its own seconds per cycle
+(printed as measured and as scaled): a whole naive life takes tens of minutes. Wall seconds, the
+pipeline's build and compile included (its compiled models loaded from disk when present).
 
-Both paths run the same design rows under one protocol with params.yaml's model options,
-RPT and tolerances; only the family and cycle budget are overridden. Ratios matter, not seconds.
+    python -m benchmarks run naive_vs_pipeline [--lives 4] [--samples 200] [--every 50] [--naive-cycles 100]
 """
 
 from __future__ import annotations
@@ -18,102 +23,99 @@ import argparse
 import time
 import warnings
 
+import pandas as pd
 import pybamm
-import yaml
 
-from agingset.config import parse_params
-from agingset.design import build_design, cell_parameter_columns
-from agingset.params import PROTOCOL_FIELDS
 from agingset.physics import model as model_building
 from agingset.physics.protocol import Protocol, build_experiment
 from agingset.tasks.aging import aging_tasks, solve_sample
 from agingset.tasks.eis import solve_spectra, spectrum_tasks
-from benchmarks._common import ROOT, write_result
+from agingset.config import load_params
+from benchmarks._common import dataset_samples, write_result
 
 
-def _params(family: str, cycles: int, samples: int):
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["model"]["family"] = family
-    raw["aging"].update(cycles=cycles, rpt_every=cycles)
-    raw["samples"] = samples
-    # One protocol: the comparison is about rebuilding, not about protocol mix.
-    for field in PROTOCOL_FIELDS:
-        raw["design"][field] = raw["design"][field][:1]
-    raw["design"]["protocols_per_cell"] = 1
-    return parse_params(raw)
-
-
-def naive(params, design) -> tuple[float, int]:
-    names = cell_parameter_columns(design)
-    start, failures = time.perf_counter(), 0
-    for _, row in design.iterrows():
-        values = model_building.parameter_values(params.model, [])
-        values.update({name: float(row[name]) for name in names})
-        protocol = Protocol.of(row.to_dict())
-        model = model_building.build_model(params.model)
-        simulation = pybamm.Simulation(
-            model,
-            parameter_values=values,
-            experiment=build_experiment(params.aging, protocol),
-            solver=pybamm.CasadiSolver(rtol=params.solver.rtol, atol=params.solver.atol),
-            var_pts=model_building.var_pts(params.model, model),
-        )
-        try:
-            simulation.solve()
-        except pybamm.SolverError:
-            failures += 1
-        # The seed solved one spectrum per snapshot and operating point, each in a new simulation.
-        points = len(params.eis.socs) * len(params.eis.temperatures_c)
-        for _ in range((params.aging.cycles // params.aging.rpt_every + 1) * points):
-            impedance_model = model_building.impedance_model(params.model, params.eis.surface_form)
-            eis = pybamm.EISSimulation(
-                impedance_model, parameter_values=values, var_pts=model_building.var_pts(params.model, impedance_model)
-            )
-            eis.solve(params.eis.frequencies_hz)
-    return (time.perf_counter() - start) / len(design), failures
-
-
-def pipeline(params, design) -> tuple[float, int]:
+def naive_life(params, model_config, row, names, cycles: int) -> tuple[float, int, str]:
+    """Seconds of the naive loop on one life for ``cycles`` cycles, the snapshots it measured, its status."""
+    aging = params.aging.model_copy(update={"cycles": cycles})
     start = time.perf_counter()
-    handoff = model_building.handoff_state_names(params.model, params.eis.surface_form)
-    results = [solve_sample(task) for task in aging_tasks(params.model, params.solver, params.aging, handoff, design)]
-    import pandas as pd
+    values = model_building.parameter_values(model_config, [])
+    values.update({name: float(row[name]) for name in names})
+    model = model_building.build_model(model_config)
+    simulation = pybamm.Simulation(
+        model,
+        parameter_values=values,
+        experiment=build_experiment(aging, Protocol.of(row.to_dict())),
+        solver=pybamm.CasadiSolver(rtol=params.solver.rtol, atol=params.solver.atol),
+        var_pts=model_building.var_pts(model_config, model),
+    )
+    status = "ok"
+    try:
+        simulation.solve()
+    except pybamm.SolverError as error:
+        status = f"failed: {error}"[:80]
+    snapshots = cycles // aging.rpt_every + 1
+    for _ in range(snapshots * len(params.eis.socs) * len(params.eis.temperatures_c)):
+        impedance_model = model_building.impedance_model(model_config, params.eis.surface_form)
+        eis = pybamm.EISSimulation(
+            impedance_model, parameter_values=values, var_pts=model_building.var_pts(model_config, impedance_model)
+        )
+        eis.solve(params.eis.frequencies_hz)
+    return time.perf_counter() - start, snapshots, status
 
+
+def pipeline_lives(params, model_config, design) -> tuple[float, list[dict]]:
+    """Wall seconds of the stages' path on every life (aging and spectra), and each life's status."""
+    start = time.perf_counter()
+    handoff = model_building.handoff_state_names(model_config, params.eis.surface_form)
+    results = [solve_sample(task) for task in aging_tasks(model_config, params.solver, params.aging, handoff, design)]
     snapshots = pd.concat([r["snapshots"] for r in results if not r["snapshots"].empty], ignore_index=True)
     states = pd.concat([r["states"] for r in results if not r["states"].empty], ignore_index=True)
-    for task in spectrum_tasks(params.model, params.eis, design, snapshots, states, params.seed):
+    for task in spectrum_tasks(model_config, params.eis, design, snapshots, states, params.seed):
         solve_spectra(task)
-    failures = sum(r["status"]["status"].iloc[0] != "ok" for r in results)
-    return (time.perf_counter() - start) / len(design), failures
+    seconds = time.perf_counter() - start
+    return seconds, [r["status"].iloc[0].to_dict() for r in results]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", default="SPMe", choices=["SPM", "SPMe", "DFN"])
-    parser.add_argument("--samples", type=int, default=10)
-    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--lives", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--naive-cycles", type=int, default=100)
     arguments = parser.parse_args(argv)
-    params = _params(arguments.family, arguments.cycles, arguments.samples)
-    design = build_design(params.design, params.samples, params.seed)
+    params = load_params("params.yaml")
+    model_config, design, names = dataset_samples(params, arguments.samples)
+    rows = design.iloc[[arguments.every * k for k in range(arguments.lives)]].reset_index(drop=True)
     warnings.simplefilter("ignore")
-    naive_s, naive_failed = naive(params, design)
-    pipeline_s, pipeline_failed = pipeline(params, design)
-    print(f"{arguments.family}, {arguments.samples} samples, {arguments.cycles} cycles, {len(params.eis.frequencies_hz)} frequencies")
-    print(f"naive (new Simulation + CasadiSolver + new EISSimulation): {naive_s:7.2f} s/sample ({naive_failed} failed)")
-    print(f"pipeline (build once, IDAKLU, inputs vary)               : {pipeline_s:7.2f} s/sample ({pipeline_failed} failed)")
-    print(f"speed-up per sample: {naive_s / pipeline_s:6.1f}x")
+
+    pipeline_s, statuses = pipeline_lives(params, model_config, rows)
+    print(f"pipeline: {pipeline_s:.1f} s for {len(rows)} whole lives ({pipeline_s / len(rows):.1f} s a life)", flush=True)
+    lives, naive_total = [], 0.0
+    for (_, row), status in zip(rows.iterrows(), statuses):
+        life_cycles = max(int(status["cycles_completed"]), params.aging.rpt_every)
+        cycles = arguments.naive_cycles or life_cycles
+        seconds, snapshots, naive_status = naive_life(params, model_config, row, names, cycles)
+        scaled = seconds * life_cycles / cycles
+        naive_total += scaled
+        lives.append(
+            {"sample_id": row["sample_id"], "pipeline_status": status["status"], "life_cycles": life_cycles,
+             "naive_cycles": cycles, "naive_s": seconds, "naive_scaled_s": scaled, "naive_status": naive_status}
+        )
+        print(
+            f"{row['sample_id']}: {life_cycles} cycles in the pipeline ({status['status']}); naive {seconds:.1f} s for "
+            f"{cycles} cycles and {snapshots} snapshots -> {scaled:.0f} s for the life ({naive_status})",
+            flush=True,
+        )
+    print(f"naive / pipeline on {len(rows)} lives: {naive_total:.0f} s / {pipeline_s:.1f} s = {naive_total / pipeline_s:.0f}x")
     write_result(
         "naive_vs_pipeline",
         {
-            "family": arguments.family,
-            "samples": arguments.samples,
-            "cycles": arguments.cycles,
-            "frequencies": len(params.eis.frequencies_hz),
-            "naive_s_per_sample": naive_s,
-            "pipeline_s_per_sample": pipeline_s,
-            "naive_failed": naive_failed,
-            "pipeline_failed": pipeline_failed,
-            "speedup": naive_s / pipeline_s,
+            "lives": len(rows),
+            "naive_cycles": arguments.naive_cycles,
+            "pipeline_s": pipeline_s,
+            "naive_scaled_s": naive_total,
+            "speedup": naive_total / pipeline_s,
+            "per_life": lives,
         },
     )
 
