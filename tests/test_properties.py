@@ -59,3 +59,21 @@ def test_non_positive_or_non_finite_tolerances_are_rejected(section, key, value)
     with pytest.raises(ParamsError) as caught:
         parse_params(raw)
     assert str(caught.value).startswith(f"params.yaml: {section}.{key}:")
+
+
+def test_dvc_exp_run_set_param_keeps_the_projects_params_yaml_valid(tmp_path):
+    """`dvc exp run -S samples=1000` rewrites params.yaml through DVC's Hydra overrides, which keep the file's
+    comments; a comment trailing a list item of flow mappings came out as `- after_cycles: 500 to_c: 0`
+    (invalid YAML) and the documented command failed before any stage ran."""
+    from pathlib import Path
+
+    import yaml
+    from dvc.utils.hydra import apply_overrides
+
+    original = Path(__file__).resolve().parents[1] / "params.yaml"
+    copy = tmp_path / "params.yaml"
+    copy.write_text(original.read_text())
+    apply_overrides(str(copy), ["samples=1000"])
+    before, after = yaml.safe_load(original.read_text()), yaml.safe_load(copy.read_text())
+    assert after["samples"] == 1000
+    assert {**after, "samples": before["samples"]} == before
