@@ -108,7 +108,7 @@ def write_result(name: str, figures: dict) -> Path:
 
 
 # ---------------------------------------------------------------- aging lives side by side
-# (cycle_jumping, aging_tolerance, aging_stage)
+# (cycle_jumping, aging_tolerance)
 
 EOL_SOH = 0.8
 RELATIVE_FLOOR_PCT = 0.5

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             inputs = rested[1].inputs
             assert rested[0].inputs[CONTACT] == inputs[CONTACT]  # contact: the same input, fresh and aged
-            y_fresh, y_aged = (r.solution.last_state.all_ys[0][:, -1].copy() for r in rested)
+            y_fresh, y_aged = (r.y.copy() for r in rested)
             parts = attribute(
                 simulator, simulator.time_model, groups, y_fresh, y_aged, inputs, soc, frequencies
             )

@@ -75,15 +75,14 @@ def test_soc_is_reached_by_charge_and_rest_not_by_reset(aged):
     snapshot = task.snapshots[-1]
     voltages = {}
     for soc in (0.2, 0.5, 0.8):
-        solution = _rested(aged, soc).solution
-        voltages[soc] = solution["Voltage [V]"].entries[-1]
-        current = solution["Current [A]"].entries
-        assert np.allclose(current, 0.0), "the spectrum's state is rested"
+        rest = _rested(aged, soc).rest
+        voltages[soc] = rest.entries("Voltage [V]")[-1]
+        assert np.allclose(rest.entries("Current [A]"), 0.0), "the spectrum's state is rested"
     assert voltages[0.2] < voltages[0.5] < voltages[0.8]
     # The lithium lost to aging stays lost: moving SOC conserves the particles' lithium
     # up to what the move current puts in or takes out.
-    moved = _rested(aged, 0.8).solution
-    discharged_ah = moved["Discharge capacity [A.h]"].entries[-1] - snapshot.state["Discharge capacity [A.h]"][0]
+    moved = _rested(aged, 0.8).rest
+    discharged_ah = moved.entries("Discharge capacity [A.h]")[-1] - snapshot.state["Discharge capacity [A.h]"][0]
     assert discharged_ah == pytest.approx((snapshot.soc - 0.8) * snapshot.capacity_ah, rel=1e-6)
 
 
@@ -94,7 +93,7 @@ def test_a_charge_stopped_by_the_voltage_limit_records_the_soc_it_reached(aged):
     snapshot = task.snapshots[-1]
     rested = _rested(aged, 1.5)
     assert snapshot.soc < rested.soc_reached < 1.5
-    discharged_ah = rested.solution["Discharge capacity [A.h]"].entries[-1] - snapshot.state["Discharge capacity [A.h]"][0]
+    discharged_ah = rested.rest.entries("Discharge capacity [A.h]")[-1] - snapshot.state["Discharge capacity [A.h]"][0]
     assert discharged_ah == pytest.approx((snapshot.soc - rested.soc_reached) * snapshot.capacity_ah, rel=1e-6)
     result = eis.spectrum(simulator, snapshot, task.inputs, eis.Operating(1.5, 25.0))
     assert result.solver_status == "ok" and result.soc_reached == pytest.approx(rested.soc_reached)
@@ -136,7 +135,7 @@ def _eis_simulation_impedance(task, rested, frequencies_hz):
     simulation.build(inputs=rested.inputs)
     built = simulation.built_model
     state = {
-        variable.name: rested.solution[variable.name].entries[..., -1].ravel(order="F")[:, None]
+        variable.name: rested.rest.entries(variable.name)[..., -1].ravel(order="F")[:, None]
         for variable in built.initial_conditions
         if variable.name != "Current variable [A]"
     }

@@ -7,7 +7,7 @@ import pytest
 from agingset.design import build_design, cell_parameter_columns
 from agingset.physics.aging import AgingSimulator
 from agingset.physics.protocol import Protocol, set_durations
-from agingset.physics.stepping import DirectExperiment, StateMappers, StepFailed
+from agingset.physics.stepping import DirectExperiment, ModelStepper, StateMappers, StepFailed, StepRun
 
 PROTOCOL = Protocol(25.0, 1.0, 1.0, 4.2, 2.5, 0.05)
 
@@ -69,3 +69,25 @@ def test_a_step_stopped_by_a_safety_event_fails_with_its_name():
     direct = DirectExperiment(simulation, StateMappers(), {})
     with pytest.raises(StepFailed, match=r"infeasible, stopped by event Minimum voltage \[V\]"):
         direct.run(None, {})
+
+
+def test_model_stepper_is_basesolver_step_bit_for_bit():
+    """The impedance stage's moves and rests: one model stepped on from its own state (a discharge, a rest,
+    and a discharge that meets the minimum voltage), as ``BaseSolver.step`` steps them."""
+    values = pybamm.ParameterValues("Chen2020")
+    values["Current function [A]"] = "[input]"
+    simulation = pybamm.Simulation(pybamm.lithium_ion.SPM(), parameter_values=values)
+    simulation.build()
+    model = simulation.built_model
+    reference_solver, stepper = pybamm.IDAKLUSolver(), ModelStepper(pybamm.IDAKLUSolver(), model)
+    start = reference_solver.step(None, model, 60.0, inputs={"Current function [A]": 1.0})
+    state = StepRun(model, {}, start.t[-1:], start.y[:, -1:])
+    steps = ((600.0, 5.0, "final time"), (600.0, 0.0, "final time"), (7200.0, 10.0, "event: Minimum voltage [V]"))
+    for duration, current, termination in steps:
+        inputs = {"Current function [A]": current}
+        reference = reference_solver.step(start, model, duration, inputs=inputs, save=False)
+        run, stopped = stepper.step(state, duration, inputs)
+        assert reference.termination == stopped == termination
+        np.testing.assert_array_equal(run.t, reference.t)
+        np.testing.assert_array_equal(run.y, reference.y)
+        start, state = reference, run.end()

@@ -21,6 +21,7 @@ import pybamm
 from ..params import EisConfig, ModelConfig
 from . import model as model_building
 from .aging import describe
+from .stepping import ModelStepper, StepRun
 
 FREQUENCY_DOMAIN = "pybamm.EISSimulation"
 TIME_DOMAIN = "time_domain_lockin"
@@ -78,15 +79,21 @@ class Operating:
 
 @dataclass(frozen=True)
 class Rested:
-    """A rested time-domain solution at an operating point and the inputs that define it.
+    """The time-domain model's rest at an operating point (the step, :class:`.stepping.StepRun`), and the
+    inputs that define the point.
 
     ``soc_reached`` is the coulomb-counted SOC the move ended at: the target, or less (more)
     when the charge (discharge) stopped at the cell's voltage limit first.
     """
 
-    solution: pybamm.Solution
+    rest: StepRun
     inputs: dict
     soc_reached: float
+
+    @property
+    def y(self) -> np.ndarray:
+        """The rested state vector."""
+        return self.rest.last_y
 
 
 class ImpedanceSimulator:
@@ -113,13 +120,14 @@ class ImpedanceSimulator:
         )
         time_domain.build()
         self.time_model = time_domain.built_model
-        # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances.
-        self.move_solver = _solver(eis.solver, eis.compile)
+        # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances. The SOC moves
+        # and rests are stepped through IDAKLU directly (agingset/physics/stepping.py), as the aging loop.
+        self.mover = ModelStepper(_solver(eis.solver, eis.compile), self.time_model)
         self.excitation_solver = _solver(eis.time_domain.solver, eis.compile)
 
     # -- reaching the operating point -------------------------------------------------
-    def start(self, state: dict[str, np.ndarray], inputs: dict) -> pybamm.Solution:
-        """A one-point solution of the time-domain model holding the saved state."""
+    def start(self, state: dict[str, np.ndarray], inputs: dict) -> StepRun:
+        """The time-domain model holding the saved state, at time 0."""
         model = self.time_model
         y0 = np.asarray(model.concatenated_initial_conditions.evaluate(0, inputs=inputs), dtype=float).ravel()
         for variable, slices in model.y_slices.items():
@@ -127,7 +135,7 @@ class ImpedanceSimulator:
                 y0[slices[0]] = _scaled(variable, np.asarray(state[variable.name], dtype=float), inputs)
             elif variable in model.rhs:
                 raise KeyError(f"saved state lacks differential state {variable.name!r}")
-        return pybamm.Solution(np.array([0.0]), y0[:, None], model, inputs)
+        return StepRun(model, inputs, np.array([0.0]), y0[:, None])
 
     def rested(
         self, state: dict[str, np.ndarray], inputs: dict, soc_from: float, capacity_ah: float, point: Operating
@@ -148,18 +156,24 @@ class ImpedanceSimulator:
         if charge_ah:
             duration = abs(charge_ah / current) * 3600.0
             moving = {**inputs, _MOVE_CURRENT: current}
-            moved = self.move_solver.step(solution, self.time_model, duration, inputs=moving, save=False)
-            if moved.termination != "final time":
-                if not _voltage_limit(moved.termination):
-                    raise pybamm.SolverError(f"stopped early: {moved.termination}")
+            moved, termination = self.mover.step(solution, duration, moving)
+            if termination != "final time":
+                if not _voltage_limit(termination):
+                    raise pybamm.SolverError(f"stopped early: {termination}")
                 # Stop just short of the limit: a state exactly on it would end the rest at
                 # its first step (the double-layer states still hold the move's overpotential).
-                duration = _SHORT_OF_LIMIT * float(moved.t[-1] - moved.t[0])
-                moved = self._step(self.move_solver, solution, duration, moving)
+                duration = _SHORT_OF_LIMIT * moved.duration_s
+                moved = self._move(solution, duration, moving)
                 soc_reached = soc_from - current * duration / 3600.0 / capacity_ah
             solution = moved
-        solution = self._step(self.move_solver, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
+        solution = self._move(solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
         return Rested(solution, cell_inputs, float(soc_reached))
+
+    def _move(self, start: StepRun, duration: float, inputs: dict) -> StepRun:
+        moved, termination = self.mover.step(start, duration, inputs)
+        if termination != "final time":
+            raise pybamm.SolverError(f"stopped early: {termination}")
+        return moved
 
     def _step(self, solver, solution, duration, inputs, t_interp=None):
         stepped = solver.step(solution, self.time_model, duration, t_interp=t_interp, inputs=inputs, save=False)
@@ -172,8 +186,7 @@ class ImpedanceSimulator:
         """Z [Ohm] by linearising the impedance model about the rested state (see :class:`Linearisation`)."""
         if self._linearisation is None:
             self._linearisation = Linearisation(self.frequency_domain, self.time_model, rested.inputs)
-        state = rested.solution.last_state.all_ys[0][:, -1]
-        impedance = self._linearisation.impedance(state, rested.inputs, frequencies_hz)
+        impedance = self._linearisation.impedance(rested.y, rested.inputs, frequencies_hz)
         return model_building.with_series_inductance(impedance, frequencies_hz, self.series_inductance_h)
 
     def time_domain_impedance(self, rested: Rested, frequencies_hz: np.ndarray) -> np.ndarray:
@@ -184,7 +197,7 @@ class ImpedanceSimulator:
         impedance = []
         for frequency in frequencies_hz:
             # The sine starts from the rested state at t = 0 of the step.
-            start = pybamm.Solution(np.array([0.0]), rested.solution.last_state.all_ys[0], self.time_model, base)
+            start = pybamm.Solution(np.array([0.0]), rested.y[:, None], self.time_model, base)
             periods = config.settle_periods + config.periods
             duration = periods / frequency
             # Uniform samples, interpolated from the solver's own steps, so the lock-in

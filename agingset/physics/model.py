@@ -350,7 +350,8 @@ def serialisable_parameters(values: pybamm.ParameterValues, inputs: dict[str, fl
 
 # PyBaMM checks, after every step, whether an interpolated parameter was evaluated outside its
 # data, by evaluating each interpolant's bound events as Python expression trees: off, the aging
-# stage runs 1.06x faster (benchmarks/aging_stage). The only interpolant of OKane2022 (and
+# stage ran 1.06x faster (94a2470; the direct aging loop, agingset/physics/stepping.py, never runs it,
+# the impedance stage's steps do not with this setting). The only interpolant of OKane2022 (and
 # Chen2020) is the graphite OCP, tabulated over stoichiometry [0, 1], which the voltage limits
 # keep a cell well inside (the check warned on none of the 200-sample design's lives).
 ON_EXTRAPOLATION = "ignore"

@@ -85,11 +85,8 @@ class StepRun:
         return self._solution
 
     def entries(self, name: str) -> np.ndarray:
+        """Variable ``name`` over the step (PyBaMM's processed variable)."""
         return np.asarray(self.solution()[name].entries)
-
-    def last(self, name: str) -> np.ndarray:
-        """Variable ``name`` at the step's end, flattened as the model's discretisation orders it."""
-        return self.entries(name)[..., -1].ravel(order="F")
 
 
 class StateReader:
@@ -151,23 +148,15 @@ class StateMappers:
         return self._mappers[key][2](t, previous.y[:, -1:], stacked)
 
 
-class DirectExperiment:
-    """The experiment of a ``pybamm.Simulation`` (built with its first solve), solved step by step
-    through each step's IDAKLU solver; :meth:`run` returns the steps as :class:`StepRun`.
-    ``integration_s`` and ``steps_solved`` count the CPU seconds spent inside IDAKLU and the steps
-    it solved (what ``benchmarks/life_profile.py`` reports a life's cost against)."""
+class _Stepping:
+    """What ``BaseSolver.step`` does for one step of a built model, with its IDAKLU solver called directly.
+    ``integration_s`` and ``steps_solved`` count the CPU seconds spent inside IDAKLU and the steps it
+    solved (what ``benchmarks/life_profile.py`` reports a life's cost against)."""
 
     integration_s: float = 0.0
     steps_solved: int = 0
 
-    def __init__(self, simulation: pybamm.Simulation, mappers: StateMappers, user_inputs: dict):
-        if not simulation.steps_to_built_models:
-            simulation.build_for_experiment(inputs=user_inputs)
-        if simulation._experiment_uses_unified_model:  # one model for all steps: not what this drives
-            raise ValueError("DirectExperiment needs one built model per experiment step")
-        self.simulation = simulation
-        self.mappers = mappers
-        mappers.add(simulation)
+    def __init__(self):
         self._names: dict[int, list[str]] = {}
         self._event_names: dict[int, list[str]] = {}
 
@@ -177,6 +166,83 @@ class DirectExperiment:
         if names is None:
             names = self._names[id(model)] = list(solver._set_up_model_inputs(model, inputs))
         return {name: inputs[name] for name in names}
+
+    @staticmethod
+    def _time_grid(t_start: float, t_eval: np.ndarray, t_interp: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """A step's grids (from 0) moved to its start, the first point just after the previous step's last."""
+        t_eval, t_interp = t_start + t_eval, t_start + t_interp
+        shifted = t_start if t_start == 0 else np.nextafter(t_start, np.inf)
+        t_eval[0] = shifted
+        if t_interp.size > 0 and t_interp[0] == t_start:
+            t_interp[0] = shifted
+        return t_eval, t_interp, shifted
+
+    @staticmethod
+    def _set_up(model, solver, model_inputs: dict) -> bool:
+        """Set the solver up for ``model`` at its first step; whether this was it."""
+        first_use = model not in solver._model_set_up
+        if first_use:
+            solver.set_up(model, model_inputs)
+            solver._model_set_up.update({model: {"initial conditions": model.concatenated_initial_conditions}})
+        return first_use
+
+    def _solve(self, model, solver, t_eval, t_interp, shifted: float, model_inputs: dict):
+        """IDAKLU from ``model.y0_list``: the raw solution, the states (states x times) and the flat inputs.
+        Raises ``pybamm.SolverError`` as ``BaseSolver.step`` would (a failure, an event at the start)."""
+        flat_inputs = np.array(list(model_inputs.values()), dtype=float)
+        y0, ydot0 = self._consistent(model, solver, shifted, model_inputs, flat_inputs)
+        solver._check_event_violation_on_initialisation(t_eval, model, model.y0, model_inputs)
+        tick = time.process_time()
+        solution = solver._setup["solver"].solve(
+            t_eval, t_interp, y0, ydot0, flat_inputs[np.newaxis, :], logger=None, pbar=np.empty((0, 0))
+        )[0]
+        self.integration_s += time.process_time() - tick
+        self.steps_solved += 1
+        if solution.flag < 0:
+            raise pybamm.SolverError(pybamm.solvers.idaklu_solver.idaklu.sundials_error_message(solution.flag))
+        y = np.asarray(solution.y).reshape(solution.t.size, model.len_rhs_and_alg).T
+        if solution.t.size == 1 and solution.flag == ROOT_RETURN:
+            solver._check_event_violation_post_solve(t_eval, model, y[:, -1], model_inputs)
+        return solution, y, flat_inputs
+
+    @staticmethod
+    def _consistent(model, solver, t: float, model_inputs: dict, flat_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The step's initial state and its time derivative (rows), as ``IDAKLUSolver`` makes them
+        (``_set_consistent_initialization``). For a model without algebraic states (every step but a
+        constant-voltage hold) that is the state and the right-hand side at it, computed here with
+        the inputs as one array instead of PyBaMM's per-call CasADi stacking (a third of the call)."""
+        if model.len_alg or not model.is_standard_form_dae or not model.uses_stacked_inputs:
+            solver._set_consistent_initialization(model, t, [model_inputs])
+            return np.vstack(model.y0full), np.vstack(model.ydot0full)
+        y0 = model.y0_list[0]
+        y0 = (y0.full() if isinstance(y0, casadi.DM) else np.asarray(y0, dtype=float)).flatten()
+        ydot0 = np.zeros_like(y0)
+        ydot0[: model.len_rhs] = np.asarray(model.rhs_eval(t, y0, flat_inputs)).flatten()
+        return y0[np.newaxis, :], ydot0[np.newaxis, :]
+
+    def _event(self, solver, model, run: StepRun, flat_inputs: np.ndarray) -> str:
+        """The termination event that stopped a step (as ``IDAKLUSolver`` names it)."""
+        names = self._event_names.get(id(model))
+        if names is None:
+            termination = pybamm.EventType.TERMINATION
+            names = self._event_names[id(model)] = [event.name for event in model.events if event.event_type == termination]
+        values = np.abs(np.asarray(solver._setup["rootfn_casadi"](float(run.t[-1]), run.last_y, flat_inputs)).reshape(-1))
+        return names[int(np.nanargmin(values) if np.isnan(values).any() else np.argmin(values))]
+
+
+class DirectExperiment(_Stepping):
+    """The experiment of a ``pybamm.Simulation`` (built with its first solve), solved step by step
+    through each step's IDAKLU solver; :meth:`run` returns the steps as :class:`StepRun`."""
+
+    def __init__(self, simulation: pybamm.Simulation, mappers: StateMappers, user_inputs: dict):
+        super().__init__()
+        if not simulation.steps_to_built_models:
+            simulation.build_for_experiment(inputs=user_inputs)
+        if simulation._experiment_uses_unified_model:  # one model for all steps: not what this drives
+            raise ValueError("DirectExperiment needs one built model per experiment step")
+        self.simulation = simulation
+        self.mappers = mappers
+        mappers.add(simulation)
 
     def run(self, start: StepRun | None, user_inputs: dict, deadline: float | None = None) -> list[list[StepRun]]:
         """The experiment's cycles, each the list of its steps, from state ``start`` (None: the
@@ -206,17 +272,9 @@ class DirectExperiment:
         inputs = simulation._build_experiment_step_inputs(user_inputs, step, t_start, None, include_temperature=False)
         model_inputs = self._model_inputs(model, solver, inputs)
         t_eval, t_interp = step.setup_timestepping(solver, step.duration, None)
-        t_interp = solver.process_t_interp(t_interp, t_eval=t_eval)
-        t_eval, t_interp = t_start + t_eval, t_start + t_interp
-        shifted = t_start if t_start == 0 else np.nextafter(t_start, np.inf)
-        t_eval[0] = shifted
-        if t_interp.size > 0 and t_interp[0] == t_start:
-            t_interp[0] = shifted
+        t_eval, t_interp, shifted = self._time_grid(t_start, t_eval, solver.process_t_interp(t_interp, t_eval=t_eval))
 
-        first_use = model not in solver._model_set_up
-        if first_use:
-            solver.set_up(model, model_inputs)
-            solver._model_set_up.update({model: {"initial conditions": model.concatenated_initial_conditions}})
+        first_use = self._set_up(model, solver, model_inputs)
         if previous is None:
             if not first_use:
                 solver.set_up(model, model_inputs, ics_only=True)
@@ -224,21 +282,8 @@ class DirectExperiment:
             model.y0_list = [previous.y[:, -1:]]
         else:
             model.y0_list = [self.mappers(previous, model, shifted, inputs)]
-        flat_inputs = np.array(list(model_inputs.values()), dtype=float)
         try:
-            y0, ydot0 = self._consistent(model, solver, shifted, model_inputs, flat_inputs)
-            solver._check_event_violation_on_initialisation(t_eval, model, model.y0, model_inputs)
-            tick = time.process_time()
-            solution = solver._setup["solver"].solve(
-                t_eval, t_interp, y0, ydot0, flat_inputs[np.newaxis, :], logger=None, pbar=np.empty((0, 0))
-            )[0]
-            self.integration_s += time.process_time() - tick
-            self.steps_solved += 1
-            if solution.flag < 0:
-                raise StepFailed(f"{step}: {pybamm.solvers.idaklu_solver.idaklu.sundials_error_message(solution.flag)}")
-            y = np.asarray(solution.y).reshape(solution.t.size, model.len_rhs_and_alg).T
-            if solution.t.size == 1 and solution.flag == ROOT_RETURN:
-                solver._check_event_violation_post_solve(t_eval, model, y[:, -1], model_inputs)
+            solution, y, flat_inputs = self._solve(model, solver, t_eval, t_interp, shifted, model_inputs)
         except pybamm.SolverError as error:
             if "non-positive at initial conditions" in error.message and EXPERIMENT_TAG in error.message:
                 if previous is None:
@@ -256,26 +301,25 @@ class DirectExperiment:
             raise StepFailed(f"{step}: infeasible, reached its default duration")
         return run
 
-    @staticmethod
-    def _consistent(model, solver, t: float, model_inputs: dict, flat_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The step's initial state and its time derivative (rows), as ``IDAKLUSolver`` makes them
-        (``_set_consistent_initialization``). For a model without algebraic states (every step but a
-        constant-voltage hold) that is the state and the right-hand side at it, computed here with
-        the inputs as one array instead of PyBaMM's per-call CasADi stacking (a third of the call)."""
-        if model.len_alg or not model.is_standard_form_dae or not model.uses_stacked_inputs:
-            solver._set_consistent_initialization(model, t, [model_inputs])
-            return np.vstack(model.y0full), np.vstack(model.ydot0full)
-        y0 = model.y0_list[0]
-        y0 = (y0.full() if isinstance(y0, casadi.DM) else np.asarray(y0, dtype=float)).flatten()
-        ydot0 = np.zeros_like(y0)
-        ydot0[: model.len_rhs] = np.asarray(model.rhs_eval(t, y0, flat_inputs)).flatten()
-        return y0[np.newaxis, :], ydot0[np.newaxis, :]
 
-    def _event(self, solver, model, run: StepRun, flat_inputs: np.ndarray) -> str:
-        """The termination event that stopped a step (as ``IDAKLUSolver`` names it)."""
-        names = self._event_names.get(id(model))
-        if names is None:
-            termination = pybamm.EventType.TERMINATION
-            names = self._event_names[id(model)] = [event.name for event in model.events if event.event_type == termination]
-        values = np.abs(np.asarray(solver._setup["rootfn_casadi"](float(run.t[-1]), run.last_y, flat_inputs)).reshape(-1))
-        return names[int(np.nanargmin(values) if np.isnan(values).any() else np.argmin(values))]
+class ModelStepper(_Stepping):
+    """Steps of one built model, each continued from the state the last one ended in (no experiment:
+    the impedance stage's SOC moves and rests), solved as ``BaseSolver.step`` solves them."""
+
+    def __init__(self, solver: pybamm.IDAKLUSolver, model: pybamm.BaseModel):
+        super().__init__()
+        self.solver, self.model = solver, model
+
+    def step(self, start: StepRun, duration: float, inputs: dict, t_interp: np.ndarray | None = None) -> tuple[StepRun, str]:
+        """``duration`` seconds from the end of ``start`` (a state of this model): the step and its
+        termination, "final time" or "event: NAME"; a solver failure raises ``pybamm.SolverError``."""
+        model, solver = self.model, self.solver
+        model_inputs = self._model_inputs(model, solver, inputs)
+        t_eval = np.array([0.0, duration])
+        t_eval, t_interp, shifted = self._time_grid(float(start.t[-1]), t_eval, solver.process_t_interp(t_interp, t_eval=t_eval))
+        self._set_up(model, solver, model_inputs)
+        model.y0_list = [start.y[:, -1:]]
+        solution, y, flat_inputs = self._solve(model, solver, t_eval, t_interp, shifted, model_inputs)
+        run = StepRun(model, model_inputs, np.asarray(solution.t), y, compiled=bool(solver._options["compile"]))
+        termination = f"event: {self._event(solver, model, run, flat_inputs)}" if solution.flag == ROOT_RETURN else "final time"
+        return run, termination
