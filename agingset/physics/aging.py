@@ -1,8 +1,8 @@
 """Cycle-aging simulation of one sample: experiment, reference performance tests, hand-off state.
 
-An :class:`AgingSimulator` owns one built ``pybamm.Simulation`` for one protocol; it is
-created once per worker and protocol and solves any number of samples by changing the
-``[input]`` parameters only.
+An :class:`AgingSimulator` owns the built ``pybamm.Simulation``s of the experiment's parts; it is
+created once per worker and solves any sample (protocol, temperature, cell) by changing the
+``[input]`` parameters only, stepping the parts through IDAKLU directly (:mod:`.stepping`).
 """
 
 from __future__ import annotations
@@ -96,10 +96,6 @@ def describe(error: BaseException) -> str:
 
 class SampleTimeout(Exception):
     """Raised between experiment steps once a sample exceeds its wall-clock budget."""
-
-
-def _deadline(timeout_s: float) -> float:
-    return time.monotonic() + timeout_s
 
 
 REFERENCE_TEMPERATURE_K = 298.15
@@ -341,7 +337,7 @@ class AgingSimulator:
         set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
         if not self._warm:
             self._warm_up(conditions["cycle"])
-        deadline = _deadline(self.solver_config.timeout_s)
+        deadline = time.monotonic() + self.solver_config.timeout_s
         log = JumpLog()
         status, message, tables = STATUS_OK, "", no_measurements()
         try:
