@@ -41,6 +41,7 @@ from agingset.calibration.dataset import dataset_model
 from agingset.config import load_params
 from agingset.inputs import read_calibrated
 from agingset.physics.eis import ImpedanceSimulator, Operating, Rested
+from agingset.physics.stepping import StepRun
 from agingset.tasks.eis import spectrum_tasks
 from benchmarks._common import ROOT, write_result
 
@@ -80,8 +81,8 @@ def re_z(
     simulator: ImpedanceSimulator, model, y: np.ndarray, inputs: dict, soc: float, frequencies
 ) -> np.ndarray:
     """Re Z at ``frequencies`` of the (rested) state vector ``y``, by solve_eis's own linearisation."""
-    solution = pybamm.Solution(np.array([0.0]), y[:, None], model, inputs)
-    impedance = simulator.frequency_domain_impedance(Rested(solution, inputs, soc), np.asarray(frequencies))
+    rest = StepRun(model, inputs, np.array([0.0]), y[:, None])
+    impedance = simulator.frequency_domain_impedance(Rested(rest, inputs, soc), np.asarray(frequencies))
     return impedance.real
 
 
