@@ -120,10 +120,10 @@ class ImpedanceSimulator:
         )
         time_domain.build()
         self.time_model = time_domain.built_model
-        # Two solvers: a PyBaMM solver is set up for one model and one set of tolerances. The SOC moves
-        # and rests are stepped through IDAKLU directly (agingset/physics/stepping.py), as the aging loop.
+        # Two solvers, one per set of tolerances (the SOC moves and rests; the sine excitation), each
+        # stepped through IDAKLU directly (agingset/physics/stepping.py), as the aging loop.
         self.mover = ModelStepper(_solver(eis.solver, eis.compile), self.time_model)
-        self.excitation_solver = _solver(eis.time_domain.solver, eis.compile)
+        self.exciter = ModelStepper(_solver(eis.time_domain.solver, eis.compile), self.time_model)
 
     # -- reaching the operating point -------------------------------------------------
     def start(self, state: dict[str, np.ndarray], inputs: dict) -> StepRun:
@@ -163,22 +163,17 @@ class ImpedanceSimulator:
                 # Stop just short of the limit: a state exactly on it would end the rest at
                 # its first step (the double-layer states still hold the move's overpotential).
                 duration = _SHORT_OF_LIMIT * moved.duration_s
-                moved = self._move(solution, duration, moving)
+                moved = self._step(self.mover, solution, duration, moving)
                 soc_reached = soc_from - current * duration / 3600.0 / capacity_ah
             solution = moved
-        solution = self._move(solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
+        solution = self._step(self.mover, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
         return Rested(solution, cell_inputs, float(soc_reached))
 
-    def _move(self, start: StepRun, duration: float, inputs: dict) -> StepRun:
-        moved, termination = self.mover.step(start, duration, inputs)
+    @staticmethod
+    def _step(stepper: ModelStepper, start: StepRun, duration: float, inputs: dict, t_interp=None) -> StepRun:
+        stepped, termination = stepper.step(start, duration, inputs, t_interp=t_interp)
         if termination != "final time":
             raise pybamm.SolverError(f"stopped early: {termination}")
-        return moved
-
-    def _step(self, solver, solution, duration, inputs, t_interp=None):
-        stepped = solver.step(solution, self.time_model, duration, t_interp=t_interp, inputs=inputs, save=False)
-        if stepped.termination != "final time":
-            raise pybamm.SolverError(f"stopped early: {stepped.termination}")
         return stepped
 
     # -- impedance ---------------------------------------------------------------------
@@ -197,18 +192,16 @@ class ImpedanceSimulator:
         impedance = []
         for frequency in frequencies_hz:
             # The sine starts from the rested state at t = 0 of the step.
-            start = pybamm.Solution(np.array([0.0]), rested.y[:, None], self.time_model, base)
+            start = StepRun(self.time_model, base, np.array([0.0]), rested.y[:, None])
             periods = config.settle_periods + config.periods
             duration = periods / frequency
             # Uniform samples, interpolated from the solver's own steps, so the lock-in
             # weighs every part of a period alike.
             times = np.linspace(0.0, duration, periods * config.points_per_period + 1)
-            response = self._step(
-                self.excitation_solver, start, duration, {**base, _FREQUENCY: float(frequency)}, t_interp=times
-            )
+            response = self._step(self.exciter, start, duration, {**base, _FREQUENCY: float(frequency)}, t_interp=times)
             t = response.t
             measured = t >= config.settle_periods / frequency * (1 - 1e-12)
-            voltage = response["Voltage [V]"].entries[measured]
+            voltage = response.entries("Voltage [V]")[measured]
             impedance.append(lock_in_impedance(t[measured], voltage, frequency, amplitude))
         return model_building.with_series_inductance(np.array(impedance), frequencies_hz, self.series_inductance_h)
 

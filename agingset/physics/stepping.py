@@ -128,7 +128,9 @@ class StateMappers:
     re-evaluating the initial conditions symbolically (~3 ms a time)."""
 
     def __init__(self):
+        # Keyed by the models' ids; each entry keeps its models alive, so an id is never reused.
         self._mappers: dict[tuple[int, int], tuple] = {}
+        self._input_names: dict[int, list[str]] = {}
 
     def add(self, simulation: pybamm.Simulation) -> None:
         for (previous, following), mapper in simulation._compiled_model_state_mappers.items():
@@ -138,7 +140,10 @@ class StateMappers:
         """The initial state of ``model`` at ``t`` from ``previous``'s end; ``inputs``: the new step's
         (the mapper takes the previous model's input parameters, valued as the new step has them)."""
         source = previous.model
-        ordered = {name: inputs.get(name, 0) for name in sorted(p.name for p in source.input_parameters)}
+        names = self._input_names.get(id(source))
+        if names is None:
+            names = self._input_names[id(source)] = sorted(p.name for p in source.input_parameters)
+        ordered = {name: inputs.get(name, 0) for name in names}
         key = (id(source), id(model))
         if key not in self._mappers:
             symbolic = model.build_initial_state_mapper(source)
