@@ -27,6 +27,8 @@ import numpy as np
 import pybamm
 from pybamm.solvers.base_solver import process
 
+from .buffered import BufferedFunction
+
 ROOT_RETURN = 2  # IDA_ROOT_RETURN: an event stopped the step
 EXPERIMENT_TAG = "[experiment]"
 
@@ -96,7 +98,7 @@ class StateReader:
 
     def __init__(self, names: list[str]):
         self.names = list(names)
-        self._functions: dict[tuple, tuple[casadi.Function, np.ndarray]] = {}
+        self._functions: dict[tuple, tuple[BufferedFunction, np.ndarray]] = {}
 
     def vectors(self, run: StepRun, y: np.ndarray | None = None, at: int = -1) -> dict[str, np.ndarray]:
         """The variables (flattened as the discretisation orders them) at time index ``at`` of
@@ -110,15 +112,19 @@ class StateReader:
             outputs = [model.get_processed_variable(name).to_casadi(t, states, inputs=parameters) for name in self.names]
             ends = np.cumsum([output.numel() for output in outputs])[:-1]
             function = casadi.Function("read", [t, states, *parameters.values()], [casadi.vertcat(*outputs)])
-            self._functions[key] = (function, ends)
+            self._functions[key] = (BufferedFunction(function), ends)
         function, ends = self._functions[key]
         state = run.y[:, at] if y is None else y
-        values = function(run.t[at], state, *(np.ravel(value) for value in inputs.values())).full().ravel()
+        values = function(run.t[at], state, *(np.ravel(value) for value in inputs.values()))
         return dict(zip(self.names, np.split(values, ends)))
 
     def __call__(self, run: StepRun, y: np.ndarray | None = None, at: int = -1) -> dict[str, float]:
         """Scalar variables, as :meth:`vectors` reads them."""
         return {name: float(value[0]) for name, value in self.vectors(run, y, at).items()}
+
+
+def _buffered(function):
+    return BufferedFunction(function) if isinstance(function, casadi.Function) else function
 
 
 class StateMappers:
@@ -134,7 +140,7 @@ class StateMappers:
 
     def add(self, simulation: pybamm.Simulation) -> None:
         for (previous, following), mapper in simulation._compiled_model_state_mappers.items():
-            self._mappers.setdefault((id(previous), id(following)), (previous, following, mapper[0]))
+            self._mappers.setdefault((id(previous), id(following)), (previous, following, _buffered(mapper[0])))
 
     def __call__(self, previous: StepRun, model: pybamm.BaseModel, t: float, inputs: dict):
         """The initial state of ``model`` at ``t`` from ``previous``'s end; ``inputs``: the new step's
@@ -148,9 +154,9 @@ class StateMappers:
         if key not in self._mappers:
             symbolic = model.build_initial_state_mapper(source)
             function = process(symbolic, "mapper", pybamm.BaseSolver._get_vars_for_processing(source, ordered))[0]
-            self._mappers[key] = (source, model, function)
-        stacked = np.array([float(value) for value in ordered.values()]).reshape(-1, 1)
-        return self._mappers[key][2](t, previous.y[:, -1:], stacked)
+            self._mappers[key] = (source, model, _buffered(function))
+        stacked = np.array([float(value) for value in ordered.values()])
+        return np.asarray(self._mappers[key][2](t, previous.y[:, -1:], stacked), dtype=float).reshape(-1, 1)
 
 
 class _Stepping:
@@ -164,6 +170,8 @@ class _Stepping:
     def __init__(self):
         self._names: dict[int, list[str]] = {}
         self._event_names: dict[int, list[str]] = {}
+        self._rhs: dict[int, BufferedFunction] = {}
+        self._events: dict[int, BufferedFunction] = {}
 
     def _model_inputs(self, model, solver, inputs: dict) -> dict:
         """The inputs as the model takes them (sorted by name), as ``BaseSolver.step`` orders them."""
@@ -210,19 +218,22 @@ class _Stepping:
             solver._check_event_violation_post_solve(t_eval, model, y[:, -1], model_inputs)
         return solution, y, flat_inputs
 
-    @staticmethod
-    def _consistent(model, solver, t: float, model_inputs: dict, flat_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _consistent(self, model, solver, t: float, model_inputs: dict, flat_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The step's initial state and its time derivative (rows), as ``IDAKLUSolver`` makes them
         (``_set_consistent_initialization``). For a model without algebraic states (every step but a
         constant-voltage hold) that is the state and the right-hand side at it, computed here with
-        the inputs as one array instead of PyBaMM's per-call CasADi stacking (a third of the call)."""
+        the inputs as one array instead of PyBaMM's per-call CasADi stacking, through the function's
+        buffer (:mod:`.buffered`)."""
         if model.len_alg or not model.is_standard_form_dae or not model.uses_stacked_inputs:
             solver._set_consistent_initialization(model, t, [model_inputs])
             return np.vstack(model.y0full), np.vstack(model.ydot0full)
         y0 = model.y0_list[0]
         y0 = (y0.full() if isinstance(y0, casadi.DM) else np.asarray(y0, dtype=float)).flatten()
         ydot0 = np.zeros_like(y0)
-        ydot0[: model.len_rhs] = np.asarray(model.rhs_eval(t, y0, flat_inputs)).flatten()
+        rhs = self._rhs.get(id(model))
+        if rhs is None:
+            rhs = self._rhs[id(model)] = BufferedFunction(model.rhs_eval)
+        ydot0[: model.len_rhs] = rhs(t, y0, flat_inputs)
         return y0[np.newaxis, :], ydot0[np.newaxis, :]
 
     def _event(self, solver, model, run: StepRun, flat_inputs: np.ndarray) -> str:
@@ -231,7 +242,10 @@ class _Stepping:
         if names is None:
             termination = pybamm.EventType.TERMINATION
             names = self._event_names[id(model)] = [event.name for event in model.events if event.event_type == termination]
-        values = np.abs(np.asarray(solver._setup["rootfn_casadi"](float(run.t[-1]), run.last_y, flat_inputs)).reshape(-1))
+        events = self._events.get(id(model))
+        if events is None:
+            events = self._events[id(model)] = BufferedFunction(solver._setup["rootfn_casadi"])
+        values = np.abs(events(float(run.t[-1]), run.last_y, flat_inputs))
         return names[int(np.nanargmin(values) if np.isnan(values).any() else np.argmin(values))]
 
 
