@@ -34,3 +34,15 @@ def test_a_function_with_a_sparse_argument_is_called_the_usual_way():
     x = casadi.MX.sym("x", casadi.Sparsity.diag(2))
     function = casadi.Function("g", [x], [casadi.sum1(casadi.sum2(x))])
     assert BufferedFunction(function)(casadi.DM(casadi.Sparsity.diag(2), [1.0, 2.0]))[0] == 3.0
+
+
+def test_a_sparse_jacobian_comes_back_as_the_plain_calls_dense_matrix():
+    y, p = casadi.MX.sym("y", 4), casadi.MX.sym("p", 2)
+    rhs = casadi.vertcat(y[0] * y[1], p[0] * casadi.exp(y[2]), y[3] - p[1] * y[0], casadi.MX(1, 1))
+    function = casadi.Function("jacobian_of_rhs", [y, p], [casadi.jacobian(rhs, y)])
+    assert not function.sparsity_out(0).is_dense()
+    state, inputs = np.array([0.3, -1.2, 0.5, 2.0]), np.array([1.5, 0.25])
+    plain = np.asarray(function(state, inputs).full())
+    result = BufferedFunction(function)(state, inputs)
+    assert result.shape == (4, 4)
+    np.testing.assert_array_equal(result, plain)

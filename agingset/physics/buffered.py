@@ -14,18 +14,19 @@ import numpy as np
 
 
 class BufferedFunction:
-    """``function(*args)`` with numeric arguments, its first output as a dense column (a 1-D array).
+    """``function(*args)`` with numeric arguments: its first output as a dense array (1-D for a column,
+    2-D for a matrix such as a Jacobian).
 
     Arguments must be dense (as a model's time, states and stacked inputs are); a function with a
     sparse argument is called the usual way."""
 
     def __init__(self, function: casadi.Function):
         self.function = function
-        self._dense_in = all(function.sparsity_in(i).is_dense() for i in range(function.n_in()))
         output = function.sparsity_out(0)
-        self._size = output.numel()
-        self._rows = None if output.is_dense() else np.asarray(output.row(), dtype=int)
-        if not self._dense_in or output.size2() != 1:
+        self._shape = (output.size1(),) if output.size2() == 1 else (output.size1(), output.size2())
+        rows, columns = output.get_triplet()
+        self._where = None if output.is_dense() and output.size2() == 1 else (np.asarray(rows, dtype=int), np.asarray(columns, dtype=int))
+        if not all(function.sparsity_in(i).is_dense() for i in range(function.n_in())):
             self._buffer = None
             return
         self._args = [np.zeros(function.nnz_in(i)) for i in range(function.n_in())]
@@ -38,12 +39,13 @@ class BufferedFunction:
 
     def __call__(self, *args) -> np.ndarray:
         if self._buffer is None:
-            return np.asarray(self.function(*args).full(), dtype=float).reshape(-1)
+            return np.asarray(self.function(*args).full(), dtype=float).reshape(self._shape)
         for array, value in zip(self._args, args, strict=True):
             array[:] = np.ravel(value)
         self._evaluate()
-        if self._rows is None:
+        if self._where is None:
             return self._outs[0].copy()
-        dense = np.zeros(self._size)
-        dense[self._rows] = self._outs[0]
-        return dense
+        dense = np.zeros(self._shape[0] * (self._shape[1] if len(self._shape) == 2 else 1))
+        rows, columns = self._where
+        dense[rows + self._shape[0] * columns] = self._outs[0]  # CasADi stores column-major
+        return dense.reshape(self._shape, order="F")

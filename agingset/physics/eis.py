@@ -21,6 +21,7 @@ import pybamm
 from ..params import EisConfig, ModelConfig
 from . import model as model_building
 from .aging import describe
+from .buffered import BufferedFunction
 from .stepping import ModelStepper, StepRun
 
 FREQUENCY_DOMAIN = "pybamm.EISSimulation"
@@ -253,7 +254,8 @@ class Linearisation:
             model.get_processed_variable("Voltage [V]"), model.get_processed_variable("Current [A]")
         )
         expression = outputs.to_casadi(t=0, y=y, inputs=p)
-        self.output_jacobian = Function("eis_outputs", [y, vertcat(*p.values())], [jacobian(expression, y)])
+        self.output_jacobian = BufferedFunction(Function("eis_outputs", [y, vertcat(*p.values())], [jacobian(expression, y)]))
+        self.jacobian = BufferedFunction(model.jac_rhs_algebraic_eval)
 
     def state(self, y_time: np.ndarray, inputs: dict) -> np.ndarray:
         """The time-domain model's (scaled) state vector as the frequency-domain model's, current zero."""
@@ -264,14 +266,12 @@ class Linearisation:
         return y0
 
     def impedance(self, y_time: np.ndarray, inputs: dict, frequencies_hz: np.ndarray) -> np.ndarray:
-        from casadi import vertcat
-
         if list(inputs) != self.input_names:  # casadi takes the inputs by position
             raise ValueError(f"inputs {list(inputs)} differ from the set-up ones {self.input_names}")
         y0 = self.state(np.asarray(y_time, dtype=float).ravel(), inputs)
-        p = vertcat(*inputs.values())
-        jac = np.asarray(self.model.jac_rhs_algebraic_eval(0, y0, p).full(), dtype=float)
-        outputs = np.asarray(self.output_jacobian(y0, p).full(), dtype=float)
+        p = np.array([float(value) for value in inputs.values()])
+        jac = self.jacobian(0.0, y0, p)
+        outputs = self.output_jacobian(y0, p)
         omega = 2 * np.pi * np.asarray(frequencies_hz, dtype=float)
         system = 1j * omega[:, None, None] * self.mass[None] - jac[None]
         rhs = np.broadcast_to(self.forcing.astype(complex), (len(omega), len(self.forcing)))[..., None]
