@@ -91,3 +91,22 @@ def test_model_stepper_is_basesolver_step_bit_for_bit():
         np.testing.assert_array_equal(run.t, reference.t)
         np.testing.assert_array_equal(run.y, reference.y)
         start, state = reference, run.end()
+
+
+def test_setting_every_step_up_first_in_either_order_changes_no_number(tiny_params, simulator_and_inputs):
+    """Workers set their step models up in opposite orders (each compiles what the other is not);
+    a run after that is the run without it, state for state."""
+    simulator, inputs = simulator_and_inputs
+    reference = DirectExperiment(simulator.simulations["start"], StateMappers(), inputs).run(None, inputs)
+    fresh = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, list(simulator.input_names), [])
+    simulation = fresh.simulations["start"]
+    experiment = DirectExperiment(simulation, StateMappers(), inputs)
+    experiment.set_up(inputs, reverse=True)
+    for step in simulation.experiment.steps:
+        assert simulation._get_built_experiment_model(step) in simulation._get_built_experiment_solver(step)._model_set_up
+    runs = [run for cycle in experiment.run(None, inputs) for run in cycle]
+    expected = [run for cycle in reference for run in cycle]
+    assert len(runs) == len(expected)
+    for run, other in zip(runs, expected):
+        np.testing.assert_array_equal(run.t, other.t)
+        np.testing.assert_array_equal(run.y, other.y)

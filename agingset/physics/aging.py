@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
 import time
 from dataclasses import dataclass
 
@@ -253,6 +254,12 @@ def _simulation(model_config, solver_config, values, cycles, mesh) -> pybamm.Sim
     )
 
 
+def _opposite_order() -> bool:
+    """Whether this worker sets its step models up in reverse order: two workers compiling cold at once
+    (odd and even process ids) then each build half of them (:meth:`.DirectExperiment.set_up`)."""
+    return os.getpid() % 2 == 1
+
+
 class AgingSimulator:
     """The aging experiment, built once and solved for any protocol, ambient temperature and cell
     parameters (all of them ``[input]``s: one build and one compiled model per worker).
@@ -381,6 +388,8 @@ class AgingSimulator:
         depend on the cache). A failure here is the sample's to report, in its own solve."""
         self._warm = True
         try:
+            for part in ("start", "cycle", "rpt"):
+                self._experiment(part, inputs).set_up(inputs, _opposite_order())
             start = self._run("start", None, inputs, None)[-1][-1].end()
             self._run("cycle", start, inputs, None)
             self._run("rpt", start, inputs, None)
@@ -394,12 +403,15 @@ class AgingSimulator:
             sum(experiment.steps_solved for experiment in self.experiments.values()),
         )
 
-    def _run(self, part: str, state: StepRun | None, inputs: dict, deadline: float | None) -> list[list[StepRun]]:
-        """The cycles of simulation ``part`` (each a list of its steps) from ``state``."""
+    def _experiment(self, part: str, inputs: dict) -> DirectExperiment:
         if part not in self.experiments:
             self.experiments[part] = DirectExperiment(self.simulations[part], self.mappers, inputs)
+        return self.experiments[part]
+
+    def _run(self, part: str, state: StepRun | None, inputs: dict, deadline: float | None) -> list[list[StepRun]]:
+        """The cycles of simulation ``part`` (each a list of its steps) from ``state``."""
         try:
-            return self.experiments[part].run(state, inputs, deadline)
+            return self._experiment(part, inputs).run(state, inputs, deadline)
         except StepTimeout:
             raise SampleTimeout(f"exceeded {self.solver_config.timeout_s:g} s wall-clock limit") from None
         except StepFailed as err:
@@ -450,6 +462,8 @@ class AgingSimulator:
         simulation = self.simulations[part]
         nominal = float(self.parameter_values["Nominal cell capacity [A.h]"])
         set_storage_durations(simulation.experiment.steps, self.aging, protocol, capacity_ah, nominal)
+        if part not in self.experiments:
+            self._experiment(part, inputs).set_up(inputs, _opposite_order())
         stored = self._run(part, state, inputs, deadline)[-1]
         age.add(stored, stored_s=protocol.storage_days * 86400.0)
         return stored[-1].end()

@@ -263,6 +263,22 @@ class DirectExperiment(_Stepping):
         self.mappers = mappers
         mappers.add(simulation)
 
+    def set_up(self, user_inputs: dict, reverse: bool = False) -> None:
+        """Set up every step's solver now (compiling its model, or loading the compiled library), in
+        experiment order or, with ``reverse``, the opposite one: workers that start cold together and
+        go through their steps in opposite orders each compile what the other is not compiling (a
+        library under build is locked, :mod:`agingset.compiled`). No result depends on the order."""
+        simulation = self.simulation
+        seen, set_ups = set(), []
+        for step in simulation.experiment.steps:
+            model = simulation._get_built_experiment_model(step)
+            if id(model) not in seen:
+                seen.add(id(model))
+                set_ups.append((step, model, simulation._get_built_experiment_solver(step)))
+        for step, model, solver in reversed(set_ups) if reverse else set_ups:
+            inputs = simulation._build_experiment_step_inputs(user_inputs, step, 0.0, None, include_temperature=False)
+            self._set_up(model, solver, self._model_inputs(model, solver, inputs))
+
     def run(self, start: StepRun | None, user_inputs: dict, deadline: float | None = None) -> list[list[StepRun]]:
         """The experiment's cycles, each the list of its steps, from state ``start`` (None: the
         model's initial conditions); ``deadline`` (``time.monotonic``) is checked before each step."""
