@@ -168,7 +168,26 @@ def sample_summary(status: pd.DataFrame, labels: pd.DataFrame, metadata: pd.Data
     summary = status.merge(per_sample.reset_index(), on="sample_id", how="left")
     if not metadata.empty:
         summary = summary.merge(metadata[["sample_id", "metadata_sha256"]], on="sample_id", how="left")
+        summary = summary.merge(reference_range_columns(metadata), on="sample_id", how="left")
     return summary.sort_values("sample_id", ignore_index=True)
+
+
+def reference_range_columns(metadata: pd.DataFrame) -> pd.DataFrame:
+    """Per sample, from its m_i: whether its cycling (``aging_reference_cycling``) and its storage
+    (``aging_reference_calendar``, missing without storage) lie inside the measured LG M50 fade the
+    degradation rates were fitted to, and what lies outside (``aging_reference_outside``, "; "-joined)."""
+    rows = []
+    for sample_id, text in zip(metadata["sample_id"], metadata["metadata_json"]):
+        reference = json.loads(text).get("aging_reference", {})
+        rows.append(
+            {
+                "sample_id": sample_id,
+                "aging_reference_cycling": reference.get("cycling_inside"),
+                "aging_reference_calendar": reference.get("calendar_inside"),
+                "aging_reference_outside": "; ".join(reference.get("outside", [])),
+            }
+        )
+    return pd.DataFrame(rows, columns=["sample_id", "aging_reference_cycling", "aging_reference_calendar", "aging_reference_outside"])
 
 
 # ---- m: provenance columns beside the labels ------------------------------------------------------

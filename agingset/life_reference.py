@@ -154,6 +154,48 @@ def in_measured_range(
     raise ValueError(f"kind {kind!r}: allowed are 'calendar', 'cycling'")
 
 
+def protocol_range(protocol: dict, full_window_v: tuple[float, float]) -> dict:
+    """Where one aging protocol of the design lies against the model's measured range (m_i's ``aging_reference``).
+
+    ``protocol``: the design's levels (``ambient_temperature_c``, ``charge_c_rate``, ``discharge_c_rate``,
+    ``upper_voltage_v``, ``lower_voltage_v``, ``storage_days``, ``storage_soc``, ``late_ambient_temperature_c``);
+    ``full_window_v``: the cell's (lower, upper) cut-off voltages, a cycle between them being full depth. The
+    cycling counts as inside when it is at every ambient the protocol cycles at; the calendar part (None without
+    storage) likewise for its storage. ``outside`` names each condition past the range: there the dataset's rates
+    extrapolate by their physics (docs/aging-reference.md, "Measured range")."""
+    cycling = MEASURED_RANGE["cycling"]
+    ambient = float(protocol["ambient_temperature_c"])
+    late = protocol.get("late_ambient_temperature_c")
+    temperatures = sorted({ambient, ambient if late is None else float(late)})
+    lower, upper = full_window_v
+    full_depth = protocol["upper_voltage_v"] >= upper - 1e-9 and protocol["lower_voltage_v"] <= lower + 1e-9
+    outside = []
+    for temperature in temperatures:
+        if not in_measured_range("cycling", temperature):
+            outside.append(f"cycling at {temperature:g} degC (measured {cycling['temperature_c'][0]:g}-{cycling['temperature_c'][1]:g})")
+    if not full_depth:
+        outside.append(
+            f"window {protocol['lower_voltage_v']:g}-{protocol['upper_voltage_v']:g} V, not full depth ({lower:g}-{upper:g} V)"
+        )
+    if not 0 < protocol["charge_c_rate"] <= cycling["max_charge_c_rate"]:
+        outside.append(f"charge {protocol['charge_c_rate']:g}C (measured <= {cycling['max_charge_c_rate']:g}C)")
+    if not 0 < protocol["discharge_c_rate"] <= cycling["max_discharge_c_rate"]:
+        outside.append(f"discharge {protocol['discharge_c_rate']:g}C (measured <= {cycling['max_discharge_c_rate']:g}C)")
+    cycling_inside = not outside
+    calendar_inside = None
+    if float(protocol.get("storage_days", 0.0)) > 0:
+        soc = float(protocol.get("storage_soc", 1.0))
+        stored_outside = [t for t in temperatures if not in_measured_range("calendar", t, soc=soc)]
+        calendar_inside = not stored_outside
+        outside += [f"storage at {t:g} degC, SOC {soc:g}" for t in stored_outside]
+    return {
+        "model": "BLAST-Lite Nmc811_GrSi_LGM50_5Ah_Battery",
+        "cycling_inside": cycling_inside,
+        "calendar_inside": calendar_inside,
+        "outside": outside,
+    }
+
+
 # ---------------------------------------------------------------- the model's equations
 
 

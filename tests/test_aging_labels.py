@@ -188,6 +188,9 @@ def test_metadata_records_every_parameter_used(aged_with_every_mechanism, tiny_p
     assert record["versions"]["pybamm"] == pybamm.__version__
     assert "Charge at 2C until 4.2 V" in record["experiment"]["cycle"]
     assert record["mesh"]["r_n"] == params.model.var_pts["r_n"]
+    # A 2C charge at 0 oC: outside the measured LG M50 fade the rates were fitted to, and said so.
+    assert record["aging_reference"]["cycling_inside"] is False
+    assert "charge 2C (measured <= 0.3C)" in record["aging_reference"]["outside"]
 
 
 def test_out_of_bounds_trajectory_is_non_physical(tiny_params):

@@ -128,6 +128,24 @@ def test_in_measured_range():
         lr.in_measured_range("storage", 25.0)
 
 
+def test_protocol_range_names_what_lies_outside_the_measured_fade():
+    window = (2.5, 4.2)
+    inside = {"ambient_temperature_c": 25.0, "charge_c_rate": 0.3, "discharge_c_rate": 2.0, "upper_voltage_v": 4.2,
+              "lower_voltage_v": 2.5, "storage_days": 30.0, "storage_soc": 0.5, "late_ambient_temperature_c": 0.0}
+    assert lr.protocol_range(inside, window) == {
+        "model": "BLAST-Lite Nmc811_GrSi_LGM50_5Ah_Battery", "cycling_inside": True, "calendar_inside": True, "outside": [],
+    }
+    hot_fast_partial = {**inside, "late_ambient_temperature_c": 45.0, "charge_c_rate": 1.0, "lower_voltage_v": 3.3,
+                        "storage_days": 0.0}
+    result = lr.protocol_range(hot_fast_partial, window)
+    assert result["cycling_inside"] is False and result["calendar_inside"] is None
+    assert result["outside"] == [
+        "cycling at 45 degC (measured 0-25)", "window 3.3-4.2 V, not full depth (2.5-4.2 V)", "charge 1C (measured <= 0.3C)",
+    ]
+    stored_hot = lr.protocol_range({**inside, "ambient_temperature_c": 70.0, "late_ambient_temperature_c": None}, window)
+    assert stored_hot["calendar_inside"] is False and "storage at 70 degC, SOC 0.5" in stored_hot["outside"]
+
+
 def test_chunks_end_at_turning_points_or_daily():
     # Ten full cycles of 2 h each: a chunk ends at each turning point after more than 1 EFC.
     legs = lr.cycle_legs(25.0, 1.0, 1.0) * 10

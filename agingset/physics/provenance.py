@@ -16,6 +16,7 @@ import pybamm
 
 from ..catalog import RECORDED_PACKAGES
 from ..params import AgingConfig, ModelConfig, SolverConfig
+from ..life_reference import protocol_range
 from .model import serialisable_parameters
 
 PACKAGES = RECORDED_PACKAGES
@@ -79,6 +80,10 @@ def sample_metadata(
             "acceleration": aging.acceleration,
             "activation_energies": aging.activation_energies,
         },
+        # Inside the measured LG M50 fade the rates were fitted to, or extrapolated by their physics.
+        "aging_reference": protocol_range(
+            protocol, (float(values["Lower voltage cut-off [V]"]), float(values["Upper voltage cut-off [V]"]))
+        ),
         "versions": package_versions(),
         "outcome": outcome,
     }
