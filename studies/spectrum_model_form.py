@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tortuosity", action="store_true", help="SPMe/DFN: also fit the Bruggeman coefficients, diffusivities at the set's")
     arguments = parser.parse_args(argv)
     params = load_params("params.yaml")
-    calibrated = json.loads(open("data/calibrate/calibrated.json").read())
+    with open("data/calibrate/calibrated.json") as file:
+        calibrated = json.load(file)
     fitted = {name: entry["fitted"] for name, entry in calibrated["parameters"].items()}
     spectra = measured_spectra(params.calibrate.spectra)
     variants = [(False, True)] if arguments.tortuosity else [(True, False), (False, False)]
