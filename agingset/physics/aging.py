@@ -49,7 +49,7 @@ from .protocol import (
     storage_steps,
 )
 from .provenance import sample_metadata
-from .stepping import DirectExperiment, StateReader, StateMappers, StepFailed, StepRun, StepTimeout
+from .stepping import DirectExperiment, StateMappers, StateReader, StepFailed, StepRun, StepTimeout
 
 LOGGER = logging.getLogger("agingset.physics.aging")
 

@@ -15,8 +15,8 @@ import json
 import pybamm
 
 from ..catalog import RECORDED_PACKAGES
-from ..params import AgingConfig, ModelConfig, SolverConfig
 from ..life_reference import protocol_range
+from ..params import AgingConfig, ModelConfig, SolverConfig
 from .model import serialisable_parameters
 
 PACKAGES = RECORDED_PACKAGES
