@@ -19,6 +19,7 @@ from agingset.impedance_features import (
 )
 from agingset.labels import dataset_labels, metadata_jsonl
 from agingset.noise import noisy_spectra
+from stages._blocks import read_block, sample_blocks
 from stages._io import atomic_path, run_stage
 from stages._solve import solve_all
 
@@ -40,24 +41,9 @@ def per_spectrum_features(*tables: pd.DataFrame) -> list[pd.DataFrame]:
     return tables_out
 
 
-# Samples whose curves and spectra are featurised at once: the largest tables are read, noised and
-# pivoted a block at a time (features are per snapshot and relative only within a cell). At 1,000
-# samples the stage peaked at 2.97 GB all at once, 1.74 GB in blocks of 250, 1.55 GB in blocks of 100
-# (14 s slower: a worker pool per block); the outputs are the same bytes.
-SAMPLES_PER_BLOCK = 100
-
-
-def sample_blocks(design: pd.DataFrame) -> list[list[str]]:
-    """The design's sample ids, sorted (the feature tables' row order), in blocks."""
-    ids = sorted(design["sample_id"].astype(str))
-    return [ids[start : start + SAMPLES_PER_BLOCK] for start in range(0, len(ids), SAMPLES_PER_BLOCK)]
-
-
 def block_features(design: pd.DataFrame, block: list[str], params) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The features and the per-spectrum table of one block of samples."""
-    only = [("sample_id", "in", block)]
-    spectra = pd.read_parquet(SPECTRA, filters=only)
-    curves = pd.read_parquet(CURVES, filters=only)
+    spectra, curves = read_block(SPECTRA, block), read_block(CURVES, block)
     # Instrument-realistic observables beside the clean ones (noisy_ prefix): curves and spectra.
     noisy_spectra_table = noisy_spectra(spectra, params.noise, params.seed)
     per_spectrum, noisy_per_spectrum = per_spectrum_features(spectra, noisy_spectra_table)
