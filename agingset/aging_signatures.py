@@ -80,6 +80,17 @@ def _usable_points(spectra: pd.DataFrame, checked_spectra: pd.DataFrame | None) 
     return points
 
 
+def signature_points(spectra: pd.DataFrame, checked_spectra: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The usable points at the frequencies nearest :data:`FREQUENCIES_HZ`: all of ``spectra`` that
+    :func:`per_sample_growth` reads. Taken a block of samples at a time and concatenated, they give it
+    the whole table's result: the frequency nearest a target overall is the nearest of some block."""
+    points = _usable_points(spectra, checked_spectra)
+    if points.empty:
+        return points
+    nearest = [nearest_frequency(points["frequency_hz"].to_numpy(), f) for f in FREQUENCIES_HZ]
+    return points[points["frequency_hz"].isin(nearest)]
+
+
 def _relative_to_first(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     """Per sample (frame sorted by snapshot): ``1 - C/C0`` and ``value/value0 - 1`` at its first row."""
     first = frame.groupby("sample_id")[["rpt_capacity_ah", value]].transform("first")
@@ -108,7 +119,7 @@ def per_sample_growth(
         growth = growth_per_capacity_lost(group["relative_change"], group["capacity_lost"])
         rows.append((sample_id, np.nan, np.nan, PULSE, growth))
 
-    points = _usable_points(spectra, checked_spectra)
+    points = signature_points(spectra, checked_spectra)
     if not points.empty:
         chosen = {nearest_frequency(points["frequency_hz"].to_numpy(), f): f for f in FREQUENCIES_HZ}
         points = points[points["frequency_hz"].isin(list(chosen))]

@@ -53,6 +53,10 @@ class CardInputs:
     labels: pd.DataFrame | None = None
     curves: pd.DataFrame | None = None
     spectra: pd.DataFrame | None = None
+    # The card stage passes only the curves and spectra the card draws (:func:`drawn_spectra`), and
+    # their sizes here; without them the sizes are the frames'.
+    spectra_summary: dict | None = None
+    curve_points: int | None = None
     flags: pd.DataFrame | None = None
     predictions: pd.DataFrame | None = None
     quality: dict = field(default_factory=dict)
@@ -160,6 +164,42 @@ def _norm(values: np.ndarray):
     return Normalize(low, high if high > low else low + 1)
 
 
+def spectra_summary(spectra: pd.DataFrame) -> dict:
+    """Spectra and points of a spectra table and its SOC range: summed (spectra, points) and
+    min/max (SOC) over blocks of samples, they are the whole table's."""
+    keys = [c for c in ("sample_id", "snapshot", "soc", "temperature_c") if c in spectra]
+    has_soc = "soc" in spectra and len(spectra)
+    return {
+        "spectra": spectra.groupby(keys).ngroups,
+        "points": len(spectra),
+        "soc_min": spectra["soc"].min() if has_soc else None,
+        "soc_max": spectra["soc"].max() if has_soc else None,
+    }
+
+
+def combined_summary(parts: list[dict]) -> dict:
+    """:func:`spectra_summary` of a table from its blocks' summaries."""
+    socs = [part for part in parts if part["soc_min"] is not None]
+    return {
+        "spectra": sum(part["spectra"] for part in parts),
+        "points": sum(part["points"] for part in parts),
+        "soc_min": min((part["soc_min"] for part in socs), default=None),
+        "soc_max": max((part["soc_max"] for part in socs), default=None),
+    }
+
+
+def _spectra_summary(inputs: CardInputs) -> dict | None:
+    if inputs.spectra_summary is not None:
+        return inputs.spectra_summary
+    return spectra_summary(inputs.spectra) if inputs.spectra is not None else None
+
+
+def drawn_spectra(spectra: pd.DataFrame, showcase: list[str]) -> pd.DataFrame:
+    """The rows of ``spectra`` the card draws: the showcase samples' (fresh vs aged) and every
+    sample's fresh ones (snapshot 0: the calibration figures' dataset band)."""
+    return spectra[spectra["sample_id"].isin(showcase) | (spectra["snapshot"] == 0)]
+
+
 def _nearest(frame: pd.DataFrame, column: str, target: float) -> pd.DataFrame:
     """Rows whose ``column`` is, within each snapshot, the value nearest ``target`` (ties: the lower)."""
     distance = (frame[column] - target).abs()
@@ -177,7 +217,7 @@ def _spectrum_condition(spectra: pd.DataFrame) -> pd.DataFrame:
     return spectra.sort_values([*KEYS, "frequency_hz"])
 
 
-def _showcase_samples(labels: pd.DataFrame, count: int = 3) -> list[str]:
+def showcase_samples(labels: pd.DataFrame, count: int = 3) -> list[str]:
     """The least, median and most aged samples (by final SOH), for fresh-vs-aged figures."""
     final = _last_snapshots(labels).sort_values(["soh", "sample_id"])
     if final.empty:
@@ -235,7 +275,7 @@ def lli_vs_lam(labels: pd.DataFrame) -> Figure:
 
 
 def nyquist_fresh_vs_aged(spectra: pd.DataFrame, samples: list[str]) -> Figure:
-    spectra = _spectrum_condition(spectra)
+    spectra = _spectrum_condition(spectra[spectra["sample_id"].isin(samples)])
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     for index, sample_id in enumerate(samples):
         own = spectra[spectra["sample_id"] == sample_id]
@@ -343,7 +383,7 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
         and any(column in labels for column, _ in DEGRADATION_MODES)
     ):
         figures["lli_vs_lam"] = lli_vs_lam(labels)
-    showcase = _showcase_samples(labels) if labels is not None else []
+    showcase = showcase_samples(labels) if labels is not None else []
     if inputs.spectra is not None and showcase:
         figures["nyquist_fresh_vs_aged"] = nyquist_fresh_vs_aged(inputs.spectra, showcase)
     if inputs.curves is not None and showcase:
@@ -448,14 +488,11 @@ def _counts(inputs: CardInputs) -> list[str]:
         rows.append(["snapshots (ML rows)", len(inputs.labels)])
     if inputs.flags is not None:
         rows.append(["usable snapshots", int(inputs.flags["usable"].sum())])
-    if inputs.spectra is not None:
-        spectrum_keys = [c for c in ("sample_id", "snapshot", "soc", "temperature_c") if c in inputs.spectra]
-        rows += [
-            ["impedance spectra", inputs.spectra.groupby(spectrum_keys).ngroups],
-            ["spectrum points", len(inputs.spectra)],
-        ]
-    if inputs.curves is not None:
-        rows.append(["RPT curve points", len(inputs.curves)])
+    summary = _spectra_summary(inputs)
+    if summary is not None:
+        rows += [["impedance spectra", summary["spectra"]], ["spectrum points", summary["points"]]]
+    if inputs.curve_points is not None or inputs.curves is not None:
+        rows.append(["RPT curve points", inputs.curve_points if inputs.curve_points is not None else len(inputs.curves)])
     if not rows:
         return _missing("the dataset tables")
     return [*_table(["what", "count"], rows), ""]
@@ -545,9 +582,9 @@ def _design(inputs: CardInputs) -> list[str]:
             f"to {_fmt(eis.get('f_max_hz'))} Hz, "
             f"{eis.get('points_per_decade')} points per decade, surface form `{eis.get('surface_form')}`"
             + (
-                f"; spectra at SOC {_fmt(inputs.spectra['soc'].min())}–{_fmt(inputs.spectra['soc'].max())} "
+                f"; spectra at SOC {_fmt(summary['soc_min'])}–{_fmt(summary['soc_max'])} "
                 "(coulomb-counted at the rested RPT state)"
-                if inputs.spectra is not None and "soc" in inputs.spectra
+                if (summary := _spectra_summary(inputs)) is not None and summary.get("soc_min") is not None
                 else ""
             )
             + "."

@@ -293,19 +293,18 @@ def assess(
     design: pd.DataFrame,
     status: pd.DataFrame,
     labels: pd.DataFrame,
-    spectra: pd.DataFrame,
+    spectra_checked: pd.DataFrame,
     config: ValidateConfig,
     bounds: PhysicalBounds,
-    per_spectrum: pd.DataFrame | None = None,
     features: pd.DataFrame | None = None,
 ) -> Assessment:
     """All quality checks of one dataset version and whether it passes the gate.
 
-    ``bounds`` are ``aging.bounds``; ``per_spectrum`` and ``features`` are the labels stage's
-    spectrum feature table and x.
+    ``spectra_checked`` is :func:`spectrum_checks` of the spectra (per spectrum, so it may be taken a
+    block of samples at a time and concatenated); ``bounds`` are ``aging.bounds``; ``features`` is the
+    labels stage's x.
     """
     samples = sample_flags(design, status, labels)
-    spectra_checked = spectrum_checks(spectra, per_spectrum, config)
     snapshots = flag_rows(labels, samples, spectra_checked, bounds, features)
     samples = summarise_samples(samples, snapshots)
     metrics = quality_metrics(samples, snapshots, spectra_checked)

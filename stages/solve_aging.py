@@ -11,6 +11,7 @@ from agingset.physics.aging import empty_table
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from agingset.tasks.aging import aging_tasks, solve_sample
+from stages._blocks import sample_blocks, write_blocks
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
 
@@ -39,7 +40,11 @@ def main(params):
         for table in TABLES:
             frames = [result[table] for result in results if not result[table].empty]
             table_frame = pd.concat(frames, ignore_index=True) if frames else empty_table(table)
-            table_frame.to_parquet(directory / f"{table}.parquet", index=False)
+            if table == "curves":  # the largest: in blocks of samples for the stages that read it so
+                table_frame = table_frame.sort_values("sample_id", kind="stable", ignore_index=True)
+                write_blocks(table_frame, directory / "curves.parquet", sample_blocks(design))
+            else:
+                table_frame.to_parquet(directory / f"{table}.parquet", index=False)
         write_json({**provenance(params, model_config), "handoff_state_variables": list(handoff_names)}, directory / "metadata.json")
 
 

@@ -9,22 +9,24 @@ from agingset.catalog import SPECTRA as OUTPUT
 from agingset.inputs import read_calibrated
 from agingset.tasks import eis as eis_tasks
 from agingset.tasks.eis import solve_spectra, spectrum_tasks
-from stages._io import run_stage, write_parquet
+from stages._blocks import sample_blocks, write_blocks
+from stages._io import run_stage
 from stages._solve import solve_all
 
 
 def main(params):
+    design = pd.read_parquet(DESIGN)
     tasks = spectrum_tasks(
         dataset_model(params.model, read_calibrated(params)),  # the same calibrated base values as solve_aging
         params.eis,
-        pd.read_parquet(DESIGN),
+        design,
         pd.read_parquet(f"{AGING}/snapshots.parquet"),
         pd.read_parquet(f"{AGING}/states.parquet"),
         params.seed,  # draws the cross-checked spectra
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
     table = pd.concat(spectra, ignore_index=True) if spectra else eis_tasks.empty_spectra()
-    write_parquet(table, OUTPUT)
+    write_blocks(table, OUTPUT, sample_blocks(design))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agingset.quality import MAX_FEATURE_MAGNITUDE, assess, cross_check_line, mask_unusable_spectra, report
+from agingset.quality import (
+    MAX_FEATURE_MAGNITUDE,
+    assess,
+    cross_check_line,
+    mask_unusable_spectra,
+    report,
+    spectrum_checks,
+)
 from stages import validate
 from stages._io import StageError
 
@@ -62,9 +69,9 @@ def _dataset(kk: bool = True):
 
 
 def _assess(data, params):
+    checked = spectrum_checks(data["spectra"], data["per_spectrum"], params.validate_)
     return assess(
-        data["design"], data["status"], data["labels"], data["spectra"], params.validate_, params.aging.bounds,
-        data["per_spectrum"], data["features"],
+        data["design"], data["status"], data["labels"], checked, params.validate_, params.aging.bounds, data["features"]
     )
 
 

@@ -1,23 +1,48 @@
-"""The labels stage goes through the samples block by block: the same bytes as all at once."""
+"""The labels, validate and card stages go through the samples block by block: the same bytes as all at
+once; the solve stages write the largest tables one row group per block."""
 
 import shutil
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from agingset.catalog import DESIGN
 from agingset.config import load_params
 from stages import _blocks as blocks
+from stages import card as card_stage
 from stages import labels as labels_stage
+from stages import validate as validate_stage
 
 OUTPUTS = {
     labels_stage: [f"data/labels/{name}" for name in (
         "features.parquet", "spectrum_features.parquet", "labels.parquet", "labels.csv", "samples.parquet", "metadata.jsonl"
     )],
+    validate_stage: [
+        *(f"data/validate/{name}" for name in ("flags.parquet", "samples.parquet", "spectra.parquet", "report.md")),
+        "metrics/quality.json",
+    ],
+    card_stage: ["docs/dataset_card/README.md", "docs/dataset_card/figures/nyquist_fresh_vs_aged.png",
+                 "docs/dataset_card/figures/ica_curves.png", "docs/dataset_card/figures/calibration_band.png"],
 }
 
 
-@pytest.mark.parametrize("stage", [labels_stage], ids=["labels"])
+def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_alone(tmp_path):
+    frame = pd.DataFrame({"sample_id": list("aabccdde"), "value": range(8)})
+    path = tmp_path / "table.parquet"
+    blocks.write_blocks(frame, path, [["a", "b"], ["c", "d"], ["e"]])
+    metadata = pq.read_metadata(path)
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [3, 4, 1]
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
+    assert blocks.read_block(path, ["c", "d"])["value"].tolist() == [3, 4, 5, 6]
+    # Rows out of block order (or a sample in no block) go out as one table, whole.
+    shuffled = frame.iloc[::-1].reset_index(drop=True)
+    blocks.write_blocks(shuffled, path, [["a", "b"], ["c", "d"], ["e"]])
+    assert pq.read_metadata(path).num_row_groups == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(path), shuffled)
+
+
+@pytest.mark.parametrize("stage", [labels_stage, validate_stage, card_stage], ids=["labels", "validate", "card"])
 def test_blocks_of_one_sample_give_the_whole_datasets_bytes(stage, tiny_dataset, tmp_path, monkeypatch):
     copy = tmp_path / "run"
     shutil.copytree(tiny_dataset, copy)
