@@ -64,6 +64,11 @@ def encode(result: pd.DataFrame | dict[str, pd.DataFrame]) -> dict[str, bytes]:
     return encoded
 
 
+def decode_table(encoded: dict[str, bytes], name: str | None = None) -> pd.DataFrame:
+    """One table of an encoded result (``name`` None: a result that is one frame)."""
+    return pd.read_parquet(io.BytesIO(encoded[_BARE if name is None else name]))
+
+
 def decode(encoded: dict[str, bytes]) -> pd.DataFrame | dict[str, pd.DataFrame]:
     tables = {name: pd.read_parquet(io.BytesIO(data)) for name, data in encoded.items()}
     return tables[_BARE] if set(tables) == {_BARE} else tables

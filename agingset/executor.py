@@ -356,8 +356,13 @@ def run_tasks(
     fingerprint: str = "",
     hard_timeout_s: float | None = None,
     settings: Settings | None = None,
+    encoded: bool = False,
 ) -> tuple[list, RunReport]:
-    """``[function(task) for task in tasks]``: cached results reused, the rest computed in parallel."""
+    """``[function(task) for task in tasks]``: cached results reused, the rest computed in parallel.
+
+    With ``encoded`` each result stays as its Parquet bytes (:func:`agingset.cache.decode` gives the
+    frames): a stage that writes the results a block at a time then holds the compressed dataset, not
+    its frames."""
     settings = settings or Settings.from_env()
     report = RunReport()
     results: list = [None] * len(tasks)
@@ -368,15 +373,16 @@ def run_tasks(
         kind, payload = outcome
         task = tasks[index]
         if kind == "ok":
-            result = decode(payload)
-            cacheable = getattr(task, "cacheable", lambda _: True)(result)
-            if cache is not None and cacheable:
+            check = getattr(task, "cacheable", None)
+            result = decode(payload) if check is not None or not encoded else None
+            if cache is not None and (check is None or check(result)):
                 cache.store(keys[index], payload)
             report.computed += 1
         else:
             status = STATUS_TIMEOUT if kind == "timeout" else STATUS_FAILED
-            result = decode(encode(task.failure(status, payload)))
-        results[index] = result
+            payload = encode(task.failure(status, payload))
+            result = None if encoded else decode(payload)
+        results[index] = payload if encoded else result
         progress.update()
 
     pending: deque = deque()
@@ -385,7 +391,7 @@ def run_tasks(
         if stored is None:
             pending.append((index, task))
         else:
-            results[index] = decode(stored)
+            results[index] = stored if encoded else decode(stored)
             report.from_cache += 1
             progress.update()
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from agingset.cache import decode_table
 from agingset.calibration.dataset import dataset_model
 from agingset.catalog import AGING_DIR as OUTPUT
 from agingset.catalog import AGING_TABLES as TABLES
@@ -11,7 +12,7 @@ from agingset.physics.aging import empty_table
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._blocks import sample_blocks, write_blocks
+from stages._blocks import block_frame, sample_blocks, write_blocks
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
 
@@ -34,17 +35,18 @@ def main(params):
     tasks = aging_tasks(model_config, params.solver, params.aging, handoff_names, design)
     # A worker stuck inside one solver step never reaches the per-step timeout check.
     hard_timeout_s = 2 * params.solver.timeout_s + 30
-    results = solve_all(solve_sample, tasks, "solve_aging", hard_timeout_s)
+    results = solve_all(solve_sample, tasks, "solve_aging", hard_timeout_s, encoded=True)
 
     with atomic_path(OUTPUT, directory=True) as directory:
         for table in TABLES:
-            frames = [result[table] for result in results if not result[table].empty]
+            if table == "curves":  # the largest: a block of samples at a time, for the stages that read it so
+                by_sample = {task.sample["sample_id"]: result for task, result in zip(tasks, results)}
+                blocks = (block_frame(by_sample, block, table) for block in sample_blocks(design))
+                write_blocks(directory / "curves.parquet", blocks, empty_table(table))
+                continue
+            frames = [frame for result in results if not (frame := decode_table(result, table)).empty]
             table_frame = pd.concat(frames, ignore_index=True) if frames else empty_table(table)
-            if table == "curves":  # the largest: in blocks of samples for the stages that read it so
-                table_frame = table_frame.sort_values("sample_id", kind="stable", ignore_index=True)
-                write_blocks(table_frame, directory / "curves.parquet", sample_blocks(design))
-            else:
-                table_frame.to_parquet(directory / f"{table}.parquet", index=False)
+            table_frame.to_parquet(directory / f"{table}.parquet", index=False)
         write_json({**provenance(params, model_config), "handoff_state_variables": list(handoff_names)}, directory / "metadata.json")
 
 

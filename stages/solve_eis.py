@@ -9,7 +9,7 @@ from agingset.catalog import SPECTRA as OUTPUT
 from agingset.inputs import read_calibrated
 from agingset.tasks import eis as eis_tasks
 from agingset.tasks.eis import solve_spectra, spectrum_tasks
-from stages._blocks import sample_blocks, write_blocks
+from stages._blocks import block_frame, sample_blocks, write_blocks
 from stages._io import run_stage
 from stages._solve import solve_all
 
@@ -24,9 +24,10 @@ def main(params):
         pd.read_parquet(f"{AGING}/states.parquet"),
         params.seed,  # draws the cross-checked spectra
     )
-    spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s)
-    table = pd.concat(spectra, ignore_index=True) if spectra else eis_tasks.empty_spectra()
-    write_blocks(table, OUTPUT, sample_blocks(design))
+    spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s, encoded=True)
+    by_sample = {task.sample_id: result for task, result in zip(tasks, spectra)}
+    blocks = (block_frame(by_sample, block) for block in sample_blocks(design))
+    write_blocks(OUTPUT, blocks, eis_tasks.empty_spectra())
 
 
 if __name__ == "__main__":

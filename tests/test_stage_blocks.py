@@ -7,11 +7,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from agingset.cache import encode
 from agingset.catalog import DESIGN
 from agingset.config import load_params
 from stages import _blocks as blocks
 from stages import card as card_stage
 from stages import labels as labels_stage
+from stages import solve_aging as solve_aging_stage
+from stages import solve_eis as solve_eis_stage
 from stages import validate as validate_stage
 
 OUTPUTS = {
@@ -29,17 +32,37 @@ OUTPUTS = {
 
 def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_alone(tmp_path):
     frame = pd.DataFrame({"sample_id": list("aabccdde"), "value": range(8)})
+    results = {sample_id: encode(rows) for sample_id, rows in frame.groupby("sample_id")}
+    results["f"] = encode(frame.head(0))  # a sample without rows (a failed one)
     path = tmp_path / "table.parquet"
-    blocks.write_blocks(frame, path, [["a", "b"], ["c", "d"], ["e"]])
+    layout = [["a", "b"], ["c", "d"], ["e", "f"], ["g"]]
+    blocks.write_blocks(path, (blocks.block_frame(results, block) for block in layout), frame.head(0))
     metadata = pq.read_metadata(path)
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [3, 4, 1]
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
     assert blocks.read_block(path, ["c", "d"])["value"].tolist() == [3, 4, 5, 6]
-    # Rows out of block order (or a sample in no block) go out as one table, whole.
-    shuffled = frame.iloc[::-1].reset_index(drop=True)
-    blocks.write_blocks(shuffled, path, [["a", "b"], ["c", "d"], ["e"]])
-    assert pq.read_metadata(path).num_row_groups == 1
-    pd.testing.assert_frame_equal(pd.read_parquet(path), shuffled)
+    # No rows at all: the table's empty, typed columns.
+    blocks.write_blocks(path, [pd.DataFrame()], frame.head(0))
+    pd.testing.assert_frame_equal(pd.read_parquet(path), frame.head(0))
+
+
+@pytest.mark.parametrize(
+    ("stage", "table"),
+    [(solve_aging_stage, "data/aging/curves.parquet"), (solve_eis_stage, "data/eis/spectra.parquet")],
+    ids=["solve_aging", "solve_eis"],
+)
+def test_solve_stages_write_a_row_group_per_block_with_the_same_rows(stage, table, tiny_dataset, tmp_path, monkeypatch):
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_dataset, copy)
+    monkeypatch.chdir(copy)
+    monkeypatch.setenv("AGINGSET_EXECUTOR", "local")
+    monkeypatch.setenv("AGINGSET_WORKERS", "1")
+    monkeypatch.setattr(blocks, "SAMPLES_PER_BLOCK", 1)
+    stage.main(load_params("params.yaml"))  # from the copied per-sample cache
+    written = pd.read_parquet(copy / table)
+    pd.testing.assert_frame_equal(written, pd.read_parquet(tiny_dataset / table))
+    assert written["sample_id"].is_monotonic_increasing
+    assert pq.read_metadata(copy / table).num_row_groups == written["sample_id"].nunique() > 1
 
 
 @pytest.mark.parametrize("stage", [labels_stage, validate_stage, card_stage], ids=["labels", "validate", "card"])
