@@ -372,7 +372,9 @@ class EisConfig(Strict):
     # spectra are checked whatever the worker count. 1.0: every spectrum (tests, benchmarks).
     cross_check_hz: list[PositiveFloat] = [0.01, 1.0, 100.0]
     cross_check_fraction: Rate = 0.1
-    solver: Tolerances = Tolerances(rtol=1e-6, atol=1e-5)  # SOC moves and rests
+    solver: Tolerances = Tolerances(rtol=1e-6, atol=1e-5)  # the rests (and the SOC moves, without move_solver)
+    # The SOC moves before the rests: the hour's rest that follows damps what a looser move leaves.
+    move_solver: Tolerances | None = None
     # The SOC moves and the time-domain sine in compiled C (PyBaMM's IDAKLU "compile" option,
     # built once per model): ~5x faster than casadi's virtual machine; Z differs from it
     # within the solver tolerance (<= 3e-6 relative), the two round differently.

@@ -121,9 +121,12 @@ class ImpedanceSimulator:
         )
         time_domain.build()
         self.time_model = time_domain.built_model
-        # Two solvers, one per set of tolerances (the SOC moves and rests; the sine excitation), each
+        # One solver per set of tolerances (the SOC moves; the rests; the sine excitation), each
         # stepped through IDAKLU directly (agingset/physics/stepping.py), as the aging loop.
-        self.mover = ModelStepper(_solver(eis.solver, eis.compile), self.time_model)
+        self.rester = ModelStepper(_solver(eis.solver, eis.compile), self.time_model)
+        self.mover = (
+            self.rester if eis.move_solver is None else ModelStepper(_solver(eis.move_solver, eis.compile), self.time_model)
+        )
         self.exciter = ModelStepper(_solver(eis.time_domain.solver, eis.compile), self.time_model)
 
     # -- reaching the operating point -------------------------------------------------
@@ -167,7 +170,7 @@ class ImpedanceSimulator:
                 moved = self._step(self.mover, solution, duration, moving)
                 soc_reached = soc_from - current * duration / 3600.0 / capacity_ah
             solution = moved
-        solution = self._step(self.mover, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
+        solution = self._step(self.rester, solution, self.eis.rest_s, {**inputs, _MOVE_CURRENT: 0.0})
         return Rested(solution, cell_inputs, float(soc_reached))
 
     @staticmethod
