@@ -25,6 +25,7 @@ worker waits for another's build of the same model instead of repeating it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
@@ -149,6 +150,7 @@ class _Slot:
     """One worker process and the task it is running."""
 
     def __init__(self, context, compiled_root: str | None = None):
+        self.compiled_root = compiled_root
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker_main, args=(child, compiled_root), daemon=True)
         self.process.start()
@@ -224,10 +226,33 @@ class _Outcomes:
             self.finish(index, ("crash", message))
 
 
+# Idle local workers kept for the next run_tasks of this process (the labels stage runs one per block
+# of samples): a worker's start, imports and built models are paid once. Stopped at exit.
+_IDLE: list[_Slot] = []
+
+
+def _stop_idle() -> None:
+    while _IDLE:
+        _IDLE.pop().stop()
+
+
+atexit.register(_stop_idle)
+
+
+def _workers(context, count: int, compiled_root: str | None) -> list[_Slot]:
+    """``count`` workers: idle ones of this process first (same compiled-model folder), then new ones."""
+    kept = [slot for slot in _IDLE if slot.compiled_root == compiled_root and slot.process.is_alive()][:count]
+    for slot in _IDLE:
+        if slot not in kept:
+            slot.stop()
+    _IDLE.clear()
+    return kept + [_Slot(context, compiled_root) for _ in range(count - len(kept))]
+
+
 def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes, compiled_root: str | None) -> None:
     """Hand tasks to long-lived spawned workers one at a time, grouped by affinity."""
     context = multiprocessing.get_context("spawn")
-    slots = [_Slot(context, compiled_root) for _ in range(min(workers, len(pending)))]
+    slots = _workers(context, min(workers, len(pending)), compiled_root)
     try:
         while pending or any(slot.index is not None for slot in slots):
             for slot in slots:
@@ -264,7 +289,10 @@ def _run_local(function, pending: deque, workers: int, outcomes: _Outcomes, comp
                     outcomes.timed_out(index, "stopped")
     finally:
         for slot in slots:
-            slot.stop(kill=slot.index is not None)
+            if slot.index is None and slot.process.is_alive():
+                _IDLE.append(slot)
+            else:
+                slot.stop(kill=True)
 
 
 def _dask_workers(client) -> int:
