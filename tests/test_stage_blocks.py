@@ -30,6 +30,17 @@ OUTPUTS = {
 }
 
 
+@pytest.fixture
+def copy(tiny_dataset, tmp_path, monkeypatch):
+    """A copy of the tiny dataset (its per-sample cache included) as the working directory, one local worker."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_dataset, run)
+    monkeypatch.chdir(run)
+    monkeypatch.setenv("AGINGSET_EXECUTOR", "local")
+    monkeypatch.setenv("AGINGSET_WORKERS", "1")
+    return run
+
+
 def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_alone(tmp_path):
     frame = pd.DataFrame({"sample_id": list("aabccdde"), "value": range(8)})
     results = {sample_id: encode(rows) for sample_id, rows in frame.groupby("sample_id")}
@@ -51,12 +62,7 @@ def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_
     [(solve_aging_stage, "data/aging/curves.parquet"), (solve_eis_stage, "data/eis/spectra.parquet")],
     ids=["solve_aging", "solve_eis"],
 )
-def test_solve_stages_write_a_row_group_per_block_with_the_same_rows(stage, table, tiny_dataset, tmp_path, monkeypatch):
-    copy = tmp_path / "run"
-    shutil.copytree(tiny_dataset, copy)
-    monkeypatch.chdir(copy)
-    monkeypatch.setenv("AGINGSET_EXECUTOR", "local")
-    monkeypatch.setenv("AGINGSET_WORKERS", "1")
+def test_solve_stages_write_a_row_group_per_block_with_the_same_rows(stage, table, tiny_dataset, copy, monkeypatch):
     monkeypatch.setattr(blocks, "SAMPLES_PER_BLOCK", 1)
     stage.main(load_params("params.yaml"))  # from the copied per-sample cache
     written = pd.read_parquet(copy / table)
@@ -66,12 +72,7 @@ def test_solve_stages_write_a_row_group_per_block_with_the_same_rows(stage, tabl
 
 
 @pytest.mark.parametrize("stage", [labels_stage, validate_stage, card_stage], ids=["labels", "validate", "card"])
-def test_blocks_of_one_sample_give_the_whole_datasets_bytes(stage, tiny_dataset, tmp_path, monkeypatch):
-    copy = tmp_path / "run"
-    shutil.copytree(tiny_dataset, copy)
-    monkeypatch.chdir(copy)
-    monkeypatch.setenv("AGINGSET_EXECUTOR", "local")
-    monkeypatch.setenv("AGINGSET_WORKERS", "1")
+def test_blocks_of_one_sample_give_the_whole_datasets_bytes(stage, tiny_dataset, copy, monkeypatch):
     monkeypatch.setattr(blocks, "SAMPLES_PER_BLOCK", 1)
     assert len(blocks.sample_blocks(pd.read_parquet(DESIGN))) > 1
     stage.main(load_params("params.yaml"))
@@ -79,14 +80,9 @@ def test_blocks_of_one_sample_give_the_whole_datasets_bytes(stage, tiny_dataset,
         assert (copy / name).read_bytes() == (tiny_dataset / name).read_bytes(), name
 
 
-def test_a_spectrum_missing_from_a_block_falls_back_to_the_whole_datasets_columns(tiny_dataset, tmp_path, monkeypatch):
+def test_a_spectrum_missing_from_a_block_falls_back_to_the_whole_datasets_columns(copy, monkeypatch):
     """One sample without one of its spectra: its block lacks those columns, so the stage takes every
     sample at once, and the result is what one block of everything gives."""
-    copy = tmp_path / "run"
-    shutil.copytree(tiny_dataset, copy)
-    monkeypatch.chdir(copy)
-    monkeypatch.setenv("AGINGSET_EXECUTOR", "local")
-    monkeypatch.setenv("AGINGSET_WORKERS", "1")
     spectra = pd.read_parquet(labels_stage.SPECTRA)
     first = spectra.iloc[0]
     missing = (spectra["sample_id"] == first["sample_id"]) & (spectra["soc"] == first["soc"]) & (
