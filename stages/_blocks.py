@@ -2,8 +2,8 @@
 
 Their rows are per sample (and snapshot), and so is what the labels, validate and card stages compute from
 them, so those stages go through them block by block and hold one block, not the dataset. Blocks follow
-the design's sorted sample ids, the row order of every per-sample table, so their results concatenated are
-the whole table's. The solve stages keep their results encoded (Parquet bytes, a few times smaller than the
+the design's sorted sample ids, the row order of both tables, so their results concatenated are the whole
+table's. The solve stages keep their results encoded (Parquet bytes, a few times smaller than the
 frames) and write one Parquet row group per block, decoding one block at a time. A filtered read decodes whole
 row groups, so a block's read then decodes only its own rows (with the default ~1 M-row groups, reading 100 of
 1,000 samples' spectra took a process from 0.38 to 1.04 GB).
