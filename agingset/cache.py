@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +67,28 @@ def encode(result: pd.DataFrame | dict[str, pd.DataFrame]) -> dict[str, bytes]:
 def decode_table(encoded: dict[str, bytes], name: str | None = None) -> pd.DataFrame:
     """One table of an encoded result (``name`` None: a result that is one frame)."""
     return pd.read_parquet(io.BytesIO(encoded[_BARE if name is None else name]))
+
+
+class _LazyTables(Mapping):
+    """The tables of an encoded result, each decoded when read."""
+
+    def __init__(self, encoded: dict[str, bytes]):
+        self._encoded = encoded
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return decode_table(self._encoded, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+
+def decode_lazily(encoded: dict[str, bytes]) -> pd.DataFrame | Mapping[str, pd.DataFrame]:
+    """:func:`decode`, but a result of several tables decodes a table only when it is read (a check of
+    one small table then leaves the large ones encoded)."""
+    return decode_table(encoded) if set(encoded) == {_BARE} else _LazyTables(encoded)
 
 
 def decode(encoded: dict[str, bytes]) -> pd.DataFrame | dict[str, pd.DataFrame]:

@@ -39,7 +39,7 @@ from multiprocessing.connection import wait
 from tqdm import tqdm
 
 from . import compiled
-from .cache import ResultCache, decode, encode, entry_key
+from .cache import ResultCache, decode, decode_lazily, encode, entry_key
 from .catalog import STATUS_FAILED, STATUS_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -402,8 +402,8 @@ def run_tasks(
         task = tasks[index]
         if kind == "ok":
             check = getattr(task, "cacheable", None)
-            result = decode(payload) if check is not None or not encoded else None
-            if cache is not None and (check is None or check(result)):
+            result = None if encoded else decode(payload)
+            if cache is not None and (check is None or check(decode_lazily(payload) if encoded else result)):
                 cache.store(keys[index], payload)
             report.computed += 1
         else:

@@ -11,7 +11,7 @@ row groups, so a block's read then decodes only its own rows (with the default ~
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -38,28 +38,29 @@ def read_block(path: str | Path, block: list[str], columns: list[str] | None = N
     return pd.read_parquet(path, columns=columns, filters=filters)
 
 
-def block_frame(results: Mapping[str, dict[str, bytes]], block: list[str], table: str | None = None) -> pd.DataFrame:
-    """The rows of ``block``'s samples from their encoded results (``table`` of each; None: a result
-    that is one frame), sample by sample in the block's order; no sample with rows: an empty frame."""
-    frames = [decode_table(results[sample_id], table) for sample_id in block if sample_id in results]
-    frames = [frame for frame in frames if not frame.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def write_blocks(target: str | Path, frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> None:
-    """One Parquet row group per frame (a block of samples), each frame dropped once written, so a
-    table is never whole in memory; no rows at all: ``empty`` (the table's typed columns). Every row
-    group takes the first's schema."""
+def write_results(
+    target: str | Path,
+    results: Mapping[str, dict[str, bytes]],
+    design: pd.DataFrame,
+    empty: pd.DataFrame,
+    table: str | None = None,
+) -> None:
+    """The encoded results by sample id (``table`` of each; None: results that are one frame) as one
+    Parquet table, one row group per block of the design's samples, each block decoded, written and
+    dropped, so the table is never whole in memory; no rows at all: ``empty`` (the typed columns).
+    Every row group takes the first's schema."""
     with atomic_path(target) as temporary:
         writer = None
         try:
-            for frame in frames:
-                if frame.empty:
+            for block in sample_blocks(design):
+                frames = [decode_table(results[sample_id], table) for sample_id in block if sample_id in results]
+                frames = [frame for frame in frames if not frame.empty]
+                if not frames:
                     continue
-                table = pa.Table.from_pandas(frame, preserve_index=False)
+                rows = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table.cast(writer.schema))
+                    writer = pq.ParquetWriter(temporary, rows.schema)
+                writer.write_table(rows.cast(writer.schema))
         finally:
             if writer is not None:
                 writer.close()

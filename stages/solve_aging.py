@@ -12,7 +12,7 @@ from agingset.physics.aging import empty_table
 from agingset.physics.model import handoff_state_names
 from agingset.physics.provenance import package_versions
 from agingset.tasks.aging import aging_tasks, solve_sample
-from stages._blocks import block_frame, sample_blocks, write_blocks
+from stages._blocks import write_results
 from stages._io import atomic_path, run_stage, write_json
 from stages._solve import solve_all
 
@@ -41,8 +41,7 @@ def main(params):
         for table in TABLES:
             if table == "curves":  # the largest: a block of samples at a time, for the stages that read it so
                 by_sample = {task.sample["sample_id"]: result for task, result in zip(tasks, results)}
-                blocks = (block_frame(by_sample, block, table) for block in sample_blocks(design))
-                write_blocks(directory / "curves.parquet", blocks, empty_table(table))
+                write_results(directory / "curves.parquet", by_sample, design, empty_table(table), table)
                 continue
             frames = [frame for result in results if not (frame := decode_table(result, table)).empty]
             table_frame = pd.concat(frames, ignore_index=True) if frames else empty_table(table)

@@ -9,7 +9,7 @@ from agingset.catalog import SPECTRA as OUTPUT
 from agingset.inputs import read_calibrated
 from agingset.tasks import eis as eis_tasks
 from agingset.tasks.eis import solve_spectra, spectrum_tasks
-from stages._blocks import block_frame, sample_blocks, write_blocks
+from stages._blocks import write_results
 from stages._io import run_stage
 from stages._solve import solve_all
 
@@ -26,8 +26,7 @@ def main(params):
     )
     spectra = solve_all(solve_spectra, tasks, "solve_eis", params.eis.timeout_s, encoded=True)
     by_sample = {task.sample_id: result for task, result in zip(tasks, spectra)}
-    blocks = (block_frame(by_sample, block) for block in sample_blocks(design))
-    write_blocks(OUTPUT, blocks, eis_tasks.empty_spectra())
+    write_results(OUTPUT, by_sample, design, eis_tasks.empty_spectra())
 
 
 if __name__ == "__main__":

@@ -41,19 +41,20 @@ def copy(tiny_dataset, tmp_path, monkeypatch):
     return run
 
 
-def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_alone(tmp_path):
+def test_the_writer_puts_each_block_in_its_own_row_group_and_a_block_reads_back_alone(tmp_path, monkeypatch):
     frame = pd.DataFrame({"sample_id": list("aabccdde"), "value": range(8)})
     results = {sample_id: encode(rows) for sample_id, rows in frame.groupby("sample_id")}
     results["f"] = encode(frame.head(0))  # a sample without rows (a failed one)
+    design = pd.DataFrame({"sample_id": list("gfedcba")})  # g: a sample without a result
+    monkeypatch.setattr(blocks, "SAMPLES_PER_BLOCK", 2)  # [a, b], [c, d], [e, f], [g]
     path = tmp_path / "table.parquet"
-    layout = [["a", "b"], ["c", "d"], ["e", "f"], ["g"]]
-    blocks.write_blocks(path, (blocks.block_frame(results, block) for block in layout), frame.head(0))
+    blocks.write_results(path, results, design, frame.head(0))
     metadata = pq.read_metadata(path)
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [3, 4, 1]
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame)
     assert blocks.read_block(path, ["c", "d"])["value"].tolist() == [3, 4, 5, 6]
     # No rows at all: the table's empty, typed columns.
-    blocks.write_blocks(path, [pd.DataFrame()], frame.head(0))
+    blocks.write_results(path, {}, design, frame.head(0))
     pd.testing.assert_frame_equal(pd.read_parquet(path), frame.head(0))
 
 
