@@ -669,9 +669,13 @@ HEADLINE_CONDITION = aging_signatures.condition_name(25.0, 0.5)
 PULSE = aging_signatures.PULSE
 
 
+MEASURED_SPECTRA_KEY = "measured_spectra"  # ... and of the fresh spectra against the measured cell's
+
+
 def _without_signatures(quality: Mapping) -> dict:
-    """quality.json without its aging signatures: they get their own section, not the counts' table or plot."""
-    return {key: value for key, value in quality.items() if key != SIGNATURES_KEY}
+    """quality.json without its aging signatures and the measured comparison: they get their own sections
+    (the calibration's for the comparison), not the counts' table or plot."""
+    return {key: value for key, value in quality.items() if key not in (SIGNATURES_KEY, MEASURED_SPECTRA_KEY)}
 
 
 def _quantity_label(quantity: str) -> str:
@@ -777,9 +781,7 @@ def render_card(inputs: CardInputs, figures: Mapping[str, str]) -> str:
         "learning_curve": _learning_curve_table(inputs.train_metrics),
         "calibration": calibration_figures.calibration_section(
             inputs.calibration,
-            calibration_figures.band_coverage(inputs.calibration_spectra, inputs.spectra)
-            if inputs.calibration_spectra is not None and inputs.spectra is not None
-            else {},
+            (inputs.quality or {}).get(MEASURED_SPECTRA_KEY, {}),
             figures,
             _figure_link,
         ),

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .calibration.measurements import MeasurementError, Measurements, MeasurementTables, validate_tables
+from .calibration.measurements import (
+    MeasuredSpectrum,
+    MeasurementError,
+    Measurements,
+    MeasurementTables,
+    validate_spectra,
+    validate_tables,
+)
 from .errors import InputError
 from .params import CalibrateConfig
 
@@ -41,3 +48,11 @@ def read_measurements(config: CalibrateConfig) -> Measurements:
         return validate_tables(tables, config)
     except MeasurementError as err:
         raise InputError(f"calibrate: {err}") from None
+
+
+def read_measured_spectra(config: CalibrateConfig) -> list[MeasuredSpectrum]:
+    """The measured impedance spectra alone (``calibrate.spectra``), checked against their format."""
+    try:
+        return validate_spectra(read_table("spectra", config.spectra), source=config.spectra)
+    except MeasurementError as err:
+        raise InputError(f"calibrate.spectra: {err}") from None

@@ -2,7 +2,8 @@
 
 The flags, report and metrics are written before the gate is applied, so a failing
 dataset still leaves the report that explains why. metrics/quality.json also carries the
-impedance aging signatures of the usable rows (``aging_signatures``: agingset/aging_signatures.py).
+impedance aging signatures of the usable rows (``aging_signatures``: agingset/aging_signatures.py) and the
+fresh spectra against the measured cell's (``measured_spectra``: agingset/measured_comparison.py).
 The spectra are checked a block of samples at a time (stages/_blocks.py).
 """
 
@@ -12,6 +13,8 @@ from agingset.aging_signatures import aging_signatures, signature_points
 from agingset.catalog import DESIGN, FEATURES, LABELS, SPECTRA, SPECTRUM_FEATURES, STATUS
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import VALIDATE_DIR as OUTPUT
+from agingset.measured_comparison import fresh_points, measured_comparison
+from agingset.measurement_files import read_measured_spectra
 from agingset.quality import KK_COLUMN, assess, report, spectrum_checks
 from stages._blocks import read_block, sample_blocks
 from stages._io import StageError, atomic_path, run_stage, write_json
@@ -19,24 +22,31 @@ from stages._io import StageError, atomic_path, run_stage, write_json
 METRICS = _METRICS["quality"]
 
 
-def checked_spectra(design: pd.DataFrame, per_spectrum: pd.DataFrame, params) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every spectrum's checks and the points the aging signatures read, one block of samples at a time."""
-    checked, points = [], []
+def checked_spectra(
+    design: pd.DataFrame, per_spectrum: pd.DataFrame, params, measured
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every spectrum's checks, the points the aging signatures read and the fresh spectra on the measured
+    frequencies, one block of samples at a time."""
+    checked, points, fresh = [], [], []
+    temperature = params.calibrate.spectra_temperature_c
     for block in sample_blocks(design):
         spectra = read_block(SPECTRA, block)
         if not spectra.empty:
             checked.append(spectrum_checks(spectra, per_spectrum, params.validate_))
             points.append(signature_points(spectra, checked[-1]))
+            fresh.append(fresh_points(spectra, measured, temperature, checked[-1]))
     if not checked:  # no spectrum at all: the checks of the (empty) table, with its columns
         spectra = pd.read_parquet(SPECTRA)
-        return spectrum_checks(spectra, per_spectrum, params.validate_), spectra
-    return pd.concat(checked, ignore_index=True), pd.concat(points, ignore_index=True)
+        checks = spectrum_checks(spectra, per_spectrum, params.validate_)
+        return checks, spectra, fresh_points(spectra, measured, temperature, checks)
+    return pd.concat(checked, ignore_index=True), pd.concat(points, ignore_index=True), pd.concat(fresh, ignore_index=True)
 
 
 def main(params):
+    measured = read_measured_spectra(params.calibrate)
     per_spectrum = pd.read_parquet(SPECTRUM_FEATURES)
     design, labels = pd.read_parquet(DESIGN), pd.read_parquet(LABELS)
-    spectra_checked, points = checked_spectra(design, per_spectrum, params)
+    spectra_checked, points, fresh = checked_spectra(design, per_spectrum, params, measured)
     assessment = assess(
         design,
         pd.read_parquet(STATUS),
@@ -52,7 +62,8 @@ def main(params):
         assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
         (directory / "report.md").write_text(report(assessment, KK_COLUMN in per_spectrum))
     signatures = aging_signatures(points, labels, assessment.snapshots, assessment.spectra, design)
-    write_json({**assessment.metrics, "aging_signatures": signatures}, METRICS)
+    comparison = measured_comparison(fresh, measured, params.calibrate.spectra_temperature_c)
+    write_json({**assessment.metrics, "aging_signatures": signatures, "measured_spectra": comparison}, METRICS)
     if assessment.violations:
         raise StageError(f"dataset fails the quality gate: {'; '.join(assessment.violations)}; see {OUTPUT}/report.md")
 

@@ -186,36 +186,6 @@ def test_the_complex_error_sees_a_wrong_shape_that_the_magnitude_hides():
     assert errors["median_complex_error_pct"] == pytest.approx(0.0, abs=1e-9)  # 5 of 26 frequencies are off
 
 
-def test_band_coverage_asks_real_and_imaginary_parts_inside_the_dataset_band():
-    from agingset.calibration.figures import band_coverage
-
-    frequency = np.logspace(-2, 3, 11)
-    measured = 0.02 - 0.004j / (1 + 1j * frequency)
-    dataset = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "sample_id": f"s{k}", "snapshot": 0, "soc": 0.5, "temperature_c": 25.0, "frequency_hz": frequency,
-                    # The real part spans the measured one, the imaginary part is the measured one's mirror image.
-                    "z_re_ohm": measured.real * scale, "z_im_ohm": -measured.imag * scale,
-                    "z_abs_ohm": np.abs(measured) * scale,
-                }
-            )
-            for k, scale in enumerate((0.9, 1.0, 1.1))
-        ]
-    )
-    spectra = pd.DataFrame(
-        {
-            "measurement": "spectrum_soc50", "parameters": "calibrated", "soc_measured": 0.5, "frequency_hz": frequency,
-            "z_re_measured_ohm": measured.real, "z_im_measured_ohm": measured.imag,
-        }
-    )
-    coverage = band_coverage(spectra, dataset)["spectrum_soc50"]
-    assert coverage["inside_band_pct"] == 100.0  # |Z| cannot tell a capacitive arc from an inductive one
-    assert coverage["re_and_im_inside_band_pct"] == 0.0
-    assert coverage["median_complex_error_pct"] > 1.0
-
-
 def test_capacity_to_voltage_is_the_charge_until_the_voltage_last_falls_through_it():
     time_s = np.array([0.0, 1800.0, 3600.0, 5400.0, 7200.0])
     current_a = np.array([0.0, -2.0, -2.0, -2.0, -2.0])  # 2 A from the first sample on: 1 A.h per 1800 s
