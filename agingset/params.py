@@ -232,6 +232,10 @@ class SolverConfig(Strict):
     # cannot start from then fails that jump, not the run. 0 disables the check.
     no_progress_steps: Annotated[int, Field(ge=0)] = 1000
     no_progress_s: Annotated[float, Field(ge=0)] = 10.0
+    # A life that fails is solved once more from its start at this atol (the aging stage only): a tighter
+    # solve converges where the looser one did not (the SPMe's end of a C/5 discharge, docs/execution.md).
+    # Its m_i records the solver it ran with, its status message the first attempt's failure. null: no retry.
+    retry_atol: PositiveFloat | None = None
 
 
 class RptStep(Strict):

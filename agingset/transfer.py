@@ -289,7 +289,7 @@ def interpolated_spectrum(frequency_hz: np.ndarray, z: np.ndarray, onto_hz: np.n
 ARC_MIN_HZ = 0.1  # the arc height is read above the diffusion tail
 # Per-frequency features are read on the polarisation, Z minus the spectrum's series resistance (Re Z at the
 # band's highest frequency), up to this frequency. A real cell's series resistance grows with age (contacts,
-# electrolyte); the dataset's SPM has neither, so its series resistance does not: a feature that carries it
+# electrolyte); the dataset's cells age neither (no contact loss; the SPMe's electrolyte is not consumed), so their series resistance does not: a feature that carries it
 # reads a real cell's ohmic growth as capacity loss (on the stand-in cells, every trained model overstated the
 # loss, bias -4 to -13 points, and none beat the training mean). Above ~100 Hz the polarisation is a small
 # difference of near-equal numbers (the LG M50LT's arc peaks at 126 Hz and turns inductive above ~500 Hz).

@@ -1,12 +1,13 @@
 """Question: which model family can carry the LG M50LT's low-frequency impedance (its diffusion tail) with particle
 diffusivities a cycling cell can live with?
 Answer: with the set's diffusivities, the electrolyte's thermodynamic factor (`--electrolyte`; measured 1.5-3 for
-LiPF6 carbonates, the set's 1) fitted to 2.66 (SPMe) / 3.03 (DFN) carries the tail: SPMe 2.5 / 1.9 / 3.1 % over
-10 mHz-1 kHz and 3.6 / 4.2 / 3.5 % below 0.1 Hz at SOC 20 / 50 / 80 %, -Im Z at 10 mHz 6.1 / 4.9 / 5.1 mOhm against
-5.6 / 5.4 / 5.9. Without it every family asks for a positive diffusivity near 3e-17 m2/s (1.7 / 3.0 / 3.7e-17), which
-no cell delivering its capacity at C/5 has; at the set's 4e-15 the ideal electrolyte lifts the tail only to 2.4-4.4
-mOhm; free Bruggeman coefficients (--tortuosity) reach the DFN's 2.0 / 6.4 / 10.7 % below 0.1 Hz only through a
-separator tortuosity near 28 (docs/studies.md, "spectrum-model-form", "thermodynamic-factor").
+LiPF6 carbonates, the set's 1) fitted to 2.23 (SPMe) / 3.03 (DFN) carries the tail: SPMe 1.6 / 1.7 / 1.2 % over
+10 mHz-1 kHz and 3.7 / 2.3 / 5.3 % below 0.1 Hz at SOC 20 / 50 / 80 %, -Im Z at 10 mHz 6.5 / 4.8 / 4.7 mOhm against
+5.6 / 5.4 / 5.9. Without it every family asks for a positive diffusivity near 3-5e-17 m2/s, which no cell delivering
+its capacity at C/5 has; at the set's 4e-15 the ideal electrolyte lifts the tail only to 2.4-4.6 mOhm; free
+Bruggeman coefficients (--tortuosity) reach the DFN's 2.0 / 6.4 / 10.7 % below 0.1 Hz only through a separator
+tortuosity near 28 (docs/studies.md, "spectrum-model-form", "thermodynamic-factor"; the SPMe figures are after the
+fix "spme-rest").
 Date: 2026-12-07
 Commit: ca47c84
 

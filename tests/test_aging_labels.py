@@ -23,7 +23,7 @@ from agingset.labels import (
     sample_summary,
 )
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol, accelerated, non_physical_reason
+from agingset.physics.aging import AgingSimulator, Protocol, TrajectoryFailed, accelerated, non_physical_reason
 from agingset.tasks.aging import aging_tasks, solve_sample
 
 SEI = {"SEI": "ec reaction limited"}
@@ -227,6 +227,34 @@ def test_failed_and_timed_out_samples_are_listed_with_reason_and_no_labels(tiny_
     assert summary["message"].str.len().gt(0).all()
     assert summary["metadata_sha256"].notna().all()
     assert labels.empty and tables["curves"].empty and tables["states"].empty
+
+
+def test_a_failed_life_is_solved_again_at_the_retry_tolerance_and_says_so(tiny_params, monkeypatch):
+    design = build_design(tiny_params.design, 1, tiny_params.seed)
+    configured = tiny_params.solver
+    assert configured.retry_atol is not None and configured.retry_atol != configured.atol
+    tighter = configured.model_copy(update={"atol": configured.retry_atol, "retry_atol": None})
+    solved = AgingSimulator.trajectory
+
+    def fails_at_the_configured_tolerance(self, *args, **kwargs):
+        if self.solver_config.atol == configured.atol:
+            raise TrajectoryFailed("rpt: Discharge at C/5 until 2.5 V: injected convergence failure")
+        return solved(self, *args, **kwargs)
+
+    monkeypatch.setattr(AgingSimulator, "trajectory", fails_at_the_configured_tolerance)
+    retried = solve_sample(aging_tasks(tiny_params.model, configured, tiny_params.aging, [], design)[0])
+    status = retried["status"].iloc[0]
+    assert status["status"] == "ok" and status["snapshots"] > 1
+    assert "injected convergence failure" in status["message"] and f"atol {configured.retry_atol:g}" in status["message"]
+    metadata = json.loads(retried["metadata"]["metadata_json"].iloc[0])
+    assert metadata["solver"]["atol"] == configured.retry_atol  # m_i says which solver made the data
+    without_retry = configured.model_copy(update={"retry_atol": None})
+    failed = solve_sample(aging_tasks(tiny_params.model, without_retry, tiny_params.aging, [], design)[0])
+    assert failed["status"]["status"].iloc[0] == "failed" and failed["snapshots"].empty
+    monkeypatch.undo()
+    # The retry is a real solve at the tighter tolerance: the life a direct solve at it gives.
+    direct = solve_sample(aging_tasks(tiny_params.model, tighter, tiny_params.aging, [], design)[0])
+    pd.testing.assert_frame_equal(retried["snapshots"], direct["snapshots"])
 
 
 CYCLES = np.array([0.0, 20.0, 40.0, 60.0])

@@ -714,3 +714,37 @@ def test_the_dataset_cell_puts_the_measured_cells_labelled_socs_near_their_label
     assert 4.9 < dataset["capacity_ah"] < 5.3  # an LG M50LT is a 4.85 A.h cell
     with_fitted_balance = placed([name for name in fitted if name not in config.keep_set_values or name in fractions])
     assert with_fitted_balance["max_abs_soc_error"] > 0.05
+
+
+def test_the_spme_calibration_spectrum_is_the_rested_cells_time_domain_response():
+    """PyBaMM's EISSimulation linearises the SPMe about initial conditions that are no rest (the positive's
+    overpotential starts at the negative's OCP); the fit's spectrum rests first, so it answers as the same
+    model driven by a small sine does, charge-transfer arc included."""
+    from agingset.physics import model as model_building
+    from agingset.physics.eis import lock_in_impedance
+
+    spme = TINY_SPM.model_copy(update={"family": "SPMe"})
+    names = [CONTACT, "Positive electrode double-layer capacity [F.m-2]"]
+    models = CellModels(spme, SOLVER, names)
+    # A slow positive double layer puts its charge-transfer arc near 1 Hz, where the two differed by 15 %.
+    values = {CONTACT: 0.01, "Positive electrode double-layer capacity [F.m-2]": 20.0}
+    frequencies = np.array([2.0, 0.5])
+    linearised = models.spectrum(values, 0.5, frequencies) - 1j * 2 * np.pi * frequencies * float(models.nominal[INDUCTANCE])
+
+    amplitude = 0.05
+    time_values = models.values.copy()
+    time_values.update({"Current function [A]": lambda t: amplitude * pybamm.sin(2 * np.pi * pybamm.InputParameter("f") * t)})
+    simulation = pybamm.Simulation(
+        model_building.impedance_model(spme, "differential"), parameter_values=time_values, var_pts=models.var_pts,
+        solver=pybamm.IDAKLUSolver(rtol=1e-9, atol=1e-9),
+    )
+    inputs = models.inputs(values, 0.5, 25.0, 25.0)
+    for frequency, expected in zip(frequencies, linearised):
+        periods, settle = 6, 3  # the initial double-layer transient dies within the settling periods
+        t = np.linspace(0, periods / frequency, 40 * periods + 1)
+        solution = simulation.solve([0, t[-1]], t_interp=t, inputs={**inputs, "f": float(frequency)})
+        measured = t >= settle / frequency
+        response = lock_in_impedance(t[measured], solution["Voltage [V]"].entries[measured], frequency, amplitude)
+        assert abs(expected - response) / abs(response) < 0.01
+    # The arc is there: Re Z grows by the positive's charge-transfer resistance from 2 Hz to 0.5 Hz.
+    assert linearised[1].real - linearised[0].real > 1e-3

@@ -332,12 +332,15 @@ class AgingSimulator:
             "rpt": self.solver_inputs(protocol, inputs, rpt),
         }
 
-    def run(self, sample_id: str, protocol: Protocol, inputs: dict[str, float]) -> dict[str, pd.DataFrame]:
+    def run(
+        self, sample_id: str, protocol: Protocol, inputs: dict[str, float], retried_after: str = ""
+    ) -> dict[str, pd.DataFrame]:
         """Status, RPT snapshots, RPT curves, hand-off states, per-cycle capacity and m_i of one
         sample cycled with ``protocol``.
 
         Only ``ok`` and ``non-physical`` samples carry measurements; a failed or timed-out
-        sample is one status row with its reason.
+        sample is one status row with its reason. ``retried_after``: the failure of an earlier
+        attempt at this sample (another solver), recorded in its message.
         """
         cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
         conditions = self.conditions(protocol, inputs)
@@ -361,6 +364,9 @@ class AgingSimulator:
             status = STATUS_NON_PHYSICAL if message else STATUS_OK
         else:
             tables = no_measurements()
+        if retried_after:
+            retry = f"solved at atol {self.solver_config.atol:g} after a failure at the configured solver: {retried_after}"
+            message = f"{message}; {retry}" if message else retry
 
         return sample_result(
             sample_id,

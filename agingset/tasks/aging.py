@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..catalog import STATUS_TIMEOUT
+from ..catalog import STATUS_FAILED, STATUS_TIMEOUT
 from ..params import AgingConfig, ModelConfig, SolverConfig
 from ..physics import model as model_building
 from ..physics.aging import (
@@ -65,9 +65,10 @@ class AgingTask:
             self.sample["sample_id"], status, message, no_measurements(), self.aging.rpt_every, metadata
         )
 
-    def simulator_key(self) -> tuple:
-        """Key of a built simulator: one serves every protocol and temperature."""
-        configs = (self.model, self.solver, self.aging)
+    def simulator_key(self, solver: SolverConfig | None = None) -> tuple:
+        """Key of a built simulator (with ``solver``, default the task's): one serves every protocol and
+        temperature."""
+        configs = (self.model, solver or self.solver, self.aging)
         return ("aging", *(c.model_dump_json() for c in configs), self.input_names, self.handoff_names)
 
 
@@ -89,18 +90,23 @@ def aging_tasks(
 
 
 def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
+    """One life; a failed one once more at ``solver.retry_atol`` (a second simulator per worker, built
+    on the first failure; its compiled functions are the first's, loaded from disk)."""
     from ..executor import cached
 
     sample = task.sample
     protocol = Protocol.of(sample)
-    simulator = cached(
-        task.simulator_key(),
-        lambda: AgingSimulator(
-            task.model,
-            task.solver,
-            task.aging,
-            list(task.input_names),
-            list(task.handoff_names),
-        ),
-    )
-    return simulator.run(sample["sample_id"], protocol, {name: float(sample[name]) for name in task.input_names})
+    inputs = {name: float(sample[name]) for name in task.input_names}
+
+    def simulator(solver: SolverConfig) -> AgingSimulator:
+        return cached(
+            task.simulator_key(solver),
+            lambda: AgingSimulator(task.model, solver, task.aging, list(task.input_names), list(task.handoff_names)),
+        )
+
+    result = simulator(task.solver).run(sample["sample_id"], protocol, inputs)
+    first = result["status"].iloc[0]
+    if task.solver.retry_atol is None or first["status"] != STATUS_FAILED:
+        return result
+    tighter = task.solver.model_copy(update={"atol": task.solver.retry_atol, "retry_atol": None})
+    return simulator(tighter).run(sample["sample_id"], protocol, inputs, retried_after=str(first["message"]))
