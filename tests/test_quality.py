@@ -1,5 +1,7 @@
 """Quality flags: each fires on a constructed bad row and on no good one; the gate fails the stage."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +14,10 @@ from agingset.quality import (
     report,
     spectrum_checks,
 )
+from agingset.errors import InputError
 from stages import validate
 from stages._io import StageError
+from tests.conftest import ROOT
 
 GOOD_SAMPLES = ["a", "b", "c"]
 FREQUENCIES = [0.1, 1.0, 10.0]
@@ -208,12 +212,16 @@ def test_missing_kk_column_is_reported_as_not_checked(tiny_params):
     assert "lin-KK: not checked" in report(result, kk_available=False)
 
 
-def _write_inputs(root, data):
+def _write_inputs(root, data, measured=True):
     for table, path in (("design", validate.DESIGN), ("status", validate.STATUS), ("labels", validate.LABELS),
                         ("spectra", validate.SPECTRA), ("per_spectrum", validate.SPECTRUM_FEATURES),
                         ("features", validate.FEATURES)):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         data[table].to_parquet(root / path)
+    if measured:  # the measured spectra the dataset's fresh ones are scored against
+        spectra = "reference-data/lgm50lt_eis_soc20_50_80.csv"
+        (root / spectra).parent.mkdir(parents=True, exist_ok=True)
+        (root / spectra).write_bytes((ROOT / spectra).read_bytes())
 
 
 def test_gate_fails_the_stage_but_keeps_the_report(tiny_params, tmp_path, monkeypatch):
@@ -235,7 +243,16 @@ def test_clean_dataset_passes_the_stage(tiny_params, tmp_path, monkeypatch):
     _write_inputs(tmp_path, _dataset())
     monkeypatch.chdir(tmp_path)
     validate.main(tiny_params)
-    assert (tmp_path / validate.METRICS).exists()
+    metrics = json.loads((tmp_path / validate.METRICS).read_text())
+    assert set(metrics["measured_spectra"]["spectra"]) == {"soc20", "soc50", "soc80"}
+
+
+def test_a_missing_measured_spectra_file_is_one_line_naming_the_key_and_writes_nothing(tiny_params, tmp_path, monkeypatch):
+    _write_inputs(tmp_path, _dataset(), measured=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"^calibrate\.spectra: reference-data/lgm50lt_eis_soc20_50_80\.csv not found$"):
+        validate.main(tiny_params)
+    assert not (tmp_path / validate.OUTPUT).exists() and not (tmp_path / validate.METRICS).exists()
 
 
 def test_an_unchecked_spectrum_is_not_a_failure_and_the_metrics_count_the_checked_ones(tiny_params):
