@@ -23,7 +23,13 @@ from agingset.labels import (
     sample_summary,
 )
 from agingset.physics import model as model_building
-from agingset.physics.aging import AgingSimulator, Protocol, TrajectoryFailed, accelerated, non_physical_reason
+from agingset.physics.aging import (
+    AgingSimulator,
+    Protocol,
+    TrajectoryFailed,
+    accelerated,
+    non_physical_reason,
+)
 from agingset.tasks.aging import aging_tasks, solve_sample
 
 SEI = {"SEI": "ec reaction limited"}
