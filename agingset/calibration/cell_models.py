@@ -171,9 +171,9 @@ class CellModels:
         """The cell's impedance at rest at ``soc``: linearised about the model's initial state after
         :data:`SPECTRUM_REST_S` of rest, as a measured cell (and the impedance stage's) is rested first.
         ``EISSimulation.solve`` linearises about the initial conditions themselves, which for the SPMe
-        and the DFN with the differential surface form are no rest: their positive electrode's reaction
-        overpotential starts at the negative's OCP (~0.13 V), and its charge-transfer arc is missing
-        from the spectrum (the time-domain response has it)."""
+        with the differential surface form are no rest: its positive electrode's reaction overpotential
+        starts at the negative's OCP (~0.13 V), and its charge-transfer arc is missing from the spectrum
+        (the time-domain response has it). The SPM's and the DFN's initial states are at rest."""
         inputs = self.inputs(values, soc, temperature_c, temperature_c)
         if self._linearisation is None:
             self.impedance.build()
