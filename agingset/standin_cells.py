@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pybamm
 
+from .physics.eis import Linearisation, rested_initial_state
+
 KELVIN = 273.15
 MODEL_FAMILIES = ("SPMe", "DFN")
 
@@ -117,8 +119,12 @@ def c5_capacity_ah(values: pybamm.ParameterValues, family: str) -> float:
 
 
 def impedance_ohm(values: pybamm.ParameterValues, family: str, soc: float, frequencies_hz: np.ndarray) -> np.ndarray:
+    """The spectrum of the cell rested at ``soc`` (linearised at rest, as the dataset's: :mod:`.physics.eis`)."""
     simulation = pybamm.EISSimulation(_model(family, True), parameter_values=values)
-    return np.asarray(simulation.solve(frequencies_hz, initial_soc=soc).impedance, dtype=complex)
+    simulation.build(initial_soc=soc)
+    rested = rested_initial_state(simulation, {}, pybamm.IDAKLUSolver())
+    linearisation = Linearisation(simulation, simulation.built_model, {})
+    return linearisation.impedance(rested, {}, np.asarray(frequencies_hz, dtype=float))
 
 
 def _drawn(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

@@ -22,7 +22,7 @@ import pybamm
 
 from ..params import ModelConfig, SolverConfig
 from ..physics import model as model_building
-from ..physics.eis import Linearisation
+from ..physics.eis import Linearisation, rested_initial_state
 from ..physics.model import SERIES_INDUCTANCE
 from .balance import electrode_balance
 from .measurements import Measurement
@@ -39,10 +39,6 @@ SIMULATION_CUTOFF_V = 2.0
 # A pulse's first sample under load: the measured step is there within the logger's first
 # sample (0-0.1 s), past the charge-transfer time constant (the arc at ~100 Hz: ~2 ms).
 PULSE_INSTANT_S = 0.1
-# Rest before a spectrum: the double layers relax within ~1 s (R_ct C_dl); longer rests move the
-# state on (reversible plating towards its equilibrium, diffusion), which the measured cells'
-# unknown rest history does not fix either.
-SPECTRUM_REST_S = 10.0
 
 
 class CellModels:
@@ -168,18 +164,14 @@ class CellModels:
 
     # -- simulations ------------------------------------------------------------------------
     def spectrum(self, values: dict, soc: float, frequencies_hz: np.ndarray, temperature_c: float = 25.0):
-        """The cell's impedance at rest at ``soc``: linearised about the model's initial state after
-        :data:`SPECTRUM_REST_S` of rest, as a measured cell (and the impedance stage's) is rested first.
-        ``EISSimulation.solve`` linearises about the initial conditions themselves, which for the SPMe
-        with the differential surface form are no rest: its positive electrode's reaction overpotential
-        starts at the negative's OCP (~0.13 V), and its charge-transfer arc is missing from the spectrum
-        (the time-domain response has it). The SPM's and the DFN's initial states are at rest."""
+        """The cell's impedance at ``soc``, linearised about its rested initial state
+        (:func:`~agingset.physics.eis.rested_initial_state`), as a measured cell is rested first."""
         inputs = self.inputs(values, soc, temperature_c, temperature_c)
         if self._linearisation is None:
             self.impedance.build()
             self._linearisation = Linearisation(self.impedance, self.impedance.built_model, inputs)
-        rest = self._rest_solver.solve(self.impedance.built_model, [0.0, SPECTRUM_REST_S], inputs=inputs)
-        impedance = self._linearisation.impedance(np.asarray(rest.y[:, -1]).ravel(), inputs, np.asarray(frequencies_hz, dtype=float))
+        rested = rested_initial_state(self.impedance, inputs, self._rest_solver)
+        impedance = self._linearisation.impedance(rested, inputs, np.asarray(frequencies_hz, dtype=float))
         inductance = values.get(SERIES_INDUCTANCE, float(self.nominal[SERIES_INDUCTANCE]))
         return model_building.with_series_inductance(impedance, frequencies_hz, inductance)
 
