@@ -5,7 +5,7 @@ What a model trained on the dataset learns from, though, is the *dataset's* spec
 (the design's spread around the base values, the dataset's model). This module scores those: for every
 measured spectrum (an SOC at ``calibrate.spectra_temperature_c``), each sample's first spectrum at that SOC and
 temperature (its fresh cell, at the first RPT), interpolated in log-frequency onto the measured frequencies of
-:data:`BAND_HZ`, and
+the band (the calibration's fit window, ``calibrate.frequency_window_hz``), and
 
 - the complex error |Z_sim - Z_meas| / |Z_meas| (real and imaginary parts together: |Z| alone is dominated by
   the real part and hides the diffusion tail and the inductive end) of the dataset's median spectrum (per
@@ -26,16 +26,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .calibration.measurements import MeasuredSpectrum
+from .calibration.measurements import LOW_FREQUENCY_HZ, MeasuredSpectrum
 
-BAND_HZ = (0.01, 1000.0)
-LOW_FREQUENCY_HZ = 0.1
 ENVELOPE_PERCENTILES = (5.0, 95.0)
 POINT_COLUMNS = ["sample_id", "soc", "frequency_hz", "z_re_ohm", "z_im_ohm"]
 
 
-def _band(spectrum: MeasuredSpectrum) -> tuple[np.ndarray, np.ndarray]:
-    inside = (spectrum.frequency_hz >= BAND_HZ[0]) & (spectrum.frequency_hz <= BAND_HZ[1])
+def _band(spectrum: MeasuredSpectrum, band_hz: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    inside = (spectrum.frequency_hz >= band_hz[0]) & (spectrum.frequency_hz <= band_hz[1])
     return spectrum.frequency_hz[inside], spectrum.impedance_ohm[inside]
 
 
@@ -43,6 +41,7 @@ def fresh_points(
     spectra: pd.DataFrame,
     measured: Sequence[MeasuredSpectrum],
     temperature_c: float,
+    band_hz: tuple[float, float],
     checked_spectra: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Each sample's first spectrum at every measured SOC and ``temperature_c``, on the measured frequencies
@@ -63,7 +62,7 @@ def fresh_points(
         rows = rows.merge(usable, on=keys, how="inner")
     parts = []
     for spectrum in measured:
-        frequency, _ = _band(spectrum)
+        frequency, _ = _band(spectrum, band_hz)
         at_soc = rows[np.isclose(rows["soc"].to_numpy(dtype=float), spectrum.soc)]
         if at_soc.empty or not frequency.size:
             continue
@@ -101,12 +100,14 @@ def _inside(measured: np.ndarray, simulated: np.ndarray) -> np.ndarray:
     return (measured >= low) & (measured <= high)
 
 
-def measured_comparison(points: pd.DataFrame, measured: Sequence[MeasuredSpectrum], temperature_c: float) -> dict:
+def measured_comparison(
+    points: pd.DataFrame, measured: Sequence[MeasuredSpectrum], temperature_c: float, band_hz: tuple[float, float]
+) -> dict:
     """Per measured spectrum (``soc20`` ...): the complex errors, the envelope coverage and the tail, from
     :func:`fresh_points`. A measured SOC without dataset spectra says so (``samples`` 0)."""
-    result = {"temperature_c": float(temperature_c), "band_hz": list(BAND_HZ), "spectra": {}}
+    result = {"temperature_c": float(temperature_c), "band_hz": [float(f) for f in band_hz], "spectra": {}}
     for spectrum in measured:
-        frequency, impedance = _band(spectrum)
+        frequency, impedance = _band(spectrum, band_hz)
         name = f"soc{round(100 * spectrum.soc):d}"
         at_soc = points[np.isclose(points["soc"].to_numpy(dtype=float), spectrum.soc)]
         # Frequencies every sample covers (the grids are the same for all samples of a dataset).

@@ -28,17 +28,17 @@ def checked_spectra(
     """Every spectrum's checks, the points the aging signatures read and the fresh spectra on the measured
     frequencies, one block of samples at a time."""
     checked, points, fresh = [], [], []
-    temperature = params.calibrate.spectra_temperature_c
+    temperature, band = params.calibrate.spectra_temperature_c, params.calibrate.frequency_window_hz
     for block in sample_blocks(design):
         spectra = read_block(SPECTRA, block)
         if not spectra.empty:
             checked.append(spectrum_checks(spectra, per_spectrum, params.validate_))
             points.append(signature_points(spectra, checked[-1]))
-            fresh.append(fresh_points(spectra, measured, temperature, checked[-1]))
+            fresh.append(fresh_points(spectra, measured, temperature, band, checked[-1]))
     if not checked:  # no spectrum at all: the checks of the (empty) table, with its columns
         spectra = pd.read_parquet(SPECTRA)
         checks = spectrum_checks(spectra, per_spectrum, params.validate_)
-        return checks, spectra, fresh_points(spectra, measured, temperature, checks)
+        return checks, spectra, fresh_points(spectra, measured, temperature, band, checks)
     return pd.concat(checked, ignore_index=True), pd.concat(points, ignore_index=True), pd.concat(fresh, ignore_index=True)
 
 
@@ -62,7 +62,8 @@ def main(params):
         assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
         (directory / "report.md").write_text(report(assessment, KK_COLUMN in per_spectrum))
     signatures = aging_signatures(points, labels, assessment.snapshots, assessment.spectra, design)
-    comparison = measured_comparison(fresh, measured, params.calibrate.spectra_temperature_c)
+    calibrate = params.calibrate
+    comparison = measured_comparison(fresh, measured, calibrate.spectra_temperature_c, calibrate.frequency_window_hz)
     write_json({**assessment.metrics, "aging_signatures": signatures, "measured_spectra": comparison}, METRICS)
     if assessment.violations:
         raise StageError(f"dataset fails the quality gate: {'; '.join(assessment.violations)}; see {OUTPUT}/report.md")

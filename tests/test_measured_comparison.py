@@ -11,6 +11,7 @@ from agingset.measured_comparison import fresh_points, measured_comparison
 
 MEASURED_HZ = np.geomspace(0.005, 5000.0, 41)  # reaches past the band on both sides
 GRID_HZ = np.geomspace(0.001, 2000.0, 64)  # the dataset's own grid: other frequencies, so points are interpolated
+BAND_HZ = (0.01, 1000.0)
 
 
 def cell(frequency_hz: np.ndarray) -> np.ndarray:
@@ -39,13 +40,15 @@ def spectra_table(scales: np.ndarray, soc: float = 0.5) -> pd.DataFrame:
 
 
 def compare(spectra: pd.DataFrame, spectra_measured, checked=None) -> dict:
-    return measured_comparison(fresh_points(spectra, spectra_measured, 25.0, checked), spectra_measured, 25.0)
+    return measured_comparison(
+        fresh_points(spectra, spectra_measured, 25.0, BAND_HZ, checked), spectra_measured, 25.0, BAND_HZ
+    )
 
 
 def test_a_dataset_spread_around_the_measured_cell_contains_it_with_its_own_error():
     scales = 1 + np.linspace(-0.1, 0.1, 21)
     result = compare(spectra_table(scales), measured(0.5))["spectra"]["soc50"]
-    band = MEASURED_HZ[(MEASURED_HZ >= 0.01) & (MEASURED_HZ <= 1000)]
+    band = MEASURED_HZ[(MEASURED_HZ >= BAND_HZ[0]) & (MEASURED_HZ <= BAND_HZ[1])]
     assert result["samples"] == 21 and result["frequencies"] == band.size
     # A cell scaled by (1 + d) is |d| away in complex error at every frequency (up to the interpolation);
     # the samples' median spectrum is the measured one.
@@ -92,9 +95,9 @@ def test_unusable_and_failed_spectra_are_left_out_and_a_measured_soc_without_spe
 
 def test_points_taken_block_by_block_are_the_whole_tables():
     spectra, spectra_measured = spectra_table(1 + np.linspace(-0.1, 0.1, 6)), measured(0.5)
-    whole = fresh_points(spectra, spectra_measured, 25.0)
+    whole = fresh_points(spectra, spectra_measured, 25.0, BAND_HZ)
     blocks = pd.concat(
-        [fresh_points(part, spectra_measured, 25.0) for _, part in spectra.groupby(spectra.sample_id < "s03")]
+        [fresh_points(part, spectra_measured, 25.0, BAND_HZ) for _, part in spectra.groupby(spectra.sample_id < "s03")]
     ).sort_values(["sample_id", "frequency_hz"], ignore_index=True)
     pd.testing.assert_frame_equal(whole.sort_values(["sample_id", "frequency_hz"], ignore_index=True), blocks)
 

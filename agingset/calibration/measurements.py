@@ -122,6 +122,9 @@ def block_average(measurement: Measurement, period_s: float) -> Measurement:
 SPECTRUM_COLUMNS = ("soc_pct", "ocv_v", "frequency_hz", "z_re_ohm", "z_im_ohm")
 # A cell's impedance magnitude lies well inside this band; outside it is a unit mistake.
 IMPEDANCE_BAND_OHM = (1e-5, 10.0)
+# Where a spectrum's diffusion tail is scored on its own (complex error below this frequency): the part |Z|
+# and a whole-band median hide.
+LOW_FREQUENCY_HZ = 0.1
 
 
 @dataclass(frozen=True)

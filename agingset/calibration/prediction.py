@@ -17,11 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .cell_models import PULSE_INSTANT_S, SIMULATION_CUTOFF_V, CellModels
-from .measurements import MeasuredSpectrum, Measurement
+from .measurements import LOW_FREQUENCY_HZ, MeasuredSpectrum, Measurement
 from .observations import DISCHARGE, PULSE, RATE_TEST_KINDS, SPECTRUM, Observation, discharge_current
-
-# The diffusion tail's band, where the SPM's spectra depart most from a real cell's.
-LOW_FREQUENCY_HZ = 0.1
 
 
 @dataclass(frozen=True)
