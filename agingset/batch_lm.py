@@ -71,7 +71,20 @@ def least_squares_batch(
         system = normal * (free[:, :, None] & free[:, None, :]) + identity * np.where(
             free, damping[rows, None] * diagonal, 1.0
         )[:, None, :]
-        step = np.linalg.solve(system, -(gradient * free)[..., None])[..., 0]
+        rhs = -(gradient * free)[..., None]
+        try:
+            step = np.linalg.solve(system, rhs)[..., 0]
+        except np.linalg.LinAlgError:  # a singular system (a flat spectrum of huge magnitude): row by row,
+            solved = np.ones(len(rows), dtype=bool)  # and a fit whose own system is singular ends unconverged
+            step = np.zeros_like(xs)
+            for i in range(len(rows)):
+                try:
+                    step[i] = np.linalg.solve(system[i], rhs[i])[:, 0]
+                except np.linalg.LinAlgError:
+                    solved[i] = False
+            if not solved.all():
+                active[rows[~solved]] = False
+                continue
         trial = np.clip(xs + step, lower[rows], upper[rows])
         step = trial - xs
         new_residual, new_jacobian = fun(trial, rows)
