@@ -67,6 +67,8 @@ class CardInputs:
     calibration: dict = field(default_factory=dict)
     calibration_spectra: pd.DataFrame | None = None
     calibration_records: pd.DataFrame | None = None
+    # The dataset's fresh spectra on the measured frequencies (data/validate/dataset_fresh_spectra.parquet).
+    dataset_fresh_spectra: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------- helpers
@@ -393,7 +395,9 @@ def build_figures(inputs: CardInputs) -> dict[str, Figure]:
     if inputs.predictions is not None and not inputs.predictions.empty:
         figures["predicted_vs_true"] = predicted_vs_true(inputs.predictions)
     figures.update(
-        calibration_figures.build_calibration_figures(inputs.calibration_spectra, inputs.calibration_records, inputs.spectra)
+        calibration_figures.build_calibration_figures(
+            inputs.calibration_spectra, inputs.calibration_records, inputs.dataset_fresh_spectra
+        )
     )
     return figures
 

@@ -85,6 +85,8 @@ SPECTRUM_FEATURES = f"{LABELS_DIR}/spectrum_features.parquet"
 VALIDATE_DIR = "data/validate"
 FLAGS = f"{VALIDATE_DIR}/flags.parquet"
 CHECKED_SPECTRA = f"{VALIDATE_DIR}/spectra.parquet"
+# The fresh spectra the measured comparison reads (agingset.measured_comparison.fresh_points): the card draws them.
+DATASET_FRESH_SPECTRA = f"{VALIDATE_DIR}/dataset_fresh_spectra.parquet"
 SPLIT = "data/split/split.parquet"
 TRAIN_DIR = "data/train"
 PREDICTIONS = f"{TRAIN_DIR}/predictions.parquet"

@@ -34,6 +34,7 @@ TABLES = {
     "predictions": catalog.PREDICTIONS,
     "calibration_spectra": f"{catalog.CALIBRATION_DIR}/predictions_spectra.parquet",
     "calibration_records": f"{catalog.CALIBRATION_DIR}/predictions_records.parquet",
+    "dataset_fresh_spectra": catalog.DATASET_FRESH_SPECTRA,
 }
 METRICS = {
     "quality": catalog.METRICS["quality"],

@@ -3,14 +3,25 @@
 The flags, report and metrics are written before the gate is applied, so a failing
 dataset still leaves the report that explains why. metrics/quality.json also carries the
 impedance aging signatures of the usable rows (``aging_signatures``: agingset/aging_signatures.py) and the
-fresh spectra against the measured cell's (``measured_spectra``: agingset/measured_comparison.py).
+fresh spectra against the measured cell's (``measured_spectra``: agingset/measured_comparison.py; the fresh spectra
+it reads go to data/validate/dataset_fresh_spectra.parquet, for the card).
 The spectra are checked a block of samples at a time (stages/_blocks.py).
 """
+
+from pathlib import Path
 
 import pandas as pd
 
 from agingset.aging_signatures import aging_signatures, signature_points
-from agingset.catalog import DESIGN, FEATURES, LABELS, SPECTRA, SPECTRUM_FEATURES, STATUS
+from agingset.catalog import (
+    DATASET_FRESH_SPECTRA,
+    DESIGN,
+    FEATURES,
+    LABELS,
+    SPECTRA,
+    SPECTRUM_FEATURES,
+    STATUS,
+)
 from agingset.catalog import METRICS as _METRICS
 from agingset.catalog import VALIDATE_DIR as OUTPUT
 from agingset.measured_comparison import fresh_points, measured_comparison
@@ -60,6 +71,7 @@ def main(params):
         assessment.snapshots.to_parquet(directory / "flags.parquet", index=False)
         assessment.samples.to_parquet(directory / "samples.parquet", index=False)
         assessment.spectra.to_parquet(directory / "spectra.parquet", index=False)
+        fresh.to_parquet(directory / Path(DATASET_FRESH_SPECTRA).name, index=False)
         (directory / "report.md").write_text(report(assessment, KK_COLUMN in per_spectrum))
     signatures = aging_signatures(points, labels, assessment.snapshots, assessment.spectra, design)
     calibrate = params.calibrate

@@ -62,6 +62,20 @@ def simulator_and_cell(sei: str):
     return simulator, centre
 
 
+def params_start(names: list[str]) -> np.ndarray:
+    """The fitted parameters as params.yaml has them: a rate at its design range's geometric centre, the energy
+    from model.parameter_overrides (the study's scaled units)."""
+    params = load_params("params.yaml")
+    start = []
+    for name in names:
+        if name == SEI_ENERGY:
+            start.append(params.model.parameter_overrides[name] / 1e4)
+        else:
+            bounds = params.design.cell_parameters[name]
+            start.append(0.5 * (np.log10(bounds.low) + np.log10(bounds.high)))
+    return np.array(start)
+
+
 def storage_fade(simulator, cell: dict, temperature_c: float, soc: float) -> tuple[np.ndarray, np.ndarray]:
     protocol = Protocol(temperature_c, 1.0, 1.0, 4.2, 2.5, 0.05, storage_days=BLOCK_DAYS, storage_soc=soc)
     result = simulator.run("fit", protocol, cell)
@@ -90,10 +104,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, default=20)
     parser.add_argument("--sei", choices=sorted(FITTED), default="solvent-diffusion limited")
+    parser.add_argument("--from-params", action="store_true",
+                        help="start from params.yaml's rates (the design centre) and activation energy, not the study's starts")
     arguments = parser.parse_args(argv)
     simulator, centre = simulator_and_cell(arguments.sei)
     names = list(FITTED[arguments.sei])
     start = np.array(list(FITTED[arguments.sei].values()))
+    if arguments.from_params:
+        start = params_start(names)
 
     def cell(x):
         return {**centre, **{name: v * 1e4 if name == SEI_ENERGY else 10**v for name, v in zip(names, x)}}

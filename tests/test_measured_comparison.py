@@ -119,3 +119,8 @@ def test_the_validate_stage_scores_the_tiny_datasets_fresh_spectra(tiny_dataset)
         rows = table[(table.soc_pct == soc) & (table.frequency_hz >= 0.01)]
         tail = rows.loc[rows.frequency_hz.idxmin()]
         assert entry["tail_minus_im_z_mohm"]["measured"] == pytest.approx(-1e3 * tail.z_im_ohm, rel=1e-3)
+    # The points scored are written for the card: every sample at the two SOCs, on the measured band's frequencies.
+    points = pd.read_parquet(tiny_dataset / "data" / "validate" / "dataset_fresh_spectra.parquet")
+    assert sorted(points["soc"].unique()) == [0.2, 0.8]
+    assert points.groupby("soc")["sample_id"].nunique().tolist() == [samples, samples]
+    assert set(points["frequency_hz"]) <= set(table["frequency_hz"][(table.frequency_hz >= 0.01) & (table.frequency_hz <= 1000)])

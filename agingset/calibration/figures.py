@@ -1,6 +1,6 @@
 """The dataset card's calibration section: real measurements against the calibrated model.
 
-Pure: the calibrate stage's prediction tables, its metrics and the dataset's spectra in;
+Pure: the calibrate stage's prediction tables, its metrics and the dataset's fresh spectra in;
 markdown lines and ``Figure`` objects out.
 """
 
@@ -17,13 +17,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .measurements import Measurement  # noqa: E402
-
-BAND = (5, 95)  # percentiles of the dataset's fresh spectra
+from ..measured_comparison import ENVELOPE_PERCENTILES  # noqa: E402
+from .measurements import LOW_FREQUENCY_HZ, Measurement  # noqa: E402
 
 
 def _calibrated(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["parameters"] == "calibrated"]
+
+
+def _frequency_text(frequency_hz: float) -> str:
+    for unit, scale in (("kHz", 1e3), ("Hz", 1.0), ("mHz", 1e-3)):
+        if frequency_hz >= 0.999 * scale:
+            return f"{frequency_hz / scale:.3g} {unit}"
+    return f"{frequency_hz:.3g} Hz"
+
+
+def _band_text(low_hz: float, high_hz: float) -> str:
+    return f"{_frequency_text(low_hz)}-{_frequency_text(high_hz)}"
 
 
 def nyquist_measured_vs_calibrated(spectra: pd.DataFrame) -> Figure:
@@ -37,7 +47,7 @@ def nyquist_measured_vs_calibrated(spectra: pd.DataFrame) -> Figure:
         for label, style in (("stock", "C1--"), ("calibrated", "C0-")):
             simulated = rows[rows["parameters"] == label]
             axis.plot(1e3 * simulated["z_re_simulated_ohm"], -1e3 * simulated["z_im_simulated_ohm"], style, label=label)
-        axis.set_title(f"{name} (10 mHz-1 kHz)")
+        axis.set_title(f"{name} ({_band_text(rows['frequency_hz'].min(), rows['frequency_hz'].max())})")
         axis.set_xlabel("Z_re [mOhm]")
         axis.set_ylabel("-Z_im [mOhm]")
         axis.set_aspect("equal", adjustable="datalim")
@@ -110,43 +120,33 @@ def drive_cycle_measured_vs_calibrated(records: pd.DataFrame) -> Figure:
     return figure
 
 
-def _fresh_rows(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
-    """The dataset's fresh spectra (snapshot 0) at the SOC nearest ``soc``: (that SOC, rows), or None."""
-    fresh = dataset_spectra[(dataset_spectra["snapshot"] == 0) & np.isclose(dataset_spectra["temperature_c"], temperature_c)]
-    fresh = fresh[np.isfinite(fresh["z_abs_ohm"])]
-    if fresh.empty:
-        return None
-    nearest = fresh["soc"].unique()[np.argmin(np.abs(fresh["soc"].unique() - soc))]
-    return nearest, fresh[fresh["soc"] == nearest]
-
-
-def fresh_band(dataset_spectra: pd.DataFrame, soc: float, temperature_c: float = 25.0):
-    """5-95 % band of |Z| over the dataset's fresh spectra (snapshot 0) nearest ``soc``, per frequency."""
-    found = _fresh_rows(dataset_spectra, soc, temperature_c)
-    if found is None:
-        return None
-    nearest, rows = found
-    grouped = rows.groupby("frequency_hz")["z_abs_ohm"]
-    return nearest, grouped.quantile(BAND[0] / 100), grouped.quantile(BAND[1] / 100)
-
-
-def measured_over_dataset_band(spectra: pd.DataFrame, dataset_spectra: pd.DataFrame) -> Figure | None:
+def measured_in_dataset_envelope(spectra: pd.DataFrame, fresh: pd.DataFrame) -> Figure | None:
+    """Per measured spectrum, Re Z and -Im Z against frequency: the dataset's fresh spectra (5-95 % band and
+    median over the samples, :func:`agingset.measured_comparison.fresh_points`: the rows the metric
+    ``measured_spectra`` scores), the calibrated model and the measured cell."""
     measured = _calibrated(spectra)
     names = list(dict.fromkeys(measured["measurement"]))
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(2, len(names), figsize=(4.2 * len(names), 5.6), squeeze=False, sharex=True)
     drawn = False
-    for axis, name in zip(axes[0], names):
-        rows = measured[measured["measurement"] == name]
-        band = fresh_band(dataset_spectra, float(rows["soc_measured"].iloc[0]))
-        if band is not None:
-            soc, low, high = band
-            axis.fill_between(low.index, 1e3 * low, 1e3 * high, color="C0", alpha=0.25, label=f"dataset fresh 5-95 % (SOC {soc:g})")
-            drawn = True
-        axis.loglog(rows["frequency_hz"], 1e3 * np.hypot(rows["z_re_measured_ohm"], rows["z_im_measured_ohm"]), "ko", ms=3, label="measured")
-        axis.set_title(name)
-        axis.set_xlabel("frequency [Hz]")
-        axis.legend(fontsize=7)
-    axes[0][0].set_ylabel("|Z| [mOhm]")
+    for column, name in enumerate(names):
+        rows = measured[measured["measurement"] == name].sort_values("frequency_hz")
+        soc = float(rows["soc_measured"].iloc[0])
+        at_soc = fresh[np.isclose(fresh["soc"].to_numpy(dtype=float), soc)]
+        for row, (part, sign, label) in enumerate((("z_re", 1, "Re Z"), ("z_im", -1, "-Im Z"))):
+            axis = axes[row][column]
+            if not at_soc.empty:
+                per_frequency = (sign * 1e3 * at_soc[f"{part}_ohm"]).groupby(at_soc["frequency_hz"])
+                low, high = (per_frequency.quantile(p / 100) for p in ENVELOPE_PERCENTILES)
+                axis.fill_between(low.index, low, high, color="C0", alpha=0.25, label="dataset fresh 5-95 %")
+                axis.plot(low.index, per_frequency.median(), "C0-", lw=1, label="dataset median")
+                drawn = True
+            axis.plot(rows["frequency_hz"], sign * 1e3 * rows[f"{part}_simulated_ohm"], "C1--", lw=1, label="calibrated")
+            axis.plot(rows["frequency_hz"], sign * 1e3 * rows[f"{part}_measured_ohm"], "ko", ms=2.5, label="measured")
+            axis.set_xscale("log")
+            axis.set_ylabel(f"{label} [mOhm]")
+        axes[0][column].set_title(f"{name} ({int(at_soc['sample_id'].nunique())} samples)")
+        axes[1][column].set_xlabel("frequency [Hz]")
+    axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     if not drawn:
         plt.close(figure)
@@ -154,14 +154,14 @@ def measured_over_dataset_band(spectra: pd.DataFrame, dataset_spectra: pd.DataFr
     return figure
 
 
-def build_calibration_figures(spectra, records, dataset_spectra) -> dict[str, Figure]:
+def build_calibration_figures(spectra, records, fresh_spectra) -> dict[str, Figure]:
     figures = {}
     if spectra is not None and not spectra.empty:
         figures["calibration_nyquist"] = nyquist_measured_vs_calibrated(spectra)
-        if dataset_spectra is not None:
-            band = measured_over_dataset_band(spectra, dataset_spectra)
-            if band is not None:
-                figures["calibration_band"] = band
+        if fresh_spectra is not None:
+            envelope = measured_in_dataset_envelope(spectra, fresh_spectra)
+            if envelope is not None:
+                figures["calibration_band"] = envelope
     if records is not None and not records.empty:
         figures["calibration_discharges"] = discharges_measured_vs_calibrated(records)
         temperatures = cell_temperatures_measured_vs_calibrated(records)
@@ -235,7 +235,8 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
         "The dataset's model and base parameter values come from the `calibrate` stage: a joint fit to real "
         "LG M50/M50LT measurements (`reference-data/`). Held-out records were never fitted. Errors: voltage "
         "RMSE (and cell-temperature RMSE); spectra: median relative |Z| error and median complex error "
-        "|Z_sim - Z_meas| / |Z_meas| over 10 mHz-1 kHz and below 0.1 Hz. "
+        "|Z_sim - Z_meas| / |Z_meas| over the fit window (calibrate.frequency_window_hz) and below "
+        f"{_frequency_text(LOW_FREQUENCY_HZ)}. "
         "`stock`: the parameter set as published.",
         "",
         "| measurement | role | stock | calibrated |",
@@ -259,14 +260,17 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
         lines.append(f"| {name} | {_number(entry['fitted'], 4)} | {_number(entry['standard_error'], 2)} |")
     lines.append("")
     if coverage.get("spectra"):
+        tails = [entry["tail_frequency_hz"] for entry in coverage["spectra"].values() if entry.get("samples")]
+        tail_text = _frequency_text(min(tails)) if tails else "the lowest frequency"
+        low_text = _frequency_text(LOW_FREQUENCY_HZ)
         lines += [
             f"Measured spectra against the dataset's fresh-cell spectra ({coverage['temperature_c']:g} degC, each "
-            "sample's first spectrum at the measured SOC; metrics/quality.json `measured_spectra`), 10 mHz-1 kHz: "
+            f"sample's first spectrum at the measured SOC; metrics/quality.json `measured_spectra`), {_band_text(*coverage['band_hz'])}: "
             "share of frequencies inside the dataset's 5-95 % band, by Re Z and Im Z together and by |Z|; complex "
             "error |Z_dataset - Z_measured| / |Z_measured| of the dataset's median spectrum (median over "
-            "frequencies); -Im Z at 10 mHz, dataset median and measured:",
+            f"frequencies); -Im Z at {tail_text}, dataset median and measured:",
             "",
-            "| measured SOC | samples | inside band: Re and Im | abs Z | complex error | below 0.1 Hz | -Im Z 10 mHz [mOhm] |",
+            f"| measured SOC | samples | inside band: Re and Im | abs Z | complex error | below {low_text} | -Im Z {tail_text} [mOhm] |",
             "|---|---|---|---|---|---|---|",
         ]
         for name, entry in coverage["spectra"].items():
@@ -282,7 +286,13 @@ def calibration_section(metrics: Mapping, coverage: Mapping, figures: Mapping[st
             )
         lines.append("")
     lines += ["Measured (dots) against stock and calibrated spectra:", "", *link("calibration_nyquist", "calibration Nyquist", figures)]
-    lines += ["Measured spectra over the dataset's fresh-cell band:", "", *link("calibration_band", "measured vs dataset band", figures)]
+    lines += [
+        "Measured spectra (dots) in the dataset's fresh-cell band (shaded: 5-95 % of the samples; line: their median; "
+        "dashed: the calibrated model), Re Z and -Im Z apart: where the measured -Im Z leaves the band, the model's "
+        "arcs and tail have another shape than the cell's:",
+        "",
+        *link("calibration_band", "measured vs dataset band", figures),
+    ]
     lines += ["Discharges per ambient temperature (thick: measured; dashed: held out):", "", *link("calibration_discharges", "discharges", figures)]
     lines += [
         "Cell temperature over those discharges (thick: measured at the can; thin: the lumped model):",
