@@ -306,6 +306,11 @@ def main(argv: list[str] | None = None) -> None:
         switched = samples["switch_after_cycles"] > 0
         print(f"{int(switched.sum())} of {len(samples)} samples switch their ambient mid-life: left out")
         samples = samples[~switched]
+    # A failed life has no RPT to compare (its reason is in data/aging/status.parquet).
+    solved = samples["sample_id"].isin(tables["snapshots"]["sample_id"])
+    if not solved.all():
+        print(f"{int((~solved).sum())} of {len(samples)} samples have no RPT (failed): left out")
+        samples = samples[solved]
     records = [compare_sample(sample, tables, arguments.dt_s) for _, sample in samples.iterrows()]
     table = pd.DataFrame(records)
     pd.set_option("display.width", 250)

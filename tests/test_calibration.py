@@ -205,7 +205,7 @@ def test_a_held_out_measurement_cannot_enter_the_fit(synthetic):
 
 
 def test_project_params_hold_out_every_10_degree_and_every_half_c_test():
-    """The validation protocol: 10 degC rate tests and every C/2 test are predicted, never fitted."""
+    """The validation protocol: 10 degC records (rate tests and pulses) and every C/2 test are predicted, never fitted."""
     params = load_params(ROOT / "params.yaml")
     config = params.calibrate
     spectra = validate_spectra(pd.read_csv(ROOT / config.spectra))
@@ -219,12 +219,13 @@ def test_project_params_hold_out_every_10_degree_and_every_half_c_test():
     assert all(by_name[name].role == HELD_OUT for name in must_be_held)
     fitted = [o for o in observations if o.role == FIT]
     assert not set(must_be_held) & {o.name for o in fitted}
-    assert {o.kind for o in fitted} == {SPECTRUM, DISCHARGE, "drive_cycle"}
-    # The pulses are predicted by default; fitted on request, except at a held-out temperature.
+    assert {o.kind for o in fitted} == {SPECTRUM, DISCHARGE, "drive_cycle", PULSE}
+    # The pulses are fitted by default, except at the held-out temperature; held out on request.
     assert [o.name for o in observations if o.kind == PULSE] == [f"pulses_{t}degC" for t in (0, 10, 25, 45)]
-    assert all(o.role == HELD_OUT for o in observations if o.kind == PULSE)
-    refit = build_observations(spectra, tests, drive, config.model_copy(update={"pulse_role": FIT}), pulses)
-    assert {o.name for o in refit if o.kind == PULSE and o.role == FIT} == {"pulses_0degC", "pulses_25degC", "pulses_45degC"}
+    assert {o.name for o in fitted if o.kind == PULSE} == {"pulses_0degC", "pulses_25degC", "pulses_45degC"}
+    assert by_name["pulses_10degC"].role == HELD_OUT
+    predicted = build_observations(spectra, tests, drive, config.model_copy(update={"pulse_role": HELD_OUT}), pulses)
+    assert all(o.role == HELD_OUT for o in predicted if o.kind == PULSE)
 
 
 def test_pulse_series_are_the_median_cell_away_from_the_end_of_discharge():
