@@ -62,18 +62,11 @@ def simulator_and_cell(sei: str):
     return simulator, centre
 
 
-def params_start(names: list[str]) -> np.ndarray:
-    """The fitted parameters as params.yaml has them: a rate at its design range's geometric centre, the energy
-    from model.parameter_overrides (the study's scaled units)."""
-    params = load_params("params.yaml")
-    start = []
-    for name in names:
-        if name == SEI_ENERGY:
-            start.append(params.model.parameter_overrides[name] / 1e4)
-        else:
-            bounds = params.design.cell_parameters[name]
-            start.append(0.5 * (np.log10(bounds.low) + np.log10(bounds.high)))
-    return np.array(start)
+def params_start(names: list[str], centre: dict) -> np.ndarray:
+    """The fitted parameters as params.yaml has them (the study's scaled units): a rate at the typical cell's value
+    (its design range's middle), the energy from model.parameter_overrides."""
+    overrides = load_params("params.yaml").model.parameter_overrides
+    return np.array([overrides[name] / 1e4 if name == SEI_ENERGY else np.log10(centre[name]) for name in names])
 
 
 def storage_fade(simulator, cell: dict, temperature_c: float, soc: float) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +104,7 @@ def main(argv=None):
     names = list(FITTED[arguments.sei])
     start = np.array(list(FITTED[arguments.sei].values()))
     if arguments.from_params:
-        start = params_start(names)
+        start = params_start(names, centre)
 
     def cell(x):
         return {**centre, **{name: v * 1e4 if name == SEI_ENERGY else 10**v for name, v in zip(names, x)}}
