@@ -188,6 +188,7 @@ def test_metadata_records_every_parameter_used(aged_with_every_mechanism, tiny_p
         "name": "IDAKLUSolver",
         "rtol": params.solver.rtol,
         "atol": params.solver.atol,
+        "suppress_algebraic_error": params.solver.suppress_algebraic_error,
         "timeout_s": params.solver.timeout_s,
     }
     assert record["outcome"]["status"] == "ok"
@@ -239,7 +240,8 @@ def test_a_failed_life_is_solved_again_at_the_retry_tolerance_and_says_so(tiny_p
     design = build_design(tiny_params.design, 1, tiny_params.seed)
     configured = tiny_params.solver
     assert configured.retry_atol is not None and configured.retry_atol != configured.atol
-    tighter = configured.model_copy(update={"atol": configured.retry_atol, "retry_atol": None})
+    # The retry is the careful solve: the tighter atol and IDA's error test on every state.
+    tighter = configured.model_copy(update={"atol": configured.retry_atol, "retry_atol": None, "suppress_algebraic_error": False})
     solved = AgingSimulator.trajectory
 
     def fails_at_the_configured_tolerance(self, *args, **kwargs):
@@ -254,6 +256,7 @@ def test_a_failed_life_is_solved_again_at_the_retry_tolerance_and_says_so(tiny_p
     assert "injected convergence failure" in status["message"] and f"atol {configured.retry_atol:g}" in status["message"]
     metadata = json.loads(retried["metadata"]["metadata_json"].iloc[0])
     assert metadata["solver"]["atol"] == configured.retry_atol  # m_i says which solver made the data
+    assert metadata["solver"]["suppress_algebraic_error"] is False
     without_retry = configured.model_copy(update={"retry_atol": None})
     failed = solve_sample(aging_tasks(tiny_params.model, without_retry, tiny_params.aging, [], design)[0])
     assert failed["status"]["status"].iloc[0] == "failed" and failed["snapshots"].empty

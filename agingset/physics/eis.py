@@ -45,7 +45,7 @@ def _solver(tolerances, compile_: bool) -> pybamm.IDAKLUSolver:
     return pybamm.IDAKLUSolver(
         rtol=tolerances.rtol,
         atol=tolerances.atol,
-        options={"compile": bool(compile_)},
+        options={"compile": bool(compile_), "suppress_algebraic_error": tolerances.suppress_algebraic_error},
         on_extrapolation=model_building.ON_EXTRAPOLATION,
     )
 

@@ -372,6 +372,7 @@ def solver(config: SolverConfig, compile_: bool | None = None) -> pybamm.IDAKLUS
         "compile": bool(compiled),
         "num_steps_no_progress": config.no_progress_steps,
         "t_no_progress": config.no_progress_s,
+        "suppress_algebraic_error": config.suppress_algebraic_error,
     }
     return pybamm.IDAKLUSolver(
         rtol=config.rtol, atol=config.atol, options=options, on_extrapolation=ON_EXTRAPOLATION

@@ -66,6 +66,7 @@ def sample_metadata(
             "name": SOLVER_NAME,
             "rtol": solver.rtol,
             "atol": solver.atol,
+            "suppress_algebraic_error": solver.suppress_algebraic_error,
             "timeout_s": solver.timeout_s,
         },
         "experiment": {

@@ -108,5 +108,5 @@ def solve_sample(task: AgingTask) -> dict[str, pd.DataFrame]:
     first = result["status"].iloc[0]
     if task.solver.retry_atol is None or first["status"] != STATUS_FAILED:
         return result
-    tighter = task.solver.model_copy(update={"atol": task.solver.retry_atol, "retry_atol": None})
+    tighter = task.solver.model_copy(update={"atol": task.solver.retry_atol, "retry_atol": None, "suppress_algebraic_error": False})
     return simulator(tighter).run(sample["sample_id"], protocol, inputs, retried_after=str(first["message"]))
