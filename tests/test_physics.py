@@ -189,24 +189,48 @@ def test_reused_simulator_results_do_not_depend_on_solve_order(tiny_params):
             pd.testing.assert_frame_equal(forward[index][table], backward[index][table], check_exact=True)
 
 
-def test_cycle_steps_take_the_protocol_levels_as_inputs(tiny_params):
-    """One built cycle serves every protocol at a temperature: each placeholder is an input of
-    the step's value or termination, the rest of the step is as written."""
+def test_every_step_takes_its_levels_as_inputs(tiny_params):
+    """One built model serves every protocol, temperature and level of a control law: a step's value
+    and cut-offs are inputs, whether written as numbers (the RPT's) or as placeholders (the cycle's);
+    the rest of the step is as written."""
     import pybamm
 
-    from agingset.physics.protocol import input_name, input_step
+    from agingset.physics.aging import AgingSimulator
+    from agingset.physics.protocol import (
+        STEP_VALUE,
+        Protocol,
+        cut_off_name,
+        input_step,
+        protocol_inputs,
+        step_inputs,
+        storage_steps,
+    )
 
     discharge = input_step("Discharge at {discharge_c_rate}C until {lower_voltage_v} V", "25 oC")
     assert discharge.direction == "discharge"
     (value,) = [leaf for leaf in discharge.value.pre_order() if isinstance(leaf, pybamm.InputParameter)]
-    assert value.name == input_name("discharge_c_rate")
+    assert value.name == STEP_VALUE
     (termination,) = discharge.termination
-    assert termination.value.name == input_name("lower_voltage_v") and termination.operator == "<"
+    assert termination.value.name == cut_off_name(0) and termination.operator == "<"
+    levels = protocol_inputs(Protocol(25.0, 2.0, 1.5, 4.1, 2.8, 0.05))
+    assert step_inputs(discharge, levels) == {STEP_VALUE: 1.5, cut_off_name(0): 2.8}
     charge = input_step("Charge at {charge_c_rate}C until {upper_voltage_v} V", "25 oC")
     assert charge.termination[0].operator == ">"
-    assert charge.value.evaluate(inputs={input_name("charge_c_rate"): 2.0}) == -2.0
+    assert charge.value.evaluate(inputs={STEP_VALUE: 2.0}) == -2.0
+    # The RPT's discharge, written with numbers: the cycle's model, its own levels and duration.
+    written = input_step("Discharge at C/5 until 2.5 V", "25 oC", period=60, tags=["capacity"])
+    literal = pybamm.step.string("Discharge at C/5 until 2.5 V", temperature="25 oC")
+    assert written.basic_repr() == discharge.basic_repr()
+    assert step_inputs(written, {}) == {STEP_VALUE: 0.2, cut_off_name(0): 2.5}
+    assert (written.duration, written.uses_default_duration) == (literal.duration, literal.uses_default_duration)
+    assert (written.period, written.tags) == (60, ["capacity"])
     rest = input_step("Rest for 5 minutes", "25 oC")
-    assert rest.duration == 300 and not rest.termination
+    assert rest.duration == 300 and not rest.termination and step_inputs(rest, {}) == {}
+    # The default experiment: conditioning, RPT, cycle and storage in five models (14 with the levels written in).
+    simulator = AgingSimulator(tiny_params.model, tiny_params.solver, tiny_params.aging, [], [])
+    steps = [step for simulation in simulator.simulations.values() for step in simulation.experiment.steps]
+    steps += pybamm.Experiment([storage_steps(tiny_params.aging, move=True)]).copy().steps  # as a Simulation holds them
+    assert len({step.basic_repr() for step in steps}) == 5
 
 
 @pytest.mark.slow

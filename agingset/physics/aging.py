@@ -46,6 +46,7 @@ from .protocol import (
     reference_steps,
     set_durations,
     set_storage_durations,
+    step_inputs,
     storage_steps,
 )
 from .provenance import sample_metadata
@@ -266,7 +267,10 @@ class AgingSimulator:
 
     Three simulations: ``start`` (conditioning and the first RPT), ``rpt`` and ``cycle`` (one
     aging cycle, its protocol levels as inputs, :func:`.protocol.input_steps`), and the storage
-    blocks'. PyBaMM builds (and compiles) their step models; a trajectory drives them step by step
+    blocks'. Every step takes its levels as inputs (:func:`.protocol.input_step`), so PyBaMM builds
+    (and compiles) one model per control law and cut-off kind, the same model in every simulation
+    that has such a step (its compiled library is one file: 5 for the default experiment, against 14
+    with the levels written in); a trajectory drives them step by step
     through IDAKLU directly (:mod:`.stepping`), each continuing from the state the previous one
     ended in; between RPTs, cycle jumping (``aging.cycle_jumping``, see :mod:`.cycle_jumping`) may
     skip cycles by extrapolating the cycle-boundary state.
@@ -290,7 +294,7 @@ class AgingSimulator:
         self.lithium_sinks = [name for name in LITHIUM_SINKS if name in model.variables]
         self.parameter_values, self.fixed_rates = aging_parameter_values(model_config, aging, self.input_names)
         self.mesh = model_building.var_pts(model_config, model)
-        steps = reference_steps(aging)
+        steps = reference_steps(aging, as_inputs=True)
         self.simulations = {
             part: _simulation(model_config, solver_config, self.parameter_values, cycles, self.mesh)
             for part, cycles in (
@@ -344,7 +348,8 @@ class AgingSimulator:
         """
         cell = cell_inputs(inputs, self.fixed_rates, self.aging, protocol.ambient_temperature_c)
         conditions = self.conditions(protocol, inputs)
-        set_durations(self.simulations["cycle"].experiment.steps, self.aging, protocol)
+        for simulation in self.simulations.values():
+            set_durations(simulation.experiment.steps, protocol)
         if not self._warm:
             self._warm_up(conditions["cycle"])
         deadline = time.monotonic() + self.solver_config.timeout_s
@@ -411,7 +416,7 @@ class AgingSimulator:
 
     def _experiment(self, part: str, inputs: dict) -> DirectExperiment:
         if part not in self.experiments:
-            self.experiments[part] = DirectExperiment(self.simulations[part], self.mappers, inputs)
+            self.experiments[part] = DirectExperiment(self.simulations[part], self.mappers, inputs, step_inputs)
         return self.experiments[part]
 
     def _run(self, part: str, state: StepRun | None, inputs: dict, deadline: float | None) -> list[list[StepRun]]:
@@ -466,6 +471,7 @@ class AgingSimulator:
                 self.model_config, self.solver_config, self.parameter_values, [steps], self.mesh
             )
         simulation = self.simulations[part]
+        set_durations(simulation.experiment.steps, protocol)
         nominal = float(self.parameter_values["Nominal cell capacity [A.h]"])
         set_storage_durations(simulation.experiment.steps, self.aging, protocol, capacity_ah, nominal)
         if part not in self.experiments:

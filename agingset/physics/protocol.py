@@ -1,16 +1,22 @@
 """A sample's cycling protocol and the PyBaMM experiment steps it is run with.
 
 ``aging.cycle`` is written with ``{placeholders}`` for the protocol levels. The aging stage
-builds those steps once with every placeholder as an ``[input]`` parameter
-(:func:`input_steps`) and no step temperature (the ambient temperature is an input of the
-model), so one discretised, compiled model serves every protocol and temperature and a sample
-only passes its levels as inputs (:func:`protocol_inputs`).
-:func:`experiment_steps` writes the same steps with the levels as numbers: the reference a
-test checks the input steps against.
+builds every step it runs (conditioning, RPT, cycle, storage) with its levels as ``[input]``
+parameters (:func:`input_step`): the value as ``Step value``, each termination's as ``Step
+cut-off N``, and no step temperature (the ambient temperature is an input of the model). A
+step's levels are numbers written in its text or protocol fields (:func:`step_levels`), given
+per step at solve time (:func:`step_inputs`). So PyBaMM builds one model per control law and
+cut-off kind, not per level: a discharge to a voltage is one model whether it is the RPT's C/5
+to 2.5 V or a cycle's 2C to the sample's lower voltage, and the compiled library of each (a
+few tens of seconds of gcc for the SPMe) is built once. One discretised, compiled model serves
+every protocol and temperature, and a sample only passes its levels as inputs
+(:func:`protocol_inputs`). :func:`experiment_steps` writes the same steps with the levels as
+numbers: the reference a test checks the input steps against.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,9 +60,17 @@ class Protocol:
 _SENTINELS = {field: 7.000123 + index / 1000 for index, field in enumerate(CYCLING_FIELDS)}
 
 
+STEP_VALUE = "Step value"
+
+
 def input_name(field: str) -> str:
-    """The ``[input]`` parameter a protocol field is passed to the solver as."""
+    """The input a protocol field is passed to the solver as (steps read it through :func:`step_inputs`)."""
     return f"Protocol {field}"
+
+
+def cut_off_name(index: int) -> str:
+    """The ``[input]`` parameter of a step's termination number ``index``."""
+    return f"Step cut-off {index}"
 
 
 def protocol_inputs(protocol: Protocol) -> dict[str, float]:
@@ -85,20 +99,18 @@ def experiment_steps(aging: AgingConfig, protocol: Protocol) -> dict[str, tuple]
     }
 
 
-def reference_steps(aging: AgingConfig, temperature_c: float | None = None) -> dict[str, tuple]:
-    """The conditioning and RPT steps, at ``temperature_c`` (None: the model's ambient input)."""
+def reference_steps(aging: AgingConfig, temperature_c: float | None = None, as_inputs: bool = False) -> dict[str, tuple]:
+    """The conditioning and RPT steps, at ``temperature_c`` (None: the model's ambient input); with
+    ``as_inputs``, their levels as inputs (:func:`input_step`), else as written."""
     temperature = _temperature(temperature_c)
-    rpt = tuple(
-        pybamm.step.string(
-            step.step,
-            temperature=temperature,
-            period=step.period_s,
-            tags=[step.role] if step.role else None,
-        )
-        for step in aging.rpt
-    )
-    conditioning = tuple(pybamm.step.string(text, temperature=temperature) for text in aging.conditioning)
+    parse = input_step if as_inputs else _literal_step
+    rpt = tuple(parse(step.step, temperature, step.period_s, [step.role] if step.role else None) for step in aging.rpt)
+    conditioning = tuple(parse(text, temperature) for text in aging.conditioning)
     return {"conditioning": conditioning, "rpt": rpt}
+
+
+def _literal_step(text: str, temperature: str | None = None, period: float | None = None, tags=None) -> pybamm.step.BaseStep:
+    return pybamm.step.string(text, temperature=temperature, period=period, tags=tags)
 
 
 def build_experiment(aging: AgingConfig, protocol: Protocol) -> pybamm.Experiment:
@@ -143,15 +155,23 @@ def set_storage_durations(steps, aging: AgingConfig, protocol: Protocol, capacit
     rest.uses_default_duration = False
 
 
-def set_durations(steps, aging: AgingConfig, protocol: Protocol) -> None:
-    """Give a built cycle's steps (``Simulation.experiment.steps``, in ``aging.cycle`` order)
-    the durations PyBaMM gives the same steps with the protocol's levels written in, and the
-    same "infeasible when it runs that long" flag: a 2C charge that has not reached its
-    voltage after 1 hour fails the sample, as it would as a literal step, instead of running
-    for a day. Durations are read at solve time, not built into the model."""
-    for step, literal in zip(steps, experiment_steps(aging, protocol)["cycle"], strict=True):
-        step.duration = literal.duration
-        step.uses_default_duration = literal.uses_default_duration
+def set_durations(steps, protocol: Protocol) -> None:
+    """Give built steps (``Simulation.experiment.steps``; their descriptions are their templates) the
+    durations PyBaMM gives the same steps with the protocol's levels written in, and the same
+    "infeasible when it runs that long" flag: a 2C charge that has not reached its voltage after
+    1 hour fails the sample, as it would as a literal step, instead of running for a day; an RPT's
+    C/5 discharge, after 10 hours. Durations are read at solve time, not built into the model
+    (and PyBaMM's copy of an experiment rebuilds a step's default duration from its value, which
+    an input has not)."""
+    values = {field: f"{value:g}" for field, value in protocol.__dict__.items()}
+    for step in steps:
+        step.duration, step.uses_default_duration = _written_duration(step.description.format(**values))
+
+
+@functools.cache
+def _written_duration(text: str) -> tuple[float, bool]:
+    written = pybamm.step.string(text)
+    return written.duration, written.uses_default_duration
 
 
 def _placeholder(number) -> str | None:
@@ -161,43 +181,45 @@ def _placeholder(number) -> str | None:
     return next((field for field, sentinel in _SENTINELS.items() if abs(abs(number) - sentinel) < 1e-9), None)
 
 
-def input_step(template: str, temperature: str | None = None) -> pybamm.step.BaseStep:
-    """One step of ``aging.cycle``: a placeholder may be the step's value (a current, C-rate,
-    voltage or power) or a termination's value; anywhere else it is an error (a duration
-    cannot be an input)."""
+def input_step(
+    template: str, temperature: str | None = None, period: float | None = None, tags: list[str] | None = None
+) -> pybamm.step.BaseStep:
+    """One experiment step with its levels as inputs: its value as ``Step value`` and each termination's
+    as ``Step cut-off N``, whether written as numbers or as protocol placeholders (a placeholder anywhere
+    else is an error: a duration cannot vary between protocols). A rest keeps its zero. The step's
+    duration is the one its text gives; a step whose value is a placeholder has none (its C-rate is not
+    known when built); :func:`set_durations` gives every step its written duration before each solve."""
     used = [field for field in CYCLING_FIELDS if "{" + field + "}" in template]
     parsed = pybamm.step.string(
         template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}),
         temperature=temperature,
+        period=period,
+        tags=tags,
     )
-    if not used:
+    levels = step_levels(template)
+    if set(used) - set(levels.values()):
+        raise ValueError(
+            f"aging.cycle: in {template!r}, {{{sorted(set(used) - set(levels.values()))[0]}}} must be the step's value "
+            "or its termination value (a duration cannot vary between protocols)"
+        )
+    if not levels:
         return parsed
-    found = set()
     value = parsed.value
-    field = _placeholder(value)
-    if field:
-        found.add(field)
-        value = (1 if value > 0 else -1) * pybamm.InputParameter(input_name(field))
+    if STEP_VALUE in levels:
+        value = (1 if value > 0 else -1) * pybamm.InputParameter(STEP_VALUE)
     terminations = []
-    for termination in parsed.termination:
-        field = _placeholder(termination.value)
-        if field is None:
+    for index, termination in enumerate(parsed.termination):
+        if cut_off_name(index) not in levels:
             terminations.append(termination)
             continue
-        found.add(field)
         operator = termination.operator
         if isinstance(termination, pybamm.step.VoltageTermination):
             operator = termination._get_operator(parsed)  # direction-based for a numeric value only
-        terminations.append(type(termination)(pybamm.InputParameter(input_name(field)), operator=operator))
-    if set(used) - found:
-        raise ValueError(
-            f"aging.cycle: in {template!r}, {{{sorted(set(used) - found)[0]}}} must be the step's value "
-            "or its termination value (a duration cannot vary between protocols)"
-        )
-    default_duration = parsed.uses_default_duration and not isinstance(value, int | float)
+        terminations.append(type(termination)(pybamm.InputParameter(cut_off_name(index)), operator=operator))
+    placeholder_value = isinstance(levels.get(STEP_VALUE), str)
     step = type(parsed)(
         value,
-        duration=INPUT_STEP_DURATION_S if default_duration else parsed.duration,
+        duration=INPUT_STEP_DURATION_S if placeholder_value and parsed.uses_default_duration else parsed.duration,
         termination=terminations,
         period=parsed.period,
         temperature=parsed.temperature,
@@ -206,4 +228,28 @@ def input_step(template: str, temperature: str | None = None) -> pybamm.step.Bas
         direction=parsed.direction,
     )
     step.direction = parsed.direction  # PyBaMM cannot read it from an input-valued current
+    step.uses_default_duration = parsed.uses_default_duration and not placeholder_value  # set_durations: the protocol's
     return step
+
+
+@functools.cache
+def step_levels(template: str) -> dict[str, float | str]:
+    """The levels of a step written as ``template``, by input name (:func:`input_step`): a number
+    written in the text, or the protocol field of a placeholder."""
+    parsed = pybamm.step.string(template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}))
+    levels: dict[str, float | str] = {}
+    if isinstance(parsed.value, int | float) and parsed.value != 0:
+        levels[STEP_VALUE] = _placeholder(parsed.value) or abs(float(parsed.value))
+    for index, termination in enumerate(parsed.termination):
+        if isinstance(termination.value, int | float):
+            levels[cut_off_name(index)] = _placeholder(termination.value) or float(termination.value)
+    return levels
+
+
+def step_inputs(step: pybamm.step.BaseStep, user_inputs: dict) -> dict[str, float]:
+    """The inputs of one step built by :func:`input_step` (its description is its template): its
+    written numbers, and its placeholders' protocol levels from ``user_inputs`` (:func:`protocol_inputs`)."""
+    return {
+        name: user_inputs[input_name(level)] if isinstance(level, str) else level
+        for name, level in step_levels(step.description).items()
+    }

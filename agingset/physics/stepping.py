@@ -253,10 +253,13 @@ class DirectExperiment(_Stepping):
     """The experiment of a ``pybamm.Simulation`` (built with its first solve), solved step by step
     through each step's IDAKLU solver; :meth:`run` returns the steps as :class:`StepRun`."""
 
-    def __init__(self, simulation: pybamm.Simulation, mappers: StateMappers, user_inputs: dict):
+    def __init__(self, simulation: pybamm.Simulation, mappers: StateMappers, user_inputs: dict, step_inputs=None):
+        """``step_inputs(step, user_inputs)``: the inputs of one step beyond the user's (its levels, when
+        the experiment's steps take them as inputs: :func:`.protocol.step_inputs`); None: none."""
         super().__init__()
+        self.step_inputs = step_inputs or (lambda step, user_inputs: {})
         if not simulation.steps_to_built_models:
-            simulation.build_for_experiment(inputs=user_inputs)
+            simulation.build_for_experiment(inputs=self._any_step_inputs(simulation, user_inputs))
         if simulation._experiment_uses_unified_model:  # one model for all steps: not what this drives
             raise ValueError("DirectExperiment needs one built model per experiment step")
         self.simulation = simulation
@@ -276,8 +279,22 @@ class DirectExperiment(_Stepping):
                 seen.add(id(model))
                 set_ups.append((step, model, simulation._get_built_experiment_solver(step)))
         for step, model, solver in reversed(set_ups) if reverse else set_ups:
-            inputs = simulation._build_experiment_step_inputs(user_inputs, step, 0.0, None, include_temperature=False)
+            inputs = self._inputs(step, user_inputs, 0.0)
             self._set_up(model, solver, self._model_inputs(model, solver, inputs))
+
+    def _any_step_inputs(self, simulation: pybamm.Simulation, user_inputs: dict) -> dict:
+        """The user's inputs and every step's input names (valued as some step has them): what building
+        the experiment's models and state mappers asks for."""
+        inputs = dict(user_inputs)
+        for step in simulation.experiment.steps:
+            inputs.update(self.step_inputs(step, user_inputs))
+        return inputs
+
+    def _inputs(self, step, user_inputs: dict, t_start: float) -> dict:
+        """A step's inputs, as ``BaseSolver.step`` gets them from PyBaMM's experiment loop, and its levels."""
+        inputs = self.simulation._build_experiment_step_inputs(user_inputs, step, t_start, None, include_temperature=False)
+        inputs.update(self.step_inputs(step, user_inputs))
+        return inputs
 
     def run(self, start: StepRun | None, user_inputs: dict, deadline: float | None = None) -> list[list[StepRun]]:
         """The experiment's cycles, each the list of its steps, from state ``start`` (None: the
@@ -304,7 +321,7 @@ class DirectExperiment(_Stepping):
         model = simulation._get_built_experiment_model(step)
         solver = simulation._get_built_experiment_solver(step)
         t_start = 0.0 if previous is None else float(previous.t[-1])
-        inputs = simulation._build_experiment_step_inputs(user_inputs, step, t_start, None, include_temperature=False)
+        inputs = self._inputs(step, user_inputs, t_start)
         model_inputs = self._model_inputs(model, solver, inputs)
         t_eval, t_interp = step.setup_timestepping(solver, step.duration, None)
         t_eval, t_interp, shifted = self._time_grid(t_start, t_eval, solver.process_t_interp(t_interp, t_eval=t_eval))
