@@ -174,6 +174,11 @@ def _written_duration(text: str) -> tuple[float, bool]:
     return written.duration, written.uses_default_duration
 
 
+def _with_sentinels(template: str) -> str:
+    """``template`` with each placeholder written as its sentinel number (a step PyBaMM can parse)."""
+    return template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()})
+
+
 def _placeholder(number) -> str | None:
     """The protocol field whose sentinel ``number`` is (sign ignored), or None."""
     if not isinstance(number, int | float):
@@ -190,12 +195,7 @@ def input_step(
     duration is the one its text gives; a step whose value is a placeholder has none (its C-rate is not
     known when built); :func:`set_durations` gives every step its written duration before each solve."""
     used = [field for field in CYCLING_FIELDS if "{" + field + "}" in template]
-    parsed = pybamm.step.string(
-        template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}),
-        temperature=temperature,
-        period=period,
-        tags=tags,
-    )
+    parsed = pybamm.step.string(_with_sentinels(template), temperature=temperature, period=period, tags=tags)
     levels = step_levels(template)
     if set(used) - set(levels.values()):
         raise ValueError(
@@ -228,7 +228,7 @@ def input_step(
         direction=parsed.direction,
     )
     step.direction = parsed.direction  # PyBaMM cannot read it from an input-valued current
-    step.uses_default_duration = parsed.uses_default_duration and not placeholder_value  # set_durations: the protocol's
+    step.uses_default_duration = parsed.uses_default_duration and not placeholder_value  # as written, until set_durations
     return step
 
 
@@ -236,7 +236,7 @@ def input_step(
 def step_levels(template: str) -> dict[str, float | str]:
     """The levels of a step written as ``template``, by input name (:func:`input_step`): a number
     written in the text, or the protocol field of a placeholder."""
-    parsed = pybamm.step.string(template.format(**{field: f"{sentinel:.6f}" for field, sentinel in _SENTINELS.items()}))
+    parsed = pybamm.step.string(_with_sentinels(template))
     levels: dict[str, float | str] = {}
     if isinstance(parsed.value, int | float) and parsed.value != 0:
         levels[STEP_VALUE] = _placeholder(parsed.value) or abs(float(parsed.value))
